@@ -1,0 +1,120 @@
+/* Task groups: fork-join whose fast path costs no atomic read-modify-write.
+ *
+ * A group counts its unfinished tasks in two parts. `local` is spawned minus
+ * finished by the owner (the worker that created the group); only the owner
+ * touches it. `remote` is spawned minus finished by every other thread, times
+ * two, in an atomic; bit 0 is set while an owner outside the pool sleeps on
+ * it. A task spawned by the owner and stolen counts +1 locally and -1
+ * remotely. The group is done when local + remote / 2 == 0. Every spawn is
+ * counted before the spawning task itself finishes, so the sum stays above
+ * zero while anything is outstanding.
+ *
+ * In fork-join code nearly every task is spawned and run by its owner, so a
+ * spawn plus its join is a deque push, a pop and two plain increments. */
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "pool/internal.h"
+
+/* remote's unit (bit 0 is the sleeper flag). */
+enum { REMOTE_ONE = 2, REMOTE_SLEEPER = 1 };
+
+void gust_group_init(gust_group_t *group, gust_pool_t *pool)
+{
+    group->pool = pool;
+    gust__worker_t *self = gust__current;
+    group->owner = self != NULL && self->pool == pool ? self : NULL;
+    group->local = 0;
+    atomic_init(&group->remote, 0);
+}
+
+void gust__group_task_done_remote(gust_group_t *group)
+{
+    /* Release: the task's effects happen before the owner's acquire load
+     * that sees the group done. Nothing of the group is touched after this:
+     * the owner may return and free it at once (a futex wake on a stale
+     * address is harmless). */
+    int before = atomic_fetch_sub_explicit(&group->remote, REMOTE_ONE, memory_order_release);
+    if (before == REMOTE_ONE + REMOTE_SLEEPER)
+        gust__futex_wake(&group->remote, 1);
+}
+
+bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg)
+{
+    gust__task_t task = {fn, arg, group};
+    gust__worker_t *self = gust__current;
+    if (self != NULL && self->pool == group->pool) {
+        if (group->owner == self)
+            group->local++;
+        else
+            atomic_fetch_add_explicit(&group->remote, REMOTE_ONE, memory_order_relaxed);
+        gust__push_local(self, &task);
+        return true;
+    }
+    /* Relaxed: counted before the task exists; the injection queue orders it
+     * before the task's own decrement. */
+    atomic_fetch_add_explicit(&group->remote, REMOTE_ONE, memory_order_relaxed);
+    if (!gust__inject(group->pool, &task)) {
+        gust__group_task_done_remote(group);
+        return false;
+    }
+    return true;
+}
+
+static bool group_done(const gust_group_t *group)
+{
+    /* Acquire: pairs with the release in gust__group_task_done. */
+    int remote = atomic_load_explicit((atomic_int *)&group->remote, memory_order_acquire);
+    return group->local + remote / REMOTE_ONE == 0;
+}
+
+/* An owner outside the pool sleeps on the remote count. */
+static void sleep_until_done(gust_group_t *group)
+{
+    /* Acq_rel: announces the sleeper before reading the count, in one step
+     * with the completers' decrements, so the last one sees the flag. */
+    int value = atomic_fetch_or_explicit(&group->remote, REMOTE_SLEEPER, memory_order_acq_rel) |
+                REMOTE_SLEEPER;
+    while (value != REMOTE_SLEEPER) {
+        gust__futex_wait(&group->remote, (unsigned)value);
+        value = atomic_load_explicit(&group->remote, memory_order_acquire);
+    }
+    atomic_store_explicit(&group->remote, 0, memory_order_relaxed);
+}
+
+/* Spins a little, then yields, while a waiting worker has nothing to help
+ * with: the tasks it waits for are running on other workers. */
+static void back_off(unsigned *idle_rounds)
+{
+    if (++*idle_rounds < 64)
+        gust__cpu_relax();
+    else
+        sched_yield();
+}
+
+void gust_group_wait(gust_group_t *group)
+{
+    gust__worker_t *self = gust__current;
+    if (group->owner == NULL && (self == NULL || self->pool != group->pool)) {
+        sleep_until_done(group);
+        return;
+    }
+    if (group->owner != self) {
+        fputs("gust_group_wait: only the thread that initialised the group may wait on it\n",
+              stderr);
+        abort();
+    }
+    unsigned idle_rounds = 0;
+    while (!group_done(group)) {
+        /* Usually the task on top is the one just spawned: run it here. */
+        gust__task_t task;
+        if (gust__pop_local(self, &task)) {
+            gust__run_task(self, &task);
+            idle_rounds = 0;
+        } else if (gust__worker_help(self))
+            idle_rounds = 0;
+        else
+            back_off(&idle_rounds);
+    }
+}

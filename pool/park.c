@@ -1,0 +1,200 @@
+/* Parking idle workers without losing a wakeup, and waking them sparingly.
+ *
+ * The handshake is Dekker's: a producer publishes work, issues a seq_cst
+ * fence, then reads num_sleeping; a worker going to sleep registers in
+ * num_sleeping with a seq_cst read-modify-write, then looks at every queue
+ * once more. At least one of them sees the other, so either the worker finds
+ * the work or the producer wakes it.
+ *
+ * Wakeups are rationed as in Go and Tokio: a producer wakes a sleeper only
+ * when no worker is searching (a searching worker will find the work, and if
+ * it gives up it re-checks everything before it parks); a worker woken this
+ * way starts out searching, so a burst of submissions wakes one worker, not
+ * all; and a searcher that finds work while being the last searcher wakes
+ * another, so parallelism ramps up as fast as work appears. At most half the
+ * workers search at once, so idle workers do not hammer busy ones. */
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "pool/internal.h"
+
+void gust__futex_wait(void *word, unsigned expected)
+{
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+void gust__futex_wake(void *word, int count)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
+}
+
+void gust__park_init_worker(gust__worker_t *worker)
+{
+    atomic_init(&worker->park_token, 0);
+    worker->sleeper_slot = -1;
+}
+
+/* The built-in park: a futex on a one-bit token, so an unpark that comes
+ * first makes the next park return at once. */
+static void futex_park(gust__worker_t *self)
+{
+    /* Acquire: pairs with the waker's release store of the token. */
+    while (atomic_exchange_explicit(&self->park_token, 0, memory_order_acquire) == 0)
+        gust__futex_wait(&self->park_token, 0);
+}
+
+static void unpark(gust__worker_t *worker)
+{
+    const gust_pool_idle_hooks_t *idle = &worker->pool->opts.idle;
+    if (idle->unpark != NULL) {
+        idle->unpark(idle->arg, worker->index);
+        return;
+    }
+    atomic_store_explicit(&worker->park_token, 1, memory_order_release);
+    gust__futex_wake(&worker->park_token, 1);
+}
+
+/* Under sleepers_lock. */
+static void list_sleeper(gust_pool_t *pool, gust__worker_t *worker)
+{
+    worker->sleeper_slot = (int)pool->num_sleepers;
+    pool->sleepers[pool->num_sleepers++] = worker->index;
+}
+
+/* Under sleepers_lock. */
+static void unlist_sleeper(gust_pool_t *pool, gust__worker_t *worker)
+{
+    unsigned slot = (unsigned)worker->sleeper_slot;
+    unsigned last = pool->sleepers[--pool->num_sleepers];
+    pool->sleepers[slot] = last;
+    pool->workers[last].sleeper_slot = (int)slot;
+    worker->sleeper_slot = -1;
+}
+
+void gust__wake_one(gust_pool_t *pool)
+{
+    /* The caller fenced (seq_cst) after publishing its work. */
+    if (atomic_load_explicit(&pool->num_searching, memory_order_seq_cst) != 0)
+        return;
+    if (atomic_load_explicit(&pool->num_sleeping, memory_order_seq_cst) == 0)
+        return;
+    gust__worker_t *woken = NULL;
+    pthread_mutex_lock(&pool->sleepers_lock);
+    if (pool->num_sleepers > 0) {
+        woken = &pool->workers[pool->sleepers[pool->num_sleepers - 1]];
+        unlist_sleeper(pool, woken);
+        atomic_fetch_sub_explicit(&pool->num_sleeping, 1, memory_order_seq_cst);
+        /* It wakes up searching: later producers need not wake anyone. */
+        atomic_fetch_add_explicit(&pool->num_searching, 1, memory_order_seq_cst);
+        woken->searching = true;
+    }
+    pthread_mutex_unlock(&pool->sleepers_lock);
+    if (woken != NULL)
+        unpark(woken);
+}
+
+void gust__wake_all(gust_pool_t *pool)
+{
+    pthread_mutex_lock(&pool->sleepers_lock);
+    unsigned count = pool->num_sleepers;
+    unsigned woken[count ? count : 1];
+    for (unsigned i = 0; i < count; i++) {
+        gust__worker_t *worker = &pool->workers[pool->sleepers[pool->num_sleepers - 1]];
+        woken[i] = worker->index;
+        unlist_sleeper(pool, worker);
+        atomic_fetch_sub_explicit(&pool->num_sleeping, 1, memory_order_seq_cst);
+    }
+    pthread_mutex_unlock(&pool->sleepers_lock);
+    for (unsigned i = 0; i < count; i++)
+        unpark(&pool->workers[woken[i]]);
+}
+
+bool gust__begin_search(gust__worker_t *self)
+{
+    if (self->searching)
+        return true;
+    gust_pool_t *pool = self->pool;
+    unsigned searching = atomic_load_explicit(&pool->num_searching, memory_order_relaxed);
+    if (2 * searching >= pool->num_workers)
+        return false;
+    atomic_fetch_add_explicit(&pool->num_searching, 1, memory_order_seq_cst);
+    self->searching = true;
+    return true;
+}
+
+void gust__end_search(gust__worker_t *self, bool found_work)
+{
+    if (!self->searching)
+        return;
+    self->searching = false;
+    gust_pool_t *pool = self->pool;
+    unsigned before = atomic_fetch_sub_explicit(&pool->num_searching, 1, memory_order_seq_cst);
+    if (found_work && before == 1)
+        gust__wake_one(pool);
+}
+
+/* Whether any work is visible to this worker: the loads of the handshake. */
+static bool work_visible(gust__worker_t *self)
+{
+    gust_pool_t *pool = self->pool;
+    if (!gust__inject_looks_empty(&pool->inject))
+        return true;
+    for (unsigned i = 0; i < pool->num_workers; i++) {
+        if (gust__deque_num_shared(&pool->workers[i].deque) != 0)
+            return true;
+    }
+    return false;
+}
+
+bool gust__park(gust__worker_t *self)
+{
+    gust_pool_t *pool = self->pool;
+    gust__end_search(self, false);
+
+    pthread_mutex_lock(&pool->sleepers_lock);
+    list_sleeper(pool, self);
+    /* seq_cst: the registration half of the handshake. */
+    atomic_fetch_add_explicit(&pool->num_sleeping, 1, memory_order_seq_cst);
+    pthread_mutex_unlock(&pool->sleepers_lock);
+
+    /* The stopping flag is read after registering: gust_pool_free sets it,
+     * then wakes every listed sleeper, so one of the two is seen. */
+    bool stopping = atomic_load_explicit(&pool->stopping, memory_order_seq_cst);
+    bool visible = work_visible(self);
+    if (!visible && !stopping) {
+        GUST__STAT_ADD(self, parks, 1);
+        const gust_pool_idle_hooks_t *idle = &pool->opts.idle;
+        if (idle->park != NULL)
+            idle->park(idle->arg, self->index);
+        else
+            futex_park(self);
+    }
+
+    pthread_mutex_lock(&pool->sleepers_lock);
+    bool woken_by_other = self->sleeper_slot < 0;
+    if (!woken_by_other) {
+        unlist_sleeper(pool, self);
+        atomic_fetch_sub_explicit(&pool->num_sleeping, 1, memory_order_seq_cst);
+    }
+    pthread_mutex_unlock(&pool->sleepers_lock);
+    if (woken_by_other)
+        GUST__STAT_ADD(self, wakeups, 1);
+    if (stopping && !visible) {
+        /* A waker may have made us a searcher on the way out. */
+        gust__end_search(self, false);
+        return false;
+    }
+    return true;
+}
+
+bool gust__inject(gust_pool_t *pool, const gust__task_t *task)
+{
+    if (!gust__inject_push(&pool->inject, task))
+        return false;
+    /* seq_cst: the store half of the handshake (pairs with gust__park). */
+    atomic_thread_fence(memory_order_seq_cst);
+    gust__wake_one(pool);
+    return true;
+}

@@ -1,0 +1,222 @@
+/* The pool's life: options, start, submission from outside, statistics and
+ * shutdown. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pool/internal.h"
+
+/* More workers than this is a mistake in the options, not a real machine. */
+enum { MAX_THREADS = 4096 };
+
+/* Every deque starts with room for 2^8 tasks and doubles when full. */
+enum { DEQUE_LOG2_CAPACITY = 8 };
+
+gust_pool_opts_t gust_pool_opts_default(void)
+{
+    gust_pool_opts_t opts;
+    memset(&opts, 0, sizeof(opts));
+    opts.thread_name_prefix = "gust";
+    /* A few rounds catch work that appears within a microsecond or so;
+     * longer spinning burns CPU that a parked worker would not. */
+    opts.spin_rounds = 4;
+    return opts;
+}
+
+static bool valid_opts(const gust_pool_opts_t *opts)
+{
+    bool has_park = opts->idle.park != NULL;
+    bool has_unpark = opts->idle.unpark != NULL;
+    return has_park == has_unpark && opts->num_threads <= MAX_THREADS &&
+           opts->thread_name_prefix != NULL;
+}
+
+/* Workers wait at this gate until every thread exists, so that a failed
+ * start joins them before any hook has run. */
+enum { GATE_HOLD, GATE_RUN, GATE_ABORT };
+
+static void free_pool(gust_pool_t *pool)
+{
+    for (unsigned i = 0; i < pool->num_workers; i++)
+        gust__deque_destroy(&pool->workers[i].deque);
+    pthread_mutex_destroy(&pool->sleepers_lock);
+    free(pool->sleepers);
+    free(pool->workers);
+    free(pool);
+}
+
+static void *worker_entry(void *arg)
+{
+    gust__worker_t *self = arg;
+    gust_pool_t *pool = self->pool;
+    unsigned gate;
+    /* Acquire: pairs with the release store that opens the gate. */
+    while ((gate = atomic_load_explicit(&pool->gate, memory_order_acquire)) == GATE_HOLD)
+        gust__futex_wait(&pool->gate, GATE_HOLD);
+    if (gate == GATE_ABORT)
+        return NULL;
+    return gust__worker_main(self);
+}
+
+static void open_gate(gust_pool_t *pool, unsigned gate)
+{
+    atomic_store_explicit(&pool->gate, gate, memory_order_release);
+    gust__futex_wake(&pool->gate, INT_MAX);
+}
+
+gust_pool_t *gust_pool_new(const gust_pool_opts_t *opts_in)
+{
+    gust_pool_opts_t opts = opts_in != NULL ? *opts_in : gust_pool_opts_default();
+    if (!valid_opts(&opts)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (opts.num_threads == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        opts.num_threads = cpus > 0 && cpus <= MAX_THREADS ? (unsigned)cpus : 1;
+    }
+
+    gust_pool_t *pool = aligned_alloc(GUST__CACHE_LINE, sizeof(*pool));
+    if (pool == NULL)
+        return NULL;
+    memset(pool, 0, sizeof(*pool));
+    pool->opts = opts;
+    gust__inject_init(&pool->inject);
+    pthread_mutex_init(&pool->sleepers_lock, NULL);
+    size_t workers_size = sizeof(gust__worker_t) * opts.num_threads;
+    pool->workers = aligned_alloc(GUST__CACHE_LINE, workers_size);
+    pool->sleepers = calloc(opts.num_threads, sizeof(unsigned));
+    if (pool->workers == NULL || pool->sleepers == NULL)
+        goto fail;
+    memset(pool->workers, 0, workers_size);
+    for (unsigned i = 0; i < opts.num_threads; i++) {
+        gust__worker_t *worker = &pool->workers[i];
+        if (!gust__deque_init(&worker->deque, DEQUE_LOG2_CAPACITY))
+            goto fail;
+        pool->num_workers++;
+        worker->pool = pool;
+        worker->index = i;
+        /* Any nonzero, distinct seed will do for xorshift. */
+        worker->rng = 0x9e3779b97f4a7c15ull * (i + 1);
+        gust__park_init_worker(worker);
+    }
+
+    unsigned started = 0;
+    for (; started < pool->num_workers; started++) {
+        gust__worker_t *worker = &pool->workers[started];
+        int rc = pthread_create(&worker->thread, NULL, worker_entry, worker);
+        if (rc != 0) {
+            open_gate(pool, GATE_ABORT);
+            for (unsigned i = 0; i < started; i++)
+                pthread_join(pool->workers[i].thread, NULL);
+            errno = rc;
+            goto fail;
+        }
+    }
+    open_gate(pool, GATE_RUN);
+    return pool;
+
+fail:
+    free_pool(pool);
+    return NULL;
+}
+
+/* Joins every worker; once `deadline` (CLOCK_REALTIME, as
+ * pthread_timedjoin_np wants) passes, tells the rest to drop their work. */
+static void join_workers(gust_pool_t *pool, const struct timespec *deadline)
+{
+    bool abandoned = false;
+    for (unsigned i = 0; i < pool->num_workers; i++) {
+        pthread_t thread = pool->workers[i].thread;
+        if (deadline != NULL && !abandoned) {
+            if (pthread_timedjoin_np(thread, NULL, deadline) == 0)
+                continue;
+            abandoned = true;
+            atomic_store_explicit(&pool->abandon, true, memory_order_relaxed);
+            gust__wake_all(pool);
+        }
+        pthread_join(thread, NULL);
+    }
+}
+
+size_t gust_pool_free_within(gust_pool_t *pool, uint64_t timeout_ns)
+{
+    if (pool == NULL)
+        return 0;
+    /* seq_cst: pairs with the load in gust__park after registering. */
+    atomic_store_explicit(&pool->stopping, true, memory_order_seq_cst);
+    gust__wake_all(pool);
+
+    if (timeout_ns == UINT64_MAX) {
+        join_workers(pool, NULL);
+    } else {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        uint64_t ns = (uint64_t)deadline.tv_nsec + timeout_ns % 1000000000u;
+        deadline.tv_sec += (time_t)(timeout_ns / 1000000000u + ns / 1000000000u);
+        deadline.tv_nsec = (long)(ns % 1000000000u);
+        join_workers(pool, &deadline);
+    }
+
+    /* The threads are joined: whatever is still queued was never started. */
+    size_t dropped = gust__inject_drain(&pool->inject);
+    for (unsigned i = 0; i < pool->num_workers; i++)
+        dropped += gust__deque_size(&pool->workers[i].deque);
+    free_pool(pool);
+    return dropped;
+}
+
+void gust_pool_free(gust_pool_t *pool)
+{
+    gust_pool_free_within(pool, UINT64_MAX);
+}
+
+bool gust_pool_submit(gust_pool_t *pool, gust_task_fn fn, void *arg)
+{
+    gust__task_t task = {fn, arg, NULL};
+    gust__worker_t *self = gust__current;
+    if (self != NULL && self->pool == pool) {
+        gust__push_local(self, &task);
+        return true;
+    }
+    return gust__inject(pool, &task);
+}
+
+gust_pool_t *gust_pool_current(void)
+{
+    gust__worker_t *self = gust__current;
+    return self != NULL ? self->pool : NULL;
+}
+
+int gust_worker_index(void)
+{
+    gust__worker_t *self = gust__current;
+    return self != NULL ? (int)self->index : -1;
+}
+
+unsigned gust_pool_num_threads(const gust_pool_t *pool)
+{
+    return pool->num_workers;
+}
+
+unsigned gust_pool_stats(const gust_pool_t *pool, gust_worker_stats_t *out, unsigned num_out)
+{
+    for (unsigned i = 0; i < num_out && i < pool->num_workers; i++) {
+        const gust__stats_t *stats = &pool->workers[i].stats;
+#define READ(field) atomic_load_explicit((_Atomic uint64_t *)&stats->field, memory_order_relaxed)
+        out[i] = (gust_worker_stats_t){
+            .tasks_run = READ(tasks_run),
+            .spawned = READ(spawned),
+            .stolen = READ(stolen),
+            .steal_failed = READ(steal_failed),
+            .injected = READ(injected),
+            .parks = READ(parks),
+            .wakeups = READ(wakeups),
+        };
+#undef READ
+    }
+    return pool->num_workers;
+}

@@ -1,0 +1,185 @@
+/* gust/pool.h: a lock-free work-stealing thread pool.
+ *
+ * A pool owns a fixed set of worker threads. Each worker has its own deque of
+ * tasks; idle workers steal from the others and, when there is nothing to
+ * steal, park without using CPU. Threads that are not workers submit through
+ * an injection queue whose enqueue is wait-free.
+ *
+ * A task is a function and one pointer. Spawning copies those two words (and a
+ * group pointer) into the worker's deque: it never allocates. Anything larger
+ * lives where the caller puts it, usually in the spawning frame, which a task
+ * group keeps alive until its tasks are done.
+ *
+ * The pool has no global state: several pools may live in one process and a
+ * task of one pool may submit to another. */
+#ifndef GUST_POOL_H
+#define GUST_POOL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gust_pool_s gust_pool_t;
+
+/* A task body. */
+typedef void (*gust_task_fn)(void *arg);
+
+/* Hooks through which a layer above parks idle workers in its own wait
+ * (runtime/ parks them in epoll_wait, so "no work" and "waiting for I/O" are
+ * one sleep). All three are called with `arg` and the worker's index. */
+typedef struct gust_pool_idle_hooks_s {
+    /* Handles outside events for worker `index` without blocking; returns
+     * true if it did anything (and so may have spawned tasks). Called on the
+     * worker, now and then while busy and every time it runs out of tasks.
+     * May be NULL. */
+    bool (*poll)(void *arg, unsigned index);
+    /* Blocks worker `index` until unpark(index) is called or an outside event
+     * arrives; may return early. An unpark that comes before park must make
+     * the next park return at once: no wakeup may be lost. Called on the
+     * worker. */
+    void (*park)(void *arg, unsigned index);
+    /* Wakes worker `index` from park. Called from any thread. */
+    void (*unpark)(void *arg, unsigned index);
+    void *arg;
+} gust_pool_idle_hooks_t;
+
+/* Options for gust_pool_new. Start from gust_pool_opts_default() and change
+ * fields, so that fields added later keep their defaults. */
+typedef struct gust_pool_opts_s {
+    /* Worker threads; 0 means one per online CPU. */
+    unsigned num_threads;
+    /* Threads are named "<prefix>-<index>" (truncated to 15 bytes). */
+    const char *thread_name_prefix;
+    /* Called on each worker thread once, before it runs any task, and once
+     * after its last (RCU registration, affinity, naming). May be NULL. */
+    void (*on_thread_start)(void *arg, unsigned index);
+    void (*on_thread_stop)(void *arg, unsigned index);
+    void *hook_arg;
+    /* Rounds of stealing an idle worker makes before it parks. */
+    unsigned spin_rounds;
+    /* Park and unpark through these instead of the built-in futex; all of
+     * park and unpark must be set, or neither. */
+    gust_pool_idle_hooks_t idle;
+} gust_pool_opts_t;
+
+/* gust_pool_opts_default returns the default options: one thread per online
+ * CPU, prefix "gust", no hooks, a short spin before parking. */
+gust_pool_opts_t gust_pool_opts_default(void);
+
+/* gust_pool_new starts a pool. Returns NULL and sets errno on failure (EINVAL
+ * for bad options, ENOMEM, or what pthread_create said); then no thread was
+ * left running and no hook was called. `opts` may be NULL for the defaults.
+ * Any thread may call it. */
+gust_pool_t *gust_pool_new(const gust_pool_opts_t *opts);
+
+/* gust_pool_free runs every task already submitted or spawned (including the
+ * ones those tasks spawn) to completion, then joins the workers and frees the
+ * pool. NULL does nothing. Must not be called from a worker of this pool, nor
+ * while another thread may still submit to it. */
+void gust_pool_free(gust_pool_t *pool);
+
+/* gust_pool_free_within is gust_pool_free with a deadline: tasks that have not
+ * started `timeout_ns` nanoseconds after the call are dropped, not run.
+ * Running tasks are never interrupted. Returns the number of dropped tasks.
+ * A group whose tasks were dropped never completes, so nobody may still wait
+ * on one. Same threading rules as gust_pool_free. */
+size_t gust_pool_free_within(gust_pool_t *pool, uint64_t timeout_ns);
+
+/* gust_pool_submit queues fn(arg) on `pool` from any thread. From a worker
+ * of this pool it is gust_spawn; from elsewhere it goes through the injection
+ * queue (wait-free enqueue, one small allocation) and wakes a parked worker.
+ * Returns false, with errno ENOMEM, if that allocation failed; then fn will
+ * not run. */
+bool gust_pool_submit(gust_pool_t *pool, gust_task_fn fn, void *arg);
+
+/* gust_spawn pushes fn(arg) onto the calling worker's own deque: no
+ * allocation, no lock, no atomic read-modify-write. Only a worker may call it
+ * (it aborts otherwise: use gust_pool_submit where unsure). */
+void gust_spawn(gust_task_fn fn, void *arg);
+
+/* The worker running the calling thread: its pool and index (0 to
+ * num_threads - 1), or NULL and -1 on any other thread. */
+gust_pool_t *gust_pool_current(void);
+int gust_worker_index(void);
+
+/* gust_pool_num_threads returns the number of workers. */
+unsigned gust_pool_num_threads(const gust_pool_t *pool);
+
+/* A task group: fork-join on the caller's stack.
+ *
+ *     gust_group_t g;
+ *     gust_group_init(&g, pool);
+ *     gust_group_spawn(&g, left, &l);
+ *     right(&r);
+ *     gust_group_wait(&g);
+ *
+ * Spawned from the worker that owns the group and run by it, a task costs no
+ * atomic read-modify-write; only tasks that cross threads (stolen, or spawned
+ * or run by another thread) update the shared counter. gust_group_wait never
+ * blocks a worker: it runs tasks from its own deque, then steals, until the
+ * group is done, so groups nest to any depth without deadlock. Waited on from
+ * a thread outside the pool, it sleeps on a futex.
+ *
+ * The fields are private; they are here only so a group fits on a stack. */
+typedef struct gust_group_s {
+    gust_pool_t *pool;
+    void *owner;     /* the worker that created the group, or NULL */
+    long local;      /* spawned minus finished by the owner; owner-only */
+    atomic_int remote; /* 2 x (spawned minus finished by other threads); bit 0: a thread sleeps */
+} gust_group_t;
+
+/* gust_group_init prepares `group` for tasks on `pool`. The calling thread
+ * owns it: only the owner may wait on it. */
+void gust_group_init(gust_group_t *group, gust_pool_t *pool);
+
+/* gust_group_spawn runs fn(arg) on the group's pool as part of the group.
+ * Any thread may call it, including tasks of the group (which then must be
+ * spawned before the spawning task returns). Returns false, with errno ENOMEM,
+ * only when called outside the pool and the injection queue could not
+ * allocate; then fn will not run and the group is unchanged. */
+bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg);
+
+/* gust_group_wait returns once every task spawned into the group has
+ * finished (their effects are visible to the caller). Only the owner calls it.
+ * The group may be reused afterwards. */
+void gust_group_wait(gust_group_t *group);
+
+/* A loop body for gust_parallel_for: handles indexes [lo, hi). */
+typedef void (*gust_range_fn)(void *arg, int64_t lo, int64_t hi);
+
+/* gust_parallel_for calls fn over [lo, hi) in pieces of at most `grain`
+ * indexes (0 picks a grain from the range and the thread count), split
+ * recursively across the pool. Returns when all pieces are done. Callable
+ * from a worker (it helps) or from any other thread (it sleeps). Returns
+ * false, with errno ENOMEM, only if called outside the pool and the
+ * submission could not allocate; then fn was not called. */
+bool gust_parallel_for(gust_pool_t *pool, int64_t lo, int64_t hi, int64_t grain, gust_range_fn fn,
+                       void *arg);
+
+/* Counters of one worker, for gust_pool_stats. */
+typedef struct gust_worker_stats_s {
+    uint64_t tasks_run;    /* tasks this worker ran */
+    uint64_t spawned;      /* tasks pushed onto its own deque */
+    uint64_t stolen;       /* tasks it took from other workers' deques */
+    uint64_t steal_failed; /* steal attempts that found nothing or lost a race */
+    uint64_t injected;     /* tasks it took from the injection queue */
+    uint64_t parks;        /* times it went to sleep */
+    uint64_t wakeups;      /* times another thread woke it */
+} gust_worker_stats_t;
+
+/* gust_pool_stats copies the counters of the first `num_out` workers into
+ * `out` and returns the number of workers. Counters are read without stopping
+ * the workers: each is exact, the set is not a snapshot. All are zero when
+ * gust is built with GUST_POOL_NO_STATS. Any thread may call it. */
+unsigned gust_pool_stats(const gust_pool_t *pool, gust_worker_stats_t *out, unsigned num_out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

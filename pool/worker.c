@@ -1,0 +1,183 @@
+/* A worker's loop: where it looks for work, in what order, and how it runs
+ * a task. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool/internal.h"
+
+_Thread_local gust__worker_t *gust__current __attribute__((tls_model("initial-exec")));
+
+/* Every this many turns a busy worker looks at the injection queue and the
+ * idle hook's events first, so neither starves behind a deep local deque.
+ * A prime, so it does not fall into step with periodic work (Go uses 61). */
+enum { FAIRNESS_INTERVAL = 61 };
+
+/* Most tasks taken from the injection queue at once: one runs, the rest go
+ * onto the own deque where idle workers can steal them. */
+enum { INJECT_BATCH = 32 };
+
+void gust__announce_shared(gust__worker_t *self)
+{
+    /* seq_cst fence: the store half of the parking handshake. */
+    atomic_thread_fence(memory_order_seq_cst);
+    gust__wake_one(self->pool);
+}
+
+void gust_spawn(gust_task_fn fn, void *arg)
+{
+    gust__worker_t *self = gust__current;
+    if (self == NULL) {
+        fputs("gust_spawn: called outside a pool worker; use gust_pool_submit\n", stderr);
+        abort();
+    }
+    gust__task_t task = {fn, arg, NULL};
+    gust__push_local(self, &task);
+}
+
+/* Takes a batch from the injection queue: returns one task, pushes the rest. */
+static bool take_injected(gust__worker_t *self, gust__task_t *out)
+{
+    gust__task_t batch[INJECT_BATCH];
+    size_t want = 1 + INJECT_BATCH / 2;
+    size_t count = gust__inject_pop(&self->pool->inject, batch, want);
+    if (count == 0)
+        return false;
+    GUST__STAT_ADD(self, injected, count);
+    /* Push newest first so the oldest ends up on top and runs next. */
+    for (size_t i = count - 1; i > 0; i--)
+        gust__push_local(self, &batch[i]);
+    *out = batch[0];
+    return true;
+}
+
+static bool poll_events(gust__worker_t *self)
+{
+    const gust_pool_idle_hooks_t *idle = &self->pool->opts.idle;
+    return idle->poll != NULL && idle->poll(idle->arg, self->index);
+}
+
+static uint64_t next_random(gust__worker_t *self)
+{
+    uint64_t x = self->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    self->rng = x;
+    return x;
+}
+
+/* One pass over the other workers from a random start. Takes one task and,
+ * while the victim has more shared, up to half of what it had onto the own
+ * deque. */
+static bool steal_round(gust__worker_t *self, gust__task_t *out)
+{
+    gust_pool_t *pool = self->pool;
+    unsigned n = pool->num_workers;
+    if (n < 2)
+        return false;
+    unsigned start = (unsigned)(next_random(self) % n);
+    for (unsigned k = 0; k < n; k++) {
+        gust__worker_t *victim = &pool->workers[(start + k) % n];
+        if (victim == self)
+            continue;
+        uint32_t available = gust__deque_num_shared(&victim->deque);
+        gust__steal_result_t result;
+        while ((result = gust__deque_steal(&victim->deque, out)) == GUST__STEAL_RACE)
+            GUST__STAT_ADD(self, steal_failed, 1);
+        if (result != GUST__STEAL_OK) {
+            GUST__STAT_ADD(self, steal_failed, 1);
+            continue;
+        }
+        GUST__STAT_ADD(self, stolen, 1);
+        /* Take more, up to half of what the victim held, oldest first; each
+         * extra one goes below `out` in the own deque. */
+        gust__task_t first = *out;
+        for (uint32_t taken = 1; taken < available / 2; taken++) {
+            gust__task_t more;
+            if (gust__deque_steal(&victim->deque, &more) != GUST__STEAL_OK)
+                break;
+            GUST__STAT_ADD(self, stolen, 1);
+            gust__push_local(self, &first);
+            first = more;
+        }
+        *out = first;
+        return true;
+    }
+    return false;
+}
+
+/* Work that needs no searching: the own deque, the injection queue, events. */
+static bool find_nearby(gust__worker_t *self, gust__task_t *out)
+{
+    if (++self->tick % FAIRNESS_INTERVAL == 0) {
+        if (take_injected(self, out))
+            return true;
+        poll_events(self);
+    }
+    if (gust__pop_local(self, out))
+        return true;
+    if (take_injected(self, out))
+        return true;
+    return poll_events(self) && gust__pop_local(self, out);
+}
+
+bool gust__worker_help(gust__worker_t *self)
+{
+    gust__task_t task;
+    if (find_nearby(self, &task) || steal_round(self, &task)) {
+        gust__run_task(self, &task);
+        return true;
+    }
+    return false;
+}
+
+/* Steals for up to spin_rounds rounds, as one of the searching workers. */
+static bool search(gust__worker_t *self, gust__task_t *out)
+{
+    if (!gust__begin_search(self))
+        return false;
+    for (unsigned round = 0; round <= self->pool->opts.spin_rounds; round++) {
+        if (steal_round(self, out) || take_injected(self, out)) {
+            gust__end_search(self, true);
+            return true;
+        }
+        gust__cpu_relax();
+    }
+    gust__end_search(self, false);
+    return false;
+}
+
+static void name_thread(gust__worker_t *self)
+{
+    char name[16];
+    snprintf(name, sizeof(name), "%s-%u", self->pool->opts.thread_name_prefix, self->index);
+    pthread_setname_np(pthread_self(), name);
+}
+
+void *gust__worker_main(void *arg)
+{
+    gust__worker_t *self = arg;
+    gust_pool_t *pool = self->pool;
+    gust__current = self;
+    name_thread(self);
+    if (pool->opts.on_thread_start != NULL)
+        pool->opts.on_thread_start(pool->opts.hook_arg, self->index);
+
+    /* Invariant: a task is taken only when the pool has not been abandoned;
+     * tasks left behind are counted by gust_pool_free_within. */
+    while (!atomic_load_explicit(&pool->abandon, memory_order_relaxed)) {
+        gust__task_t task;
+        if (find_nearby(self, &task) || search(self, &task)) {
+            gust__run_task(self, &task);
+            continue;
+        }
+        if (!gust__park(self))
+            break;
+    }
+
+    if (pool->opts.on_thread_stop != NULL)
+        pool->opts.on_thread_stop(pool->opts.hook_arg, self->index);
+    gust__current = NULL;
+    return NULL;
+}
