@@ -8,7 +8,7 @@ void gust__inject_init(gust__inject_t *queue)
     atomic_init(&queue->stub.next, NULL);
     atomic_init(&queue->tail, &queue->stub);
     atomic_flag_clear(&queue->consumer_lock);
-    queue->head = &queue->stub;
+    atomic_init(&queue->head, &queue->stub);
 }
 
 /* Links `node` at the tail. seq_cst exchange: it is the store half of the
@@ -32,21 +32,32 @@ bool gust__inject_push(gust__inject_t *queue, const gust__task_t *task)
     return true;
 }
 
+/* Consumer's end, under the lock: relaxed, the lock orders it. */
+static gust__inject_node_t *get_head(gust__inject_t *queue)
+{
+    return atomic_load_explicit(&queue->head, memory_order_relaxed);
+}
+
+static void set_head(gust__inject_t *queue, gust__inject_node_t *node)
+{
+    atomic_store_explicit(&queue->head, node, memory_order_relaxed);
+}
+
 /* Takes one node while holding the consumer lock, or NULL (see pop). */
 static gust__inject_node_t *take_node(gust__inject_t *queue)
 {
-    gust__inject_node_t *head = queue->head;
+    gust__inject_node_t *head = get_head(queue);
     /* Acquire: pairs with link_node's release store of next. */
     gust__inject_node_t *next = atomic_load_explicit(&head->next, memory_order_acquire);
     if (head == &queue->stub) {
         if (next == NULL)
             return NULL;
-        queue->head = next;
+        set_head(queue, next);
         head = next;
         next = atomic_load_explicit(&head->next, memory_order_acquire);
     }
     if (next != NULL) {
-        queue->head = next;
+        set_head(queue, next);
         return head;
     }
     /* head is the last linked node. If a producer swapped tail but has not
@@ -58,15 +69,15 @@ static gust__inject_node_t *take_node(gust__inject_t *queue)
     next = atomic_load_explicit(&head->next, memory_order_acquire);
     if (next == NULL)
         return NULL;
-    queue->head = next;
+    set_head(queue, next);
     return head;
 }
 
 size_t gust__inject_pop(gust__inject_t *queue, gust__task_t *out, size_t max)
 {
-    /* Relaxed peek first: idle workers poll often, and the lock's
-     * read-modify-write would bounce its line between them for nothing. */
-    if (atomic_load_explicit(&queue->tail, memory_order_relaxed) == &queue->stub)
+    /* Peek first: idle workers poll often, and the lock's read-modify-write
+     * would bounce its line between them for nothing. */
+    if (gust__inject_looks_empty(queue))
         return 0;
     /* Acquire/release: the lock hands queue->head from consumer to consumer. */
     if (atomic_flag_test_and_set_explicit(&queue->consumer_lock, memory_order_acquire))
@@ -85,7 +96,8 @@ size_t gust__inject_pop(gust__inject_t *queue, gust__task_t *out, size_t max)
 
 bool gust__inject_looks_empty(gust__inject_t *queue)
 {
-    return atomic_load_explicit(&queue->tail, memory_order_seq_cst) == &queue->stub;
+    return atomic_load_explicit(&queue->head, memory_order_seq_cst) == &queue->stub &&
+           atomic_load_explicit(&queue->tail, memory_order_seq_cst) == &queue->stub;
 }
 
 size_t gust__inject_drain(gust__inject_t *queue)

@@ -25,9 +25,10 @@ typedef struct gust__inject_node_s {
 typedef struct gust__inject_s {
     /* Producers' end. */
     _Alignas(GUST__CACHE_LINE) _Atomic(gust__inject_node_t *) tail;
-    /* Consumers' end, owned by whoever holds `consumer_lock`. */
+    /* Consumers' end: written by whoever holds `consumer_lock`; read by
+     * anyone asking whether the queue is empty. */
     _Alignas(GUST__CACHE_LINE) atomic_flag consumer_lock;
-    gust__inject_node_t *head;
+    _Atomic(gust__inject_node_t *) head;
     gust__inject_node_t stub; /* stands in when the queue is empty */
 } gust__inject_t;
 
@@ -43,8 +44,10 @@ bool gust__inject_push(gust__inject_t *queue, const gust__task_t *task);
 size_t gust__inject_pop(gust__inject_t *queue, gust__task_t *out, size_t max);
 
 /* gust__inject_looks_empty is true when no task is queued (a task being
- * taken by a consumer right now counts as gone). seq_cst: it is the load
- * half of the pool's parking handshake. */
+ * taken by a consumer right now counts as gone). Both ends are needed: when
+ * a consumer puts the stub back while a producer is half-way through linking,
+ * tail is the stub yet nodes remain ahead of it. seq_cst: it is the load half
+ * of the pool's parking handshake. */
 bool gust__inject_looks_empty(gust__inject_t *queue);
 
 /* gust__inject_drain frees every node still queued and returns their number.
