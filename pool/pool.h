@@ -102,6 +102,12 @@ bool gust_pool_submit(gust_pool_t *pool, gust_task_fn fn, void *arg);
  * (it aborts otherwise: use gust_pool_submit where unsure). */
 void gust_spawn(gust_task_fn fn, void *arg);
 
+/* gust_pool_help runs one queued task (or one round of the idle hook's
+ * poll) on the calling worker, for code that waits for something other than a
+ * task group and must not block its worker. Returns false when there was
+ * nothing to do, or when the caller is not a worker. */
+bool gust_pool_help(void);
+
 /* The worker running the calling thread: its pool and index (0 to
  * num_threads - 1), or NULL and -1 on any other thread. */
 gust_pool_t *gust_pool_current(void);

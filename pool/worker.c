@@ -132,6 +132,12 @@ bool gust__worker_help(gust__worker_t *self)
     return false;
 }
 
+bool gust_pool_help(void)
+{
+    gust__worker_t *self = gust__current;
+    return self != NULL && gust__worker_help(self);
+}
+
 /* Steals for up to spin_rounds rounds, as one of the searching workers. */
 static bool search(gust__worker_t *self, gust__task_t *out)
 {
