@@ -174,7 +174,14 @@ void *gust__worker_main(void *arg)
      * tasks left behind are counted by gust_pool_free_within. */
     while (!atomic_load_explicit(&pool->abandon, memory_order_relaxed)) {
         gust__task_t task;
-        if (find_nearby(self, &task) || search(self, &task)) {
+        if (find_nearby(self, &task)) {
+            /* A worker woken to search stops searching before it runs
+             * anything: while it counts as a searcher nobody else is woken. */
+            gust__end_search(self, true);
+            gust__run_task(self, &task);
+            continue;
+        }
+        if (search(self, &task)) {
             gust__run_task(self, &task);
             continue;
         }
