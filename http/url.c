@@ -1,0 +1,123 @@
+/* URL parsing on top of http-parser's URL parser; see http/url.h. */
+#include "http/url.h"
+
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "runtime/err.h"
+
+void gust_url_clear(gust_url_t *url)
+{
+    free(url->host);
+    free(url->authority);
+    free(url->target);
+    free(url->origin);
+    memset(url, 0, sizeof(*url));
+}
+
+static bool has_field(const struct http_parser_url *parsed, enum http_parser_url_fields field)
+{
+    return (parsed->field_set & (1u << field)) != 0;
+}
+
+/* A part of the text http-parser found. */
+typedef struct span_s {
+    const char *ptr;
+    int len;
+} span_t;
+
+static span_t field(const char *text, const struct http_parser_url *parsed,
+                    enum http_parser_url_fields which)
+{
+    span_t span = {text + parsed->field_data[which].off, parsed->field_data[which].len};
+    return span;
+}
+
+/* Bytes the parser accepts in some places but no request may carry. */
+static bool has_forbidden_byte(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        if (*p <= ' ' || *p == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+static int fail(const char **out_reason, const char *reason, int err)
+{
+    if (out_reason != NULL)
+        *out_reason = reason;
+    return err;
+}
+
+int gust_url_parse(const char *text, gust_url_t *out, const char **out_reason)
+{
+    memset(out, 0, sizeof(*out));
+    if (text == NULL || *text == '\0')
+        return fail(out_reason, "empty URL", GUST_ERR_URL);
+    if (has_forbidden_byte(text))
+        return fail(out_reason, "control character or space in URL", GUST_ERR_URL);
+    struct http_parser_url parsed;
+    http_parser_url_init(&parsed);
+    if (http_parser_parse_url(text, strlen(text), 0, &parsed) != 0)
+        return fail(out_reason, "malformed URL", GUST_ERR_URL);
+    if (!has_field(&parsed, UF_SCHEMA))
+        return fail(out_reason, "URL has no scheme", GUST_ERR_URL);
+
+    span_t scheme = field(text, &parsed, UF_SCHEMA);
+    bool https;
+    if (scheme.len == 4 && strncasecmp(scheme.ptr, "http", 4) == 0)
+        https = false;
+    else if (scheme.len == 5 && strncasecmp(scheme.ptr, "https", 5) == 0)
+        https = true;
+    else
+        return fail(out_reason, "scheme is not http or https", GUST_ERR_SCHEME);
+    if (!has_field(&parsed, UF_HOST) || field(text, &parsed, UF_HOST).len == 0)
+        return fail(out_reason, "URL has no host", GUST_ERR_URL);
+    if (has_field(&parsed, UF_USERINFO))
+        return fail(out_reason, "credentials in URL are not supported", GUST_ERR_URL);
+    if (has_field(&parsed, UF_PORT) && parsed.port == 0)
+        return fail(out_reason, "port 0", GUST_ERR_URL);
+
+    span_t host = field(text, &parsed, UF_HOST);
+    uint16_t default_port = https ? 443 : 80;
+    uint16_t port = has_field(&parsed, UF_PORT) ? parsed.port : default_port;
+    /* http-parser reports an IPv6 host without its brackets. */
+    bool ipv6 = memchr(host.ptr, ':', (size_t)host.len) != NULL;
+    const char *open = ipv6 ? "[" : "";
+    const char *close = ipv6 ? "]" : "";
+    char port_text[8] = "";
+    if (port != default_port)
+        snprintf(port_text, sizeof(port_text), ":%u", port);
+
+    span_t path = {"/", 1};
+    if (has_field(&parsed, UF_PATH))
+        path = field(text, &parsed, UF_PATH);
+    span_t query = {"", 0};
+    if (has_field(&parsed, UF_QUERY)) {
+        /* The query field starts after '?'; keep the '?'. */
+        query = field(text, &parsed, UF_QUERY);
+        query.ptr--;
+        query.len++;
+    }
+
+    out->https = https;
+    out->port = port;
+    out->host = strndup(host.ptr, (size_t)host.len);
+    if (asprintf(&out->authority, "%s%.*s%s%s", open, host.len, host.ptr, close, port_text) < 0)
+        out->authority = NULL;
+    if (asprintf(&out->target, "%.*s%.*s", path.len, path.ptr, query.len, query.ptr) < 0)
+        out->target = NULL;
+    if (asprintf(&out->origin, "%s://%s%.*s%s:%u", https ? "https" : "http", open, host.len,
+                 host.ptr, close, port) < 0)
+        out->origin = NULL;
+    if (out->host == NULL || out->authority == NULL || out->target == NULL ||
+        out->origin == NULL) {
+        gust_url_clear(out);
+        return fail(out_reason, "out of memory", GUST_ERR_NOMEM);
+    }
+    return 0;
+}

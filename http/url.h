@@ -1,0 +1,44 @@
+/* gust/url.h: absolute http and https URLs, parsed and checked once.
+ *
+ * Parsing uses http-parser's URL parser, then adds what a client needs: only
+ * http and https; a host is required; the port defaults from the scheme; an
+ * IPv6 literal loses its brackets for connecting and keeps them for the Host
+ * header; the request target is path plus query ("/" when empty), and the
+ * fragment is dropped. Control characters, spaces and user:password@ in the
+ * URL are refused (credentials in URLs leak into logs and redirects). */
+#ifndef GUST_URL_H
+#define GUST_URL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gust_url_s {
+    bool https;
+    uint16_t port;
+    char *host;      /* for connecting: "example.com", "::1" */
+    char *authority; /* for the Host header: "example.com:8080", "[::1]" (no default port) */
+    char *target;    /* for the request line: "/a/b?q=1" */
+    char *origin;    /* "https://example.com:8080": scheme, host and port, for errors and pools */
+} gust_url_t;
+
+/* gust_url_parse parses the NUL-terminated `text` into *out. Returns 0, or
+ * GUST_ERR_URL (malformed, or a forbidden character), GUST_ERR_SCHEME (not
+ * http or https) or GUST_ERR_NOMEM; on error *out holds nothing to free and,
+ * if out_reason is not NULL, *out_reason names the cause (a static string).
+ * On success the caller frees *out with gust_url_clear. Any thread. */
+int gust_url_parse(const char *text, gust_url_t *out, const char **out_reason);
+
+/* gust_url_clear frees what gust_url_parse allocated; a cleared or zeroed
+ * url may be cleared again. */
+void gust_url_clear(gust_url_t *url);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
