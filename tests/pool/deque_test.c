@@ -20,6 +20,7 @@
 
 #include "pool/deque.h"
 #include "tests/support/check.h"
+#include "tests/support/rng.h"
 
 /* Sanitizers slow every operation 5-15x and the machine may have two cores. */
 #if defined(__SANITIZE_THREAD__)
@@ -37,17 +38,6 @@
 #define MAX_RACE_RETRIES 1000
 
 static uint64_t rng_state;
-
-static uint64_t rng_next(uint64_t *state)
-{
-    /* xorshift64*: quick, and good enough to pick operations. */
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
 
 /* Every word of a task is derived from its id, so that a task read torn (one
  * word from one slot write, another from the next) shows as a mismatch. */

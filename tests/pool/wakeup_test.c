@@ -23,6 +23,7 @@
 
 #include "pool/pool.h"
 #include "tests/support/check.h"
+#include "tests/support/rng.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define ROUNDS 10000u
@@ -37,16 +38,6 @@ static uint64_t now_ns(void)
     struct timespec ts;
     ASSERT_EQ(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rng_next(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545F4914F6CDD1Dull;
 }
 
 /* Waits for `sem` until ROUND_TIMEOUT_S from now; false on timeout. */
