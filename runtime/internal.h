@@ -20,10 +20,16 @@ typedef struct gust__reactor_s {
     gust_timer_t **heap;
     uint32_t heap_len;
     uint32_t heap_cap;
-    /* The batch being dispatched, so gust_io_stop can forget its events. */
-    struct epoll_event *batch;
-    int batch_len;
+    /* Batches being dispatched, innermost first (a callback that helps the
+     * pool may dispatch again), so gust_io_stop can forget their events. */
+    struct gust__batch_s *batch;
 } gust__reactor_t;
+
+typedef struct gust__batch_s {
+    struct epoll_event *events;
+    int len;
+    struct gust__batch_s *outer;
+} gust__batch_t;
 
 /* The blocking-call threads (blocking.c). */
 typedef struct gust__blocking_s gust__blocking_t;

@@ -24,7 +24,6 @@ bool gust__reactor_init(gust__reactor_t *reactor, gust_runtime_t *runtime, unsig
     reactor->heap_len = 0;
     reactor->heap_cap = 0;
     reactor->batch = NULL;
-    reactor->batch_len = 0;
     gust__inject_init(&reactor->mailbox);
     reactor->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     reactor->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -60,16 +59,17 @@ int gust_io_start(gust_io_t *io, int fd, uint32_t events, gust_io_cb cb, void *d
     gust__reactor_t *reactor = gust__current_reactor;
     if (reactor == NULL)
         return -EINVAL;
+    struct epoll_event event = {.events = events | EPOLLET, .data.ptr = io};
+    /* Only a registration that succeeded touches io: a refused one (say,
+     * EEXIST for an io already started) must leave it working as it was. No
+     * event can arrive before the fields are set: this worker dispatches. */
+    if (epoll_ctl(reactor->epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0)
+        return -errno;
     io->fd = fd;
-    io->events = events | EPOLLET;
+    io->events = event.events;
     io->cb = cb;
     io->data = data;
     io->reactor = reactor;
-    struct epoll_event event = {.events = io->events, .data.ptr = io};
-    if (epoll_ctl(reactor->epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0) {
-        io->reactor = NULL;
-        return -errno;
-    }
     return 0;
 }
 
@@ -79,11 +79,13 @@ void gust_io_stop(gust_io_t *io)
     if (reactor == NULL)
         return;
     epoll_ctl(reactor->epoll_fd, EPOLL_CTL_DEL, io->fd, NULL);
-    /* Events of this io may wait later in the batch being dispatched; the
-     * caller may free io as soon as we return. */
-    for (int i = 0; i < reactor->batch_len; i++) {
-        if (reactor->batch[i].data.ptr == io)
-            reactor->batch[i].events = 0;
+    /* Events of this io may wait later in a batch being dispatched, here or
+     * in an outer dispatch; the caller may free io as soon as we return. */
+    for (gust__batch_t *batch = reactor->batch; batch != NULL; batch = batch->outer) {
+        for (int i = 0; i < batch->len; i++) {
+            if (batch->events[i].data.ptr == io)
+                batch->events[i].events = 0;
+        }
     }
     io->reactor = NULL;
 }
@@ -103,8 +105,8 @@ static bool wait_and_dispatch(gust__reactor_t *reactor, int timeout_ms)
     if (n <= 0)
         return false;
     bool user_events = false;
-    reactor->batch = events;
-    reactor->batch_len = n;
+    gust__batch_t batch = {events, n, reactor->batch};
+    reactor->batch = &batch;
     for (int i = 0; i < n; i++) {
         gust_io_t *io = events[i].data.ptr;
         if (io == NULL) {
@@ -116,8 +118,7 @@ static bool wait_and_dispatch(gust__reactor_t *reactor, int timeout_ms)
         user_events = true;
         io->cb(io, events[i].events);
     }
-    reactor->batch = NULL;
-    reactor->batch_len = 0;
+    reactor->batch = batch.outer;
     return user_events;
 }
 

@@ -90,7 +90,9 @@ int gust_timer_start(gust_timer_t *timer, uint64_t timeout_ns, gust_timer_cb cb,
         reactor->heap = heap;
         reactor->heap_cap = cap;
     }
-    timer->deadline_ns = gust_now_ns() + timeout_ns;
+    /* Saturate: a huge timeout means "never", not a wrapped past deadline. */
+    uint64_t now = gust_now_ns();
+    timer->deadline_ns = timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
     timer->cb = cb;
     timer->data = data;
     timer->reactor = reactor;
