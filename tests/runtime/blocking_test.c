@@ -36,6 +36,7 @@
 #include "gust/err.h"
 #include "gust/reactor.h"
 #include "tests/support/check.h"
+#include "tests/support/wait.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -50,27 +51,6 @@ enum { TINY_TASKS = 10000, MANY_CALLS = 64 };
 enum { WAIT_S = 10 };
 
 /* ---- Helpers ------------------------------------------------------------ */
-
-static void wait_sem(sem_t *sem, int seconds, const char *what)
-{
-    struct timespec deadline;
-    ASSERT_EQ(clock_gettime(CLOCK_REALTIME, &deadline), 0);
-    deadline.tv_sec += seconds;
-    while (sem_timedwait(sem, &deadline) != 0) {
-        if (errno == ETIMEDOUT) {
-            fprintf(stderr, "%s: not done within %d s\n", what, seconds);
-            ASSERT_TRUE(!"done in time");
-        }
-        ASSERT_EQ(errno, EINTR);
-    }
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ASSERT_EQ(errno, EINTR);
-}
 
 static int load_int(atomic_int *p)
 {

@@ -41,6 +41,7 @@
 
 #include "gust/reactor.h"
 #include "tests/support/check.h"
+#include "tests/support/run_on.h"
 #include "tests/support/rng.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
@@ -62,53 +63,6 @@ static gust_runtime_t *rt;
 
 /* Waits for `sem` for at most `seconds`; a timeout fails the test, naming
  * what was awaited. */
-static void wait_sem(sem_t *sem, int seconds, const char *what)
-{
-    struct timespec deadline;
-    ASSERT_EQ(clock_gettime(CLOCK_REALTIME, &deadline), 0);
-    deadline.tv_sec += seconds;
-    while (sem_timedwait(sem, &deadline) != 0) {
-        if (errno == ETIMEDOUT) {
-            fprintf(stderr, "%s: not done within %d s\n", what, seconds);
-            ASSERT_TRUE(!"done in time");
-        }
-        ASSERT_EQ(errno, EINTR);
-    }
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ASSERT_EQ(errno, EINTR);
-}
-
-typedef struct on_worker_s {
-    gust_task_fn fn;
-    void *arg;
-    unsigned index;
-    sem_t done;
-} on_worker_t;
-
-static void on_worker_task(void *arg)
-{
-    on_worker_t *w = arg;
-    ASSERT_PTR_EQ(gust_runtime_current(), rt);
-    ASSERT_EQ(gust_worker_index(), (int)w->index);
-    w->fn(w->arg);
-    ASSERT_EQ(sem_post(&w->done), 0);
-}
-
-/* Runs fn(arg) on worker `index` of rt; returns once it has run. */
-static void run_on(unsigned index, gust_task_fn fn, void *arg, const char *what)
-{
-    on_worker_t w = {.fn = fn, .arg = arg, .index = index};
-    ASSERT_EQ(sem_init(&w.done, 0, 0), 0);
-    ASSERT_TRUE(gust_runtime_post(rt, index, on_worker_task, &w));
-    wait_sem(&w.done, WAIT_S, what);
-    ASSERT_EQ(sem_destroy(&w.done), 0);
-}
-
 static gust_runtime_t *new_runtime(unsigned num_workers, unsigned blocking_threads)
 {
     gust_runtime_opts_t opts = gust_runtime_opts_default();
@@ -320,25 +274,25 @@ static void echo_across_workers(void)
     uint64_t start = gust_now_ns();
     /* The echo ends first, so that no message goes out to an unwatched fd
      * (it would be no error: the edge comes with registration). */
-    run_on(1, start_echo_ends, NULL, "registering the echo ends on worker 1");
-    run_on(0, start_initiators, NULL, "registering the initiators on worker 0");
+    run_on(rt, 1, start_echo_ends, NULL, "registering the echo ends on worker 1");
+    run_on(rt, 0, start_initiators, NULL, "registering the initiators on worker 0");
     wait_sem(&echo_done, 30, "1,000 socketpair echoes");
     printf("echo: %d pairs x %d round trips across 2 workers in %.1f ms\n", NUM_PAIRS, ROUND_TRIPS,
            (gust_now_ns() - start) / 1e6);
-    run_on(0, check_initiators, NULL, "checking the initiators");
-    run_on(1, check_echoes, NULL, "checking the echo ends");
+    run_on(rt, 0, check_initiators, NULL, "checking the initiators");
+    run_on(rt, 1, check_echoes, NULL, "checking the echo ends");
 
     /* Stop both sides, then make every fd readable: no callback may run. */
     int sides[NUM_WORKERS] = {0, 1};
-    run_on(0, stop_side_task, &sides[0], "stopping side 0");
-    run_on(1, stop_side_task, &sides[1], "stopping side 1");
+    run_on(rt, 0, stop_side_task, &sides[0], "stopping side 0");
+    run_on(rt, 1, stop_side_task, &sides[1], "stopping side 1");
     for (size_t i = 0; i < NUM_PAIRS; i++) {
         ASSERT_EQ(write(pairs[i].fds[0], "x", 1), 1);
         ASSERT_EQ(write(pairs[i].fds[1], "y", 1), 1);
     }
     sleep_ms(100);
-    run_on(0, check_side_unchanged, &sides[0], "checking side 0 after stop");
-    run_on(1, check_side_unchanged, &sides[1], "checking side 1 after stop");
+    run_on(rt, 0, check_side_unchanged, &sides[0], "checking side 0 after stop");
+    run_on(rt, 1, check_side_unchanged, &sides[1], "checking side 1 after stop");
     for (size_t i = 0; i < NUM_PAIRS; i++) {
         ASSERT_EQ(close(pairs[i].fds[0]), 0);
         ASSERT_EQ(close(pairs[i].fds[1]), 0);
@@ -424,10 +378,10 @@ static void stop_in_batch(bool help)
     for (int i = 0; i < 2; i++)
         ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, t.ends[i].fds),
                   0);
-    run_on(0, batch_start, &t, "registering two fds on worker 0");
+    run_on(rt, 0, batch_start, &t, "registering two fds on worker 0");
     wait_sem(&t.first_ran, WAIT_S, "the first callback of the batch");
     sleep_ms(50);
-    run_on(0, batch_check, &t, "checking the batch");
+    run_on(rt, 0, batch_check, &t, "checking the batch");
     for (int i = 0; i < 2; i++) {
         ASSERT_EQ(close(t.ends[i].fds[0]), 0);
         ASSERT_EQ(close(t.ends[i].fds[1]), 0);
@@ -492,7 +446,7 @@ static void io_start_errors(void)
     FILE *file = tmpfile();
     ASSERT_NOT_NULL(file);
     probe_fd = fileno(file);
-    run_on(1, probe_io_start, NULL, "gust_io_start on a regular file");
+    run_on(rt, 1, probe_io_start, NULL, "gust_io_start on a regular file");
     ASSERT_EQ(probe_result, -EPERM);
     ASSERT_EQ(fclose(file), 0);
 
@@ -562,16 +516,16 @@ static void failed_start_changes_nothing(void)
     twice_t t = {.stopped = false};
     ASSERT_EQ(sem_init(&t.called, 0, 0), 0);
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, t.fds), 0);
-    run_on(0, twice_start, &t, "a second io on a watched fd");
+    run_on(rt, 0, twice_start, &t, "a second io on a watched fd");
     ASSERT_EQ(write(t.fds[1], "a", 1), 1);
     wait_sem(&t.called, WAIT_S, "the first io after a second one was refused");
-    run_on(0, twice_again, &t, "the same io started again");
+    run_on(rt, 0, twice_again, &t, "the same io started again");
     ASSERT_EQ(write(t.fds[1], "b", 1), 1);
     wait_sem(&t.called, WAIT_S, "the io after starting it again was refused");
-    run_on(0, twice_stop, &t, "stopping the io");
+    run_on(rt, 0, twice_stop, &t, "stopping the io");
     ASSERT_EQ(write(t.fds[1], "c", 1), 1);
     sleep_ms(50);
-    run_on(0, twice_check, &t, "checking the io");
+    run_on(rt, 0, twice_check, &t, "checking the io");
     ASSERT_EQ(close(t.fds[0]), 0);
     ASSERT_EQ(close(t.fds[1]), 0);
     ASSERT_EQ(sem_destroy(&t.called), 0);
@@ -805,7 +759,7 @@ static void fds_released(void)
         list_fds(before);
         rt = new_runtime(1 + i % 3, 1 + i % 2);
         for (unsigned w = 0; w < gust_pool_num_threads(gust_runtime_pool(rt)); w++)
-            run_on(w, touch_reactor, NULL, "using a fresh runtime's reactor");
+            run_on(rt, w, touch_reactor, NULL, "using a fresh runtime's reactor");
         gust_runtime_free(rt);
         check_same_fds(before, "after a gust_runtime_new / free cycle");
     }

@@ -35,6 +35,7 @@
 
 #include "gust/reactor.h"
 #include "tests/support/check.h"
+#include "tests/support/run_on.h"
 #include "tests/support/rng.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
@@ -58,28 +59,7 @@ enum { WAIT_S = 10 };
 
 static gust_runtime_t *rt;
 
-/* ---- Helpers (as in reactor_test.c) ------------------------------------- */
-
-static void wait_sem(sem_t *sem, int seconds, const char *what)
-{
-    struct timespec deadline;
-    ASSERT_EQ(clock_gettime(CLOCK_REALTIME, &deadline), 0);
-    deadline.tv_sec += seconds;
-    while (sem_timedwait(sem, &deadline) != 0) {
-        if (errno == ETIMEDOUT) {
-            fprintf(stderr, "%s: not done within %d s\n", what, seconds);
-            ASSERT_TRUE(!"done in time");
-        }
-        ASSERT_EQ(errno, EINTR);
-    }
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ASSERT_EQ(errno, EINTR);
-}
+/* ---- Helpers ------------------------------------------------------------ */
 
 static void shuffle(uint32_t *a, uint32_t n, uint64_t *rng)
 {
@@ -89,32 +69,6 @@ static void shuffle(uint32_t *a, uint32_t n, uint64_t *rng)
         a[i - 1] = a[j];
         a[j] = t;
     }
-}
-
-typedef struct on_worker_s {
-    gust_task_fn fn;
-    void *arg;
-    unsigned index;
-    sem_t done;
-} on_worker_t;
-
-static void on_worker_task(void *arg)
-{
-    on_worker_t *w = arg;
-    ASSERT_PTR_EQ(gust_runtime_current(), rt);
-    ASSERT_EQ(gust_worker_index(), (int)w->index);
-    w->fn(w->arg);
-    ASSERT_EQ(sem_post(&w->done), 0);
-}
-
-/* Runs fn(arg) on worker `index` of rt; returns once it has run. */
-static void run_on(unsigned index, gust_task_fn fn, void *arg, const char *what)
-{
-    on_worker_t w = {.fn = fn, .arg = arg, .index = index};
-    ASSERT_EQ(sem_init(&w.done, 0, 0), 0);
-    ASSERT_TRUE(gust_runtime_post(rt, index, on_worker_task, &w));
-    wait_sem(&w.done, WAIT_S, what);
-    ASSERT_EQ(sem_destroy(&w.done), 0);
 }
 
 /* ---- Order -------------------------------------------------------------- */
@@ -168,7 +122,7 @@ static void fire_in_order(void)
 {
     memset(&ordered, 0, sizeof(ordered));
     ASSERT_EQ(sem_init(&ordered.all_fired, 0, 0), 0);
-    run_on(0, ordered_start, NULL, "starting 50 timers");
+    run_on(rt, 0, ordered_start, NULL, "starting 50 timers");
     wait_sem(&ordered.all_fired, WAIT_S, "50 timers of 1..50 ms");
     uint64_t worst = 0;
     for (uint32_t k = 0; k < NUM_ORDERED; k++) {
@@ -296,14 +250,14 @@ static void many_timers(void)
     uint64_t t0 = gust_now_ns();
     /* 10k long ones, all stopped: checked for silence at the end. */
     bulk_init(&long_stopped, 0, 100 * MS, 900 * MS, true, false);
-    run_on(0, bulk_start, &long_stopped, "starting and stopping 10k timers");
+    run_on(rt, 0, bulk_start, &long_stopped, "starting and stopping 10k timers");
     wait_sem(&long_stopped.done, WAIT_S, "(nothing to wait for)");
 
     /* 10k short ones on worker 1, all firing. */
     bulk_init(&short_fired, 1, 0, 20 * MS, false, false);
-    run_on(1, bulk_start, &short_fired, "starting 10k short timers");
+    run_on(rt, 1, bulk_start, &short_fired, "starting 10k short timers");
     wait_sem(&short_fired.done, WAIT_S, "10k timers of 0..20 ms");
-    run_on(1, bulk_check, &short_fired, "checking the short timers");
+    run_on(rt, 1, bulk_check, &short_fired, "checking the short timers");
     printf(
         "many: 10k timers of 0..20 ms fired once each, in deadline order, at most %.1f ms late\n",
         short_fired.worst_late / 1e6);
@@ -312,9 +266,9 @@ static void many_timers(void)
     /* 10k long ones on worker 0 beside the stopped set, every other one
      * stopped. */
     bulk_init(&half_stopped, 0, 100 * MS, 900 * MS, false, true);
-    run_on(0, bulk_start, &half_stopped, "starting 10k timers, stopping half");
+    run_on(rt, 0, bulk_start, &half_stopped, "starting 10k timers, stopping half");
     wait_sem(&half_stopped.done, WAIT_S, "5k timers of 100 ms..1 s");
-    run_on(0, bulk_check, &half_stopped, "checking the half-stopped timers");
+    run_on(rt, 0, bulk_check, &half_stopped, "checking the half-stopped timers");
     printf("many: 10k timers of 100 ms..1 s, half stopped: the rest fired once each, in order, at "
            "most %.1f ms late\n",
            half_stopped.worst_late / 1e6);
@@ -325,7 +279,7 @@ static void many_timers(void)
     uint64_t now = gust_now_ns();
     if (now < last + 50 * MS)
         sleep_ms((long)((last + 50 * MS - now) / MS) + 1);
-    run_on(0, bulk_check, &long_stopped, "checking the stopped timers");
+    run_on(rt, 0, bulk_check, &long_stopped, "checking the stopped timers");
     printf("many: 10k timers of 100 ms..1 s started and stopped: none fired\n");
     ASSERT_EQ(sem_destroy(&long_stopped.done), 0);
     ASSERT_EQ(sem_destroy(&short_fired.done), 0);
@@ -458,7 +412,7 @@ static void restart_moves(void)
 {
     shot_init(&earlier);
     shot_init(&later);
-    run_on(0, restart_both, NULL, "restarting two timers");
+    run_on(rt, 0, restart_both, NULL, "restarting two timers");
     wait_sem(&earlier.fired, WAIT_S, "a timer moved from 500 ms to 20 ms");
     ASSERT_UGE(earlier.fired_at, earlier.started + 20 * MS);
     ASSERT_ULE(earlier.fired_at, earlier.started + (20 + LATE_MS) * MS);
@@ -470,7 +424,7 @@ static void restart_moves(void)
     uint64_t past = earlier.started + 550 * MS;
     if (now < past)
         sleep_ms((long)((past - now) / MS) + 1);
-    run_on(0, check_restarted, NULL, "checking the restarted timers");
+    run_on(rt, 0, check_restarted, NULL, "checking the restarted timers");
     printf("restart: moved earlier fired after %.1f ms (want 20), moved later after %.1f ms "
            "(want 300)\n",
            (earlier.fired_at - earlier.started) / 1e6, (later.fired_at - later.started) / 1e6);
@@ -481,13 +435,13 @@ static void restart_moves(void)
      * must end that sleep early. */
     shot_init(&first_far);
     shot_init(&then_near);
-    run_on(1, start_far, NULL, "starting a 1 s timer");
+    run_on(rt, 1, start_far, NULL, "starting a 1 s timer");
     sleep_ms(20);
-    run_on(1, start_near, NULL, "starting a 10 ms timer");
+    run_on(rt, 1, start_near, NULL, "starting a 10 ms timer");
     wait_sem(&then_near.fired, WAIT_S, "a 10 ms timer behind a 1 s one");
     ASSERT_UGE(then_near.fired_at, then_near.started + 10 * MS);
     ASSERT_ULE(then_near.fired_at, then_near.started + (10 + LATE_MS) * MS);
-    run_on(1, stop_far, NULL, "stopping the 1 s timer");
+    run_on(rt, 1, stop_far, NULL, "stopping the 1 s timer");
     printf("restart: a 10 ms timer behind a sleeping 1 s one fired after %.1f ms\n",
            (then_near.fired_at - then_near.started) / 1e6);
     shot_destroy(&first_far);
@@ -495,10 +449,10 @@ static void restart_moves(void)
 
     /* A callback restarts its own timer. */
     shot_init(&periodic);
-    run_on(0, start_periodic, NULL, "starting a periodic timer");
+    run_on(rt, 0, start_periodic, NULL, "starting a periodic timer");
     wait_sem(&periodic.fired, WAIT_S, "5 periods of 2 ms");
     ASSERT_UGE(periodic.fired_at, periodic.started + PERIODS * 2 * MS);
-    run_on(0, check_periodic, NULL, "checking the periodic timer");
+    run_on(rt, 0, check_periodic, NULL, "checking the periodic timer");
     shot_destroy(&periodic);
 }
 
@@ -562,13 +516,13 @@ static void timer_state(void)
     shot_init(&probe);
     for (int i = 0; i < 3; i++)
         shot_init(&keeps[i]);
-    run_on(0, state_on_worker, NULL, "timer state checks");
+    run_on(rt, 0, state_on_worker, NULL, "timer state checks");
     for (int i = 0; i < 3; i++)
         wait_sem(&keeps[i].fired, WAIT_S, "three short timers");
     wait_sem(&probe.fired, WAIT_S, "a restarted 5 ms timer");
     ASSERT_UGE(probe.fired_at, probe.started + 5 * MS);
     sleep_ms(10);
-    run_on(0, state_after, NULL, "timer state after firing");
+    run_on(rt, 0, state_after, NULL, "timer state after firing");
     for (int i = 0; i < 3; i++)
         shot_destroy(&keeps[i]);
     shot_destroy(&unstarted);
@@ -609,9 +563,9 @@ static void huge_stop(void *arg)
 
 static void huge_timeouts_never_fire(void)
 {
-    run_on(1, huge_start, NULL, "starting timers with huge timeouts");
+    run_on(rt, 1, huge_start, NULL, "starting timers with huge timeouts");
     sleep_ms(30);
-    run_on(1, huge_stop, NULL, "stopping timers with huge timeouts");
+    run_on(rt, 1, huge_stop, NULL, "stopping timers with huge timeouts");
     printf("huge: timers of up to UINT64_MAX ns stayed armed and silent\n");
 }
 
@@ -652,13 +606,13 @@ static void idle_until_timer(void)
     unsigned index[NUM_WORKERS];
     for (unsigned i = 0; i < NUM_WORKERS; i++) {
         index[i] = i;
-        run_on(i, get_clock, &index[i], "reading a worker's CPU clock");
+        run_on(rt, i, get_clock, &index[i], "reading a worker's CPU clock");
     }
     shot_init(&idle_shot);
     sleep_ms(20); /* let the workers finish spinning and park */
     uint64_t workers_before = workers_cpu_ns();
     uint64_t process_before = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-    run_on(0, start_idle_shot, NULL, "starting a 200 ms timer");
+    run_on(rt, 0, start_idle_shot, NULL, "starting a 200 ms timer");
     wait_sem(&idle_shot.fired, WAIT_S, "a 200 ms timer");
     uint64_t workers_ns = workers_cpu_ns() - workers_before;
     uint64_t process_ns = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - process_before;
