@@ -36,7 +36,7 @@
 #include "gust/err.h"
 #include "gust/reactor.h"
 #include "tests/support/check.h"
-#include "tests/support/wait.h"
+#include "tests/support/runtime.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -79,16 +79,6 @@ static void expect_value(gust_future_t *future, void *value, const char *what)
     ASSERT_EQ(state, GUST_FUTURE_VALUE);
     ASSERT_PTR_EQ(gust_future_value(future), value);
     ASSERT_EQ(gust_future_error(future), GUST_OK);
-}
-
-static gust_runtime_t *new_runtime(unsigned num_workers, unsigned blocking_threads)
-{
-    gust_runtime_opts_t opts = gust_runtime_opts_default();
-    opts.pool.num_threads = num_workers;
-    opts.blocking_threads = blocking_threads;
-    gust_runtime_t *runtime = gust_runtime_new(&opts);
-    ASSERT_NOT_NULL(runtime);
-    return runtime;
 }
 
 /* A blocking function runs on no worker of any pool. */

@@ -41,7 +41,7 @@
 
 #include "gust/reactor.h"
 #include "tests/support/check.h"
-#include "tests/support/run_on.h"
+#include "tests/support/runtime.h"
 #include "tests/support/rng.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
@@ -60,18 +60,6 @@ enum { WAIT_S = 10 };
 static gust_runtime_t *rt;
 
 /* ---- Helpers ------------------------------------------------------------ */
-
-/* Waits for `sem` for at most `seconds`; a timeout fails the test, naming
- * what was awaited. */
-static gust_runtime_t *new_runtime(unsigned num_workers, unsigned blocking_threads)
-{
-    gust_runtime_opts_t opts = gust_runtime_opts_default();
-    opts.pool.num_threads = num_workers;
-    opts.blocking_threads = blocking_threads;
-    gust_runtime_t *runtime = gust_runtime_new(&opts);
-    ASSERT_NOT_NULL(runtime);
-    return runtime;
-}
 
 /* ---- Echo across two workers -------------------------------------------- */
 

@@ -35,7 +35,7 @@
 
 #include "gust/reactor.h"
 #include "tests/support/check.h"
-#include "tests/support/run_on.h"
+#include "tests/support/runtime.h"
 #include "tests/support/rng.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)

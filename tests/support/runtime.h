@@ -1,11 +1,24 @@
-/* Running a function on one worker of a runtime and waiting for it: how
- * tests reach a worker's reactor and timers from the main thread. */
-#ifndef GUST_TESTS_SUPPORT_RUN_ON_H
-#define GUST_TESTS_SUPPORT_RUN_ON_H
+/* Helpers for tests that drive a gust runtime: making one, and running a
+ * function on one of its workers (how tests reach a worker's reactor and
+ * timers from the main thread). */
+#ifndef GUST_TESTS_SUPPORT_RUNTIME_H
+#define GUST_TESTS_SUPPORT_RUNTIME_H
 
 #include "gust/reactor.h"
 #include "tests/support/check.h"
 #include "tests/support/wait.h"
+
+/* A runtime with `num_workers` workers and `blocking_threads` blocking
+ * threads; failing to make one fails the test. */
+static inline gust_runtime_t *new_runtime(unsigned num_workers, unsigned blocking_threads)
+{
+    gust_runtime_opts_t opts = gust_runtime_opts_default();
+    opts.pool.num_threads = num_workers;
+    opts.blocking_threads = blocking_threads;
+    gust_runtime_t *runtime = gust_runtime_new(&opts);
+    ASSERT_NOT_NULL(runtime);
+    return runtime;
+}
 
 /* Seconds run_on waits before failing the test. */
 enum { RUN_ON_WAIT_S = 10 };
