@@ -64,7 +64,7 @@ bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg)
 
 static bool group_done(const gust_group_t *group)
 {
-    /* Acquire: pairs with the release in gust__group_task_done. */
+    /* Acquire: pairs with the release in gust__group_task_done_remote. */
     int remote = atomic_load_explicit((atomic_int *)&group->remote, memory_order_acquire);
     return group->local + remote / REMOTE_ONE == 0;
 }
@@ -77,7 +77,7 @@ static void sleep_until_done(gust_group_t *group)
     int value = atomic_fetch_or_explicit(&group->remote, REMOTE_SLEEPER, memory_order_acq_rel) |
                 REMOTE_SLEEPER;
     while (value != REMOTE_SLEEPER) {
-        gust__futex_wait(&group->remote, (unsigned)value);
+        gust__futex_wait(&group->remote, (unsigned)value, NULL);
         value = atomic_load_explicit(&group->remote, memory_order_acquire);
     }
     atomic_store_explicit(&group->remote, 0, memory_order_relaxed);

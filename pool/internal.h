@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "pool/deque.h"
 #include "pool/inject.h"
@@ -86,9 +87,11 @@ void *gust__worker_main(void *worker);
 /* One step of helping while a waiter's condition is not met: runs a task or
  * handles I/O. Returns false if there was nothing to do. */
 bool gust__worker_help(gust__worker_t *self);
-/* After the deque moved tasks into its shared part: lets a parked worker
- * steal them. */
-void gust__announce_shared(gust__worker_t *self);
+
+/* park.c: after publishing work, fences (seq_cst, the store half of the
+ * parking handshake) and wakes a parked worker unless one is already
+ * searching. */
+void gust__wake_one(gust_pool_t *pool);
 
 /* group.c: a group task finished on a thread other than the group's owner
  * (`self` is NULL outside the pool). */
@@ -120,7 +123,7 @@ static inline void gust__push_local(gust__worker_t *self, const gust__task_t *ta
     }
     GUST__STAT_ADD(self, spawned, 1);
     if (__builtin_expect(shared, 0))
-        gust__announce_shared(self);
+        gust__wake_one(self->pool); /* let a parked worker steal them */
 }
 
 /* Pops the newest task of the caller's own deque. */
@@ -130,15 +133,12 @@ static inline bool gust__pop_local(gust__worker_t *self, gust__task_t *out)
     if (!gust__deque_pop(&self->deque, out, &shared))
         return false;
     if (__builtin_expect(shared, 0))
-        gust__announce_shared(self);
+        gust__wake_one(self->pool); /* let a parked worker steal them */
     return true;
 }
 
 /* park.c: the parking handshake. */
 void gust__park_init_worker(gust__worker_t *worker);
-/* After publishing work (and a seq_cst fence): wakes a parked worker unless
- * one is already searching. */
-void gust__wake_one(gust_pool_t *pool);
 void gust__wake_all(gust_pool_t *pool);
 /* Tries to become a searching worker (at most half the workers search).
  * A worker woken by gust__wake_one is searching already. */
@@ -154,10 +154,18 @@ bool gust__park(gust__worker_t *self);
 bool gust__inject(gust_pool_t *pool, const gust__task_t *task);
 
 /* Futex helpers (park.c). */
-/* Sleeps while the 32-bit word at `word` holds `expected` (or spuriously). */
-void gust__futex_wait(void *word, unsigned expected);
+/* Sleeps while the 32-bit word at `word` holds `expected` (or spuriously),
+ * at most until `deadline` (CLOCK_MONOTONIC; NULL: no limit). */
+void gust__futex_wait(void *word, unsigned expected, const struct timespec *deadline);
 /* Wakes up to `count` sleepers on `word`; `word` may already be freed. */
 void gust__futex_wake(void *word, int count);
+
+/* The time `timeout_ns` from now on `clock`, saturating far in the future. */
+void gust__deadline_after(clockid_t clock, uint64_t timeout_ns, struct timespec *out);
+
+/* pool.c: the number of workers `requested` stands for (0: one per online
+ * CPU, or 1 if that cannot be told). */
+unsigned gust__resolve_num_threads(unsigned requested);
 
 static inline void gust__cpu_relax(void)
 {

@@ -20,14 +20,31 @@
 
 #include "pool/internal.h"
 
-void gust__futex_wait(void *word, unsigned expected)
+void gust__futex_wait(void *word, unsigned expected, const struct timespec *deadline)
 {
-    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. */
+    syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, expected, deadline, NULL,
+            FUTEX_BITSET_MATCH_ANY);
 }
 
 void gust__futex_wake(void *word, int count)
 {
     syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
+}
+
+void gust__deadline_after(clockid_t clock, uint64_t timeout_ns, struct timespec *out)
+{
+    clock_gettime(clock, out);
+    uint64_t ns = (uint64_t)out->tv_nsec + timeout_ns % 1000000000u;
+    uint64_t seconds = timeout_ns / 1000000000u + ns / 1000000000u;
+    /* time_t is signed 64-bit: a timeout of centuries means "never". */
+    if (seconds > (uint64_t)INT64_MAX - (uint64_t)out->tv_sec) {
+        out->tv_sec = INT64_MAX;
+        out->tv_nsec = 999999999;
+        return;
+    }
+    out->tv_sec += (time_t)seconds;
+    out->tv_nsec = (long)(ns % 1000000000u);
 }
 
 void gust__park_init_worker(gust__worker_t *worker)
@@ -42,7 +59,7 @@ static void futex_park(gust__worker_t *self)
 {
     /* Acquire: pairs with the waker's release store of the token. */
     while (atomic_exchange_explicit(&self->park_token, 0, memory_order_acquire) == 0)
-        gust__futex_wait(&self->park_token, 0);
+        gust__futex_wait(&self->park_token, 0, NULL);
 }
 
 static void unpark(gust__worker_t *worker)
@@ -73,19 +90,30 @@ static void unlist_sleeper(gust_pool_t *pool, gust__worker_t *worker)
     worker->sleeper_slot = -1;
 }
 
+/* Under sleepers_lock: takes the most recent sleeper off the list and out of
+ * num_sleeping, or returns NULL when none is listed. */
+static gust__worker_t *take_sleeper(gust_pool_t *pool)
+{
+    if (pool->num_sleepers == 0)
+        return NULL;
+    gust__worker_t *worker = &pool->workers[pool->sleepers[pool->num_sleepers - 1]];
+    unlist_sleeper(pool, worker);
+    atomic_fetch_sub_explicit(&pool->num_sleeping, 1, memory_order_seq_cst);
+    return worker;
+}
+
 void gust__wake_one(gust_pool_t *pool)
 {
-    /* The caller fenced (seq_cst) after publishing its work. */
+    /* The store half of the handshake: the caller's published work is
+     * ordered before the loads of num_searching and num_sleeping. */
+    atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&pool->num_searching, memory_order_seq_cst) != 0)
         return;
     if (atomic_load_explicit(&pool->num_sleeping, memory_order_seq_cst) == 0)
         return;
-    gust__worker_t *woken = NULL;
     pthread_mutex_lock(&pool->sleepers_lock);
-    if (pool->num_sleepers > 0) {
-        woken = &pool->workers[pool->sleepers[pool->num_sleepers - 1]];
-        unlist_sleeper(pool, woken);
-        atomic_fetch_sub_explicit(&pool->num_sleeping, 1, memory_order_seq_cst);
+    gust__worker_t *woken = take_sleeper(pool);
+    if (woken != NULL) {
         /* It wakes up searching: later producers need not wake anyone. */
         atomic_fetch_add_explicit(&pool->num_searching, 1, memory_order_seq_cst);
         woken->searching = true;
@@ -99,16 +127,12 @@ void gust__wake_all(gust_pool_t *pool)
 {
     pthread_mutex_lock(&pool->sleepers_lock);
     unsigned count = pool->num_sleepers;
-    unsigned woken[count ? count : 1];
-    for (unsigned i = 0; i < count; i++) {
-        gust__worker_t *worker = &pool->workers[pool->sleepers[pool->num_sleepers - 1]];
-        woken[i] = worker->index;
-        unlist_sleeper(pool, worker);
-        atomic_fetch_sub_explicit(&pool->num_sleeping, 1, memory_order_seq_cst);
-    }
+    gust__worker_t *woken[count ? count : 1];
+    for (unsigned i = 0; i < count; i++)
+        woken[i] = take_sleeper(pool);
     pthread_mutex_unlock(&pool->sleepers_lock);
     for (unsigned i = 0; i < count; i++)
-        unpark(&pool->workers[woken[i]]);
+        unpark(woken[i]);
 }
 
 bool gust__begin_search(gust__worker_t *self)
@@ -193,8 +217,6 @@ bool gust__inject(gust_pool_t *pool, const gust__task_t *task)
 {
     if (!gust__inject_push(&pool->inject, task))
         return false;
-    /* seq_cst: the store half of the handshake (pairs with gust__park). */
-    atomic_thread_fence(memory_order_seq_cst);
     gust__wake_one(pool);
     return true;
 }

@@ -15,6 +15,14 @@ enum { MAX_THREADS = 4096 };
 /* Every deque starts with room for 2^8 tasks and doubles when full. */
 enum { DEQUE_LOG2_CAPACITY = 8 };
 
+unsigned gust__resolve_num_threads(unsigned requested)
+{
+    if (requested != 0)
+        return requested;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 && cpus <= MAX_THREADS ? (unsigned)cpus : 1;
+}
+
 gust_pool_opts_t gust_pool_opts_default(void)
 {
     gust_pool_opts_t opts;
@@ -55,7 +63,7 @@ static void *worker_entry(void *arg)
     unsigned gate;
     /* Acquire: pairs with the release store that opens the gate. */
     while ((gate = atomic_load_explicit(&pool->gate, memory_order_acquire)) == GATE_HOLD)
-        gust__futex_wait(&pool->gate, GATE_HOLD);
+        gust__futex_wait(&pool->gate, GATE_HOLD, NULL);
     if (gate == GATE_ABORT)
         return NULL;
     return gust__worker_main(self);
@@ -74,10 +82,7 @@ gust_pool_t *gust_pool_new(const gust_pool_opts_t *opts_in)
         errno = EINVAL;
         return NULL;
     }
-    if (opts.num_threads == 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        opts.num_threads = cpus > 0 && cpus <= MAX_THREADS ? (unsigned)cpus : 1;
-    }
+    opts.num_threads = gust__resolve_num_threads(opts.num_threads);
 
     gust_pool_t *pool = aligned_alloc(GUST__CACHE_LINE, sizeof(*pool));
     if (pool == NULL)
@@ -154,10 +159,7 @@ size_t gust_pool_free_within(gust_pool_t *pool, uint64_t timeout_ns)
         join_workers(pool, NULL);
     } else {
         struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        uint64_t ns = (uint64_t)deadline.tv_nsec + timeout_ns % 1000000000u;
-        deadline.tv_sec += (time_t)(timeout_ns / 1000000000u + ns / 1000000000u);
-        deadline.tv_nsec = (long)(ns % 1000000000u);
+        gust__deadline_after(CLOCK_REALTIME, timeout_ns, &deadline);
         join_workers(pool, &deadline);
     }
 

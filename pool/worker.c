@@ -2,7 +2,6 @@
  * a task. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "pool/internal.h"
 
@@ -13,16 +12,9 @@ _Thread_local gust__worker_t *gust__current __attribute__((tls_model("initial-ex
  * A prime, so it does not fall into step with periodic work (Go uses 61). */
 enum { FAIRNESS_INTERVAL = 61 };
 
-/* Most tasks taken from the injection queue at once: one runs, the rest go
- * onto the own deque where idle workers can steal them. */
-enum { INJECT_BATCH = 32 };
-
-void gust__announce_shared(gust__worker_t *self)
-{
-    /* seq_cst fence: the store half of the parking handshake. */
-    atomic_thread_fence(memory_order_seq_cst);
-    gust__wake_one(self->pool);
-}
+/* Most tasks taken from the injection queue at once: one runs, the other 16
+ * go onto the own deque where idle workers can steal them. */
+enum { INJECT_BATCH = 17 };
 
 void gust_spawn(gust_task_fn fn, void *arg)
 {
@@ -39,8 +31,7 @@ void gust_spawn(gust_task_fn fn, void *arg)
 static bool take_injected(gust__worker_t *self, gust__task_t *out)
 {
     gust__task_t batch[INJECT_BATCH];
-    size_t want = 1 + INJECT_BATCH / 2;
-    size_t count = gust__inject_pop(&self->pool->inject, batch, want);
+    size_t count = gust__inject_pop(&self->pool->inject, batch, INJECT_BATCH);
     if (count == 0)
         return false;
     GUST__STAT_ADD(self, injected, count);

@@ -4,16 +4,14 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "pool/internal.h"
 #include "runtime/err.h"
 
 /* A registered callback; also the task that runs it. */
@@ -101,20 +99,6 @@ static void schedule(callback_t *callback)
     }
 }
 
-static void futex_wake_all(atomic_int *word)
-{
-    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-}
-
-/* Sleeps while *word == expected, at most until `deadline` (CLOCK_MONOTONIC;
- * NULL: no limit). */
-static void futex_wait_until(atomic_int *word, int expected, const struct timespec *deadline)
-{
-    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. */
-    syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, expected, deadline, NULL,
-            FUTEX_BITSET_MATCH_ANY);
-}
-
 /* The winner of `claimed` publishes the outcome filled in by the caller. */
 static void publish(gust_future_t *future, gust_future_state_t final_state)
 {
@@ -125,7 +109,7 @@ static void publish(gust_future_t *future, gust_future_state_t final_state)
      * the final state. */
     int before = atomic_exchange_explicit(&future->state, (int)final_state, memory_order_acq_rel);
     if (before & SLEEPER)
-        futex_wake_all(&future->state);
+        gust__futex_wake(&future->state, INT_MAX);
     /* Acq_rel: takes every callback registered so far; later ones see CLOSED
      * and schedule themselves. */
     callback_t *list = atomic_exchange_explicit(&future->callbacks, CLOSED, memory_order_acq_rel);
@@ -274,7 +258,7 @@ static gust_future_state_t wait_until(gust_future_t *future, const struct timesp
      * publish() either sees the flag or we see the final state. */
     int value = atomic_fetch_or_explicit(&future->state, SLEEPER, memory_order_acq_rel) | SLEEPER;
     while ((value & STATE_MASK) == GUST_FUTURE_PENDING && before_deadline(deadline)) {
-        futex_wait_until(&future->state, value, deadline);
+        gust__futex_wait(&future->state, (unsigned)value, deadline);
         value = atomic_load_explicit(&future->state, memory_order_acquire);
     }
     return (gust_future_state_t)(value & STATE_MASK);
@@ -288,10 +272,7 @@ gust_future_state_t gust_future_wait(gust_future_t *future)
 gust_future_state_t gust_future_wait_for(gust_future_t *future, uint64_t timeout_ns)
 {
     struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    uint64_t ns = (uint64_t)deadline.tv_nsec + timeout_ns % 1000000000u;
-    deadline.tv_sec += (time_t)(timeout_ns / 1000000000u + ns / 1000000000u);
-    deadline.tv_nsec = (long)(ns % 1000000000u);
+    gust__deadline_after(CLOCK_MONOTONIC, timeout_ns, &deadline);
     return wait_until(future, &deadline);
 }
 

@@ -2,7 +2,8 @@
  * blocking threads, and posting work to one worker. */
 #include <errno.h>
 #include <stdlib.h>
-#include <unistd.h>
+
+#include "pool/internal.h"
 
 #include "runtime/internal.h"
 
@@ -59,10 +60,7 @@ gust_runtime_t *gust_runtime_new(const gust_runtime_opts_t *opts_in)
 
     /* The reactors are made before the pool, so settle its size here. */
     gust_pool_opts_t pool_opts = opts.pool;
-    if (pool_opts.num_threads == 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        pool_opts.num_threads = cpus > 0 ? (unsigned)cpus : 1;
-    }
+    pool_opts.num_threads = gust__resolve_num_threads(pool_opts.num_threads);
     runtime->reactors = calloc(pool_opts.num_threads, sizeof(gust__reactor_t));
     if (runtime->reactors == NULL)
         goto fail;
