@@ -114,8 +114,7 @@ int gust_url_parse(const char *text, gust_url_t *out, const char **out_reason)
     if (asprintf(&out->origin, "%s://%s%.*s%s:%u", https ? "https" : "http", open, host.len,
                  host.ptr, close, port) < 0)
         out->origin = NULL;
-    if (out->host == NULL || out->authority == NULL || out->target == NULL ||
-        out->origin == NULL) {
+    if (out->host == NULL || out->authority == NULL || out->target == NULL || out->origin == NULL) {
         gust_url_clear(out);
         return fail(out_reason, "out of memory", GUST_ERR_NOMEM);
     }

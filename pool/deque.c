@@ -108,8 +108,7 @@ bool gust__deque_push_full(gust__deque_t *deque, const gust__task_t *task, bool 
      * pairs with the thieves' CAS, so their reads of the slots they took are
      * done before we overwrite them. */
     deque->tail_seen = tail_of(atomic_load_explicit(&deque->tail_split, memory_order_acquire));
-    if (deque->head - deque->tail_seen > deque->owner_ring->mask &&
-        !grow(deque, deque->tail_seen))
+    if (deque->head - deque->tail_seen > deque->owner_ring->mask && !grow(deque, deque->tail_seen))
         return false;
     return gust__deque_push(deque, task, out_shared);
 }
@@ -135,8 +134,8 @@ bool gust__deque_reclaim(gust__deque_t *deque, gust__task_t *out)
         /* Acquire: pairs with the thieves' release CAS, so the slots they
          * read are read before we may rewrite them. */
         if (atomic_compare_exchange_weak_explicit(&deque->tail_split, &old,
-                                                  pack(new_tail, new_split),
-                                                  memory_order_acquire, memory_order_relaxed)) {
+                                                  pack(new_tail, new_split), memory_order_acquire,
+                                                  memory_order_relaxed)) {
             deque->tail_seen = new_tail;
             deque->split = new_split;
             if (last) {
@@ -167,8 +166,9 @@ gust__steal_result_t gust__deque_steal(gust__deque_t *deque, gust__task_t *out)
     gust__slot_load(ring, tail, out);
     /* Acq_rel: acquire as above; release orders our slot read before the
      * owner's acquire of the new tail, after which it may rewrite the slot. */
-    if (atomic_compare_exchange_strong_explicit(&deque->tail_split, &old, pack(tail + 1, split_of(old)),
-                                                memory_order_acq_rel, memory_order_relaxed))
+    if (atomic_compare_exchange_strong_explicit(&deque->tail_split, &old,
+                                                pack(tail + 1, split_of(old)), memory_order_acq_rel,
+                                                memory_order_relaxed))
         return GUST__STEAL_OK;
     return GUST__STEAL_RACE;
 }

@@ -71,8 +71,8 @@ typedef struct gust__deque_s {
 
     /* Owner-private: only the owning thread touches these. */
     _Alignas(GUST__CACHE_LINE) uint32_t head;
-    uint32_t split;      /* the owner's copy: only the owner moves split */
-    uint32_t tail_seen;  /* a tail the owner read earlier: <= the real one */
+    uint32_t split;     /* the owner's copy: only the owner moves split */
+    uint32_t tail_seen; /* a tail the owner read earlier: <= the real one */
     gust__ring_t *owner_ring;
 } gust__deque_t;
 

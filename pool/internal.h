@@ -28,10 +28,10 @@ typedef struct gust__stats_s {
 #define GUST__STAT_ADD(worker, field, n) ((void)(worker))
 #else
 #define GUST__STAT_ADD(worker, field, n)                                                           \
-    atomic_store_explicit(                                                                         \
-        &(worker)->stats.field,                                                                    \
-        atomic_load_explicit(&(worker)->stats.field, memory_order_relaxed) + (n),                  \
-        memory_order_relaxed)
+    atomic_store_explicit(&(worker)->stats.field,                                                  \
+                          atomic_load_explicit(&(worker)->stats.field, memory_order_relaxed) +     \
+                              (n),                                                                 \
+                          memory_order_relaxed)
 #endif
 
 typedef struct gust__worker_s {
@@ -41,9 +41,9 @@ typedef struct gust__worker_s {
     /* Owner-private. */
     _Alignas(GUST__CACHE_LINE) gust_pool_t *pool;
     unsigned index;
-    unsigned tick;   /* turns of the loop, to look outside now and then */
-    uint64_t rng;    /* xorshift state for picking victims */
-    bool searching;  /* counted in pool->num_searching */
+    unsigned tick;  /* turns of the loop, to look outside now and then */
+    uint64_t rng;   /* xorshift state for picking victims */
+    bool searching; /* counted in pool->num_searching */
     pthread_t thread;
 
     /* Written by wakers. */
@@ -79,8 +79,7 @@ struct gust_pool_s {
 
 /* The worker running on this thread, or NULL. Initial-exec TLS: gust is
  * linked into the program or loaded with it, never dlopen'ed late. */
-extern _Thread_local gust__worker_t *gust__current
-    __attribute__((tls_model("initial-exec")));
+extern _Thread_local gust__worker_t *gust__current __attribute__((tls_model("initial-exec")));
 
 /* worker.c */
 void *gust__worker_main(void *worker);

@@ -134,8 +134,8 @@ unsigned gust_pool_num_threads(const gust_pool_t *pool);
  * The fields are private; they are here only so a group fits on a stack. */
 typedef struct gust_group_s {
     gust_pool_t *pool;
-    void *owner;     /* the worker that created the group, or NULL */
-    long local;      /* spawned minus finished by the owner; owner-only */
+    void *owner;       /* the worker that created the group, or NULL */
+    long local;        /* spawned minus finished by the owner; owner-only */
     atomic_int remote; /* 2 x (spawned minus finished by other threads); bit 0: a thread sleeps */
 } gust_group_t;
 

@@ -333,7 +333,8 @@ static gust_future_t *combine(gust_pool_t *pool, gust_future_t *const *futures, 
             gust_future_set_value(result, NULL, NULL);
         return result;
     }
-    combine_t *block = malloc(sizeof(*block) + num * (sizeof(callback_t) + sizeof(gust_future_t *)));
+    combine_t *block =
+        malloc(sizeof(*block) + num * (sizeof(callback_t) + sizeof(gust_future_t *)));
     if (block == NULL) {
         gust_future_free(result);
         return NULL;
