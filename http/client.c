@@ -1,0 +1,497 @@
+/* The client and the life of a call: see http/client.h.
+ *
+ * gust_http_send checks and copies the request into a call, then submits a
+ * start task; from then on the call lives on the worker that ran that task.
+ * A call ends exactly once, in call_end: its future completes (unless a
+ * cancel got there first) and its memory goes. */
+#include <errno.h>
+#include <semaphore.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "http/internal.h"
+#include "runtime/err.h"
+
+#define READ_BUF_LEN 65536
+
+gust_client_opts_t gust_client_opts_default(void)
+{
+    return (gust_client_opts_t){
+        .idle_timeout_ns = 15000000000ull,
+        .connect_timeout_ns = 10000000000ull,
+        .total_timeout_ns = 300000000000ull,
+        .max_header_bytes = 65536,
+        .max_headers = 100,
+        .max_body_bytes = (size_t)1 << 30,
+        .max_decoded_bytes = (size_t)1 << 30,
+        .max_redirects = 10,
+        .decompress = true,
+        .user_agent = "gust/0.1",
+        .dns_ttl_ns = 60000000000ull,
+    };
+}
+
+/* Copies headers into one block: the array, then the strings. */
+static gust_header_t *copy_headers(const gust_header_t *headers, size_t num)
+{
+    size_t size = num * sizeof(gust_header_t);
+    for (size_t i = 0; i < num; i++)
+        size += strlen(headers[i].name) + strlen(headers[i].value) + 2;
+    gust_header_t *copy = malloc(size > 0 ? size : 1);
+    if (copy == NULL)
+        return NULL;
+    char *text = (char *)(copy + num);
+    for (size_t i = 0; i < num; i++) {
+        copy[i].name = strcpy(text, headers[i].name);
+        text += strlen(text) + 1;
+        copy[i].value = strcpy(text, headers[i].value);
+        text += strlen(text) + 1;
+    }
+    return copy;
+}
+
+/* Returns the index of the first bad header, or -1. */
+static ssize_t bad_header(const gust_header_t *headers, size_t num)
+{
+    for (size_t i = 0; i < num; i++) {
+        if (!gust__is_token(headers[i].name) || !gust__is_field_value(headers[i].value))
+            return (ssize_t)i;
+    }
+    return -1;
+}
+
+static void free_client(gust_client_t *client)
+{
+    if (client->sessions != NULL) {
+        for (unsigned i = 0; i < client->num_workers; i++)
+            free(client->sessions[i].read_buf);
+    }
+    free(client->sessions);
+    gust__dns_free(client->dns);
+    gust__table_free(client->origins, gust__origin_destroy);
+    free(client->user_agent);
+    free(client->headers);
+    gust_runtime_free(client->own_runtime);
+    free(client);
+}
+
+gust_client_t *gust_client_new(gust_runtime_t *runtime, const gust_client_opts_t *opts)
+{
+    gust_client_opts_t defaults = gust_client_opts_default();
+    if (opts == NULL)
+        opts = &defaults;
+    if (opts->max_header_bytes == 0 || opts->max_headers == 0 ||
+        (opts->num_headers > 0 && opts->headers == NULL) ||
+        bad_header(opts->headers, opts->num_headers) >= 0 ||
+        (opts->user_agent != NULL && !gust__is_field_value(opts->user_agent))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    gust_client_t *client = calloc(1, sizeof(*client));
+    if (client == NULL)
+        return NULL;
+    client->opts = *opts;
+    if (runtime == NULL) {
+        gust_runtime_opts_t ropts = gust_runtime_opts_default();
+        ropts.pool.thread_name_prefix = "gust-http";
+        runtime = client->own_runtime = gust_runtime_new(&ropts);
+        if (runtime == NULL)
+            goto fail;
+    }
+    client->runtime = runtime;
+    client->pool = gust_runtime_pool(runtime);
+    client->num_workers = gust_pool_num_threads(client->pool);
+    client->sessions = calloc(client->num_workers, sizeof(*client->sessions));
+    if (client->sessions == NULL)
+        goto fail;
+    for (unsigned i = 0; i < client->num_workers; i++) {
+        session_t *session = &client->sessions[i];
+        session->client = client;
+        session->index = i;
+        CDS_INIT_LIST_HEAD(&session->idle_lru);
+        CDS_INIT_LIST_HEAD(&session->all);
+        CDS_INIT_LIST_HEAD(&session->starved);
+        session->read_buf_len = READ_BUF_LEN;
+        session->read_buf = malloc(READ_BUF_LEN);
+        if (session->read_buf == NULL)
+            goto fail;
+    }
+    client->origins = gust__table_new();
+    client->dns = gust__dns_new(runtime, opts->dns_ttl_ns);
+    client->headers = copy_headers(opts->headers, opts->num_headers);
+    if (opts->user_agent != NULL && (client->user_agent = strdup(opts->user_agent)) == NULL)
+        goto fail;
+    if (client->origins == NULL || client->dns == NULL || client->headers == NULL)
+        goto fail;
+    client->opts.headers = client->headers;
+    client->opts.user_agent = client->user_agent;
+    return client;
+fail:
+    free_client(client);
+    errno = ENOMEM;
+    return NULL;
+}
+
+typedef struct drain_s {
+    session_t *session;
+    atomic_uint *left;
+    sem_t *done;
+} drain_t;
+
+static void close_idle_task(void *arg)
+{
+    drain_t *drain = arg;
+    gust__session_close_idle(drain->session);
+    if (atomic_fetch_sub_explicit(drain->left, 1, memory_order_acq_rel) == 1)
+        sem_post(drain->done);
+}
+
+void gust_client_free(gust_client_t *client)
+{
+    if (client == NULL)
+        return;
+    while (atomic_load_explicit(&client->in_flight, memory_order_acquire) != 0) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    /* Idle connections live on their workers' reactors: close them there.
+     * Each worker runs its posts in order, so anything posted before this
+     * (a slot handed on) has run by then. */
+    unsigned n = client->num_workers;
+    drain_t *drains = calloc(n, sizeof(*drains));
+    atomic_uint left = n;
+    sem_t done;
+    sem_init(&done, 0, 0);
+    for (unsigned i = 0; drains != NULL && i < n; i++) {
+        drains[i] = (drain_t){&client->sessions[i], &left, &done};
+        while (!gust_runtime_post(client->runtime, i, close_idle_task, &drains[i])) {
+            struct timespec ms = {0, 1000000}; /* out of memory: try again */
+            nanosleep(&ms, NULL);
+        }
+    }
+    if (drains != NULL)
+        sem_wait(&done);
+    sem_destroy(&done);
+    free(drains);
+    free_client(client);
+}
+
+gust_runtime_t *gust_client_runtime(const gust_client_t *client)
+{
+    return client->runtime;
+}
+
+void gust_client_stats(const gust_client_t *client, gust_client_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->requests = atomic_load_explicit(&client->requests, memory_order_relaxed);
+    for (unsigned i = 0; i < client->num_workers; i++) {
+        const session_t *s = &client->sessions[i];
+        out->connections_opened += atomic_load_explicit(&s->opened, memory_order_relaxed);
+        out->connections_reused += atomic_load_explicit(&s->reused, memory_order_relaxed);
+        out->retries += atomic_load_explicit(&s->retries, memory_order_relaxed);
+    }
+    out->dns_lookups = gust__dns_lookups(client->dns);
+    out->open_connections = atomic_load_explicit(&client->total_open, memory_order_relaxed);
+}
+
+/* ---- the call ---- */
+
+static void call_free(call_t *call)
+{
+    gust_client_t *client = call->client;
+    if (call->session != NULL)
+        gust_timer_stop(&call->total_timer);
+    gust_future_free(call->future);
+    free(call->method);
+    free(call->url_text);
+    gust_url_clear(&call->url);
+    free(call->headers);
+    free(call->body);
+    free(call);
+    /* Release: the call's last steps happen before gust_client_free. */
+    atomic_fetch_sub_explicit(&client->in_flight, 1, memory_order_release);
+}
+
+bool gust__call_cancelled(const call_t *call)
+{
+    return gust_future_state(call->future) != GUST_FUTURE_PENDING;
+}
+
+void gust__call_fail(call_t *call, int err, const char *fmt, ...)
+{
+    char cause[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cause, sizeof(cause), fmt, ap);
+    va_end(ap);
+    gust_future_set_error(call->future, err, "%s %s: %s", call->method, call->url_text, cause);
+    call_free(call);
+}
+
+static void destroy_response(void *value)
+{
+    gust_response_free(value);
+}
+
+static void respond(call_t *call, gust_response_t *response, bool reused)
+{
+    call->timings.total_ns = gust_now_ns() - call->sent_ns;
+    gust__response_set_meta(response, reused, call->num_redirects, &call->timings);
+    if (!gust__response_set_url(response, call->url_text)) {
+        gust_response_free(response);
+        gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (!gust_future_set_value(call->future, response, destroy_response))
+        gust_response_free(response); /* cancelled meanwhile */
+    call_free(call);
+}
+
+void gust__call_abandon(call_t *call)
+{
+    if (call->conn != NULL)
+        gust__conn_abort(call->conn);
+    if (call->waiting != WAIT_NONE)
+        gust__session_unwait(call->session, call);
+    call_free(call);
+}
+
+static void on_total_timeout(gust_timer_t *timer)
+{
+    call_t *call = timer->data;
+    if (call->conn != NULL)
+        gust__conn_abort(call->conn);
+    if (call->waiting != WAIT_NONE)
+        gust__session_unwait(call->session, call);
+    gust__call_fail(call, GUST_ERR_TOTAL_TIMEOUT, "no complete response within %llu ms",
+                    (unsigned long long)(call->total_timeout_ns / 1000000));
+}
+
+void gust__call_arm_total(call_t *call)
+{
+    if (call->total_timeout_ns == 0 || gust_timer_active(&call->total_timer))
+        return;
+    uint64_t elapsed = call->client->opts.total_after_queue ? 0 : gust_now_ns() - call->sent_ns;
+    uint64_t left = elapsed < call->total_timeout_ns ? call->total_timeout_ns - elapsed : 0;
+    /* Out of memory for the heap: the call goes on without its deadline
+     * rather than failing a request that may well succeed. */
+    (void)gust_timer_start(&call->total_timer, left, on_total_timeout, call);
+}
+
+void gust__call_run(call_t *call)
+{
+    if (gust__call_cancelled(call)) {
+        call_free(call);
+        return;
+    }
+    call->hop_start_ns = gust_now_ns();
+    call->origin = gust__origin_get(call->client, &call->url);
+    if (call->origin == NULL) {
+        gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
+        return;
+    }
+    gust__session_acquire(call->session, call);
+}
+
+static void call_start(void *arg)
+{
+    call_t *call = arg;
+    call->session = gust__session_current(call->client);
+    gust_timer_init(&call->total_timer);
+    if (!call->client->opts.total_after_queue)
+        gust__call_arm_total(call);
+    gust__call_run(call);
+}
+
+void gust__call_got_response(call_t *call, gust_response_t *response, bool reused)
+{
+    const char *why = NULL;
+    int followed = gust__redirect(call, response, &why);
+    if (followed < 0) {
+        gust_response_free(response);
+        gust__call_fail(call, followed, "%s", why);
+    } else if (followed > 0) {
+        gust_response_free(response);
+        call->num_redirects++;
+        call->want_fresh_conn = false;
+        gust__call_run(call);
+    } else {
+        respond(call, response, reused);
+    }
+}
+
+void gust__call_conn_failed(call_t *call, bool reused, bool received, int err, const char *fmt,
+                            ...)
+{
+    char cause[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cause, sizeof(cause), fmt, ap);
+    va_end(ap);
+    /* A kept-alive connection the server had already closed: the request
+     * never reached it, so it is safe to send again where the method allows. */
+    bool stale = reused && !received &&
+                 (err == GUST_ERR_CONN_RESET || err == GUST_ERR_CONN_CLOSED || err == GUST_ERR_IO);
+    bool may_resend = gust__method_is_idempotent(call->method) || call->retry_non_idempotent;
+    if (stale && may_resend && !call->retried && call->body_read == NULL &&
+        !gust__call_cancelled(call)) {
+        call->retried = true;
+        call->want_fresh_conn = true;
+        atomic_fetch_add_explicit(&call->session->retries, 1, memory_order_relaxed);
+        gust__call_run(call);
+        return;
+    }
+    gust__call_fail(call, err, "%s", cause);
+}
+
+static uint64_t pick_timeout(uint64_t request, uint64_t client)
+{
+    if (request == GUST_TIMEOUT_NONE)
+        return 0;
+    return request != 0 ? request : client;
+}
+
+/* Checks and copies the request. On error returns the code with *out_why. */
+static int call_init(call_t *call, const gust_request_t *req, const char **out_why)
+{
+    const gust_client_opts_t *opts = &call->client->opts;
+    const char *method = req->method != NULL ? req->method : "GET";
+    call->method = strdup(method);
+    call->url_text = strdup(req->url != NULL ? req->url : "");
+    if (call->method == NULL || call->url_text == NULL)
+        return GUST_ERR_NOMEM;
+    if (!gust__is_token(method)) {
+        *out_why = "the method is not an HTTP token";
+        return GUST_ERR_BAD_REQUEST;
+    }
+    int err = gust_url_parse(call->url_text, &call->url, out_why);
+    if (err != 0)
+        return err;
+    ssize_t bad = bad_header(req->headers, req->num_headers);
+    if ((req->num_headers > 0 && req->headers == NULL) || bad >= 0) {
+        *out_why = "a header name is not a token, or a value has CR, LF or another control "
+                   "character";
+        return GUST_ERR_BAD_REQUEST;
+    }
+    for (size_t i = 0; i < req->num_headers; i++) {
+        if (strcasecmp(req->headers[i].name, "Content-Length") == 0 ||
+            strcasecmp(req->headers[i].name, "Transfer-Encoding") == 0) {
+            *out_why = "Content-Length and Transfer-Encoding follow from the body; do not set "
+                       "them";
+            return GUST_ERR_BAD_REQUEST;
+        }
+    }
+    if (req->body_read == NULL && req->body_len < 0) {
+        *out_why = "negative body length";
+        return GUST_ERR_BAD_REQUEST;
+    }
+    call->headers = copy_headers(req->headers, req->num_headers);
+    if (call->headers == NULL)
+        return GUST_ERR_NOMEM;
+    call->num_headers = req->num_headers;
+    if (req->body_read != NULL) {
+        call->body_read = req->body_read;
+        call->body_read_arg = req->body_read_arg;
+        call->body_read_len = req->body_len;
+    } else if (req->body_len > 0) {
+        if ((call->body = malloc((size_t)req->body_len)) == NULL)
+            return GUST_ERR_NOMEM;
+        memcpy(call->body, req->body, (size_t)req->body_len);
+        call->body_len = (size_t)req->body_len;
+    }
+    call->connect_timeout_ns = pick_timeout(req->connect_timeout_ns, opts->connect_timeout_ns);
+    call->header_timeout_ns = pick_timeout(req->header_timeout_ns, opts->header_timeout_ns);
+    call->total_timeout_ns = pick_timeout(req->total_timeout_ns, opts->total_timeout_ns);
+    call->max_body_bytes = req->max_body_bytes != 0 ? req->max_body_bytes : opts->max_body_bytes;
+    call->max_decoded_bytes = opts->max_decoded_bytes;
+    call->max_redirects = req->max_redirects < 0    ? 0
+                          : req->max_redirects > 0 ? (unsigned)req->max_redirects
+                                                   : opts->max_redirects;
+    call->decompress = opts->decompress && !req->no_decompress;
+    call->retry_non_idempotent = req->retry_non_idempotent;
+    call->on_body = req->on_body;
+    call->on_body_arg = req->on_body_arg;
+    return 0;
+}
+
+gust_future_t *gust_http_send(gust_client_t *client, const gust_request_t *req)
+{
+    gust_future_t *future = gust_future_new(client->pool);
+    if (future == NULL)
+        return NULL;
+    if (req->on_done != NULL && gust_future_on_done(future, req->on_done, req->on_done_arg) != 0) {
+        gust_future_free(future);
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&client->requests, 1, memory_order_relaxed);
+    call_t *call = calloc(1, sizeof(*call));
+    if (call == NULL) {
+        gust_future_set_error(future, GUST_ERR_NOMEM, "%s: out of memory",
+                              req->url != NULL ? req->url : "");
+        return future;
+    }
+    atomic_fetch_add_explicit(&client->in_flight, 1, memory_order_relaxed);
+    call->client = client;
+    call->future = gust_future_up_ref(future);
+    call->sent_ns = gust_now_ns();
+    const char *why = NULL;
+    int err = call_init(call, req, &why);
+    if (err != 0) {
+        gust__call_fail(call, err, "%s", why != NULL ? why : gust_strerror(err));
+        return future;
+    }
+    if (!gust_pool_submit(client->pool, call_start, call))
+        gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
+    return future;
+}
+
+/* ---- blocking conveniences ---- */
+
+int gust_http_request(gust_client_t *client, const gust_request_t *req, gust_response_t **out_resp,
+                      char **out_message)
+{
+    *out_resp = NULL;
+    if (out_message != NULL)
+        *out_message = NULL;
+    gust_future_t *future = gust_http_send(client, req);
+    if (future == NULL) {
+        if (out_message != NULL)
+            *out_message = strdup("out of memory");
+        return GUST_ERR_NOMEM;
+    }
+    gust_future_wait(future);
+    int err = gust_future_error(future);
+    if (err == 0)
+        *out_resp = gust_response_up_ref(gust_http_response(future));
+    else if (out_message != NULL)
+        *out_message = strdup(gust_future_message(future));
+    gust_future_free(future);
+    return err;
+}
+
+int gust_http_get(gust_client_t *client, const char *url, gust_response_t **out_resp,
+                  char **out_message)
+{
+    gust_request_t req = {.url = url};
+    return gust_http_request(client, &req, out_resp, out_message);
+}
+
+int gust_http_post(gust_client_t *client, const char *url, const void *body, size_t body_len,
+                   const char *content_type, gust_response_t **out_resp, char **out_message)
+{
+    gust_header_t type = {"Content-Type", content_type};
+    gust_request_t req = {
+        .method = "POST",
+        .url = url,
+        .headers = &type,
+        .num_headers = content_type != NULL ? 1 : 0,
+        .body = body,
+        .body_len = (ssize_t)body_len,
+    };
+    return gust_http_request(client, &req, out_resp, out_message);
+}

@@ -1,0 +1,652 @@
+/* One HTTP/1.1 connection: a state machine on its worker's reactor.
+ *
+ *   RESOLVING -> CONNECTING -> SENDING -> RECEIVING -> IDLE -> SENDING ...
+ *
+ * Every transition happens in a callback of this worker (I/O, timer, DNS
+ * answer posted back), so a connection needs no lock. The socket is
+ * registered once, edge-triggered, for input and output; each callback reads
+ * or writes until the kernel says EAGAIN (or a short read says the same).
+ * One timer serves whichever deadline the state has: connect, response
+ * headers, or idle. Functions that may free the connection return false
+ * when they did. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "http/internal.h"
+#include "runtime/err.h"
+
+/* At most this many interim (1xx) responses before the final one. */
+#define MAX_INTERIM 16
+
+static void on_io(gust_io_t *io, uint32_t events);
+static void on_timer(gust_timer_t *timer);
+static bool start_exchange(conn_t *conn);
+
+static const char *addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
+        snprintf(buf, len, "%s:%u", host, ntohs(v4->sin_port));
+    } else {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
+        snprintf(buf, len, "[%s]:%u", host, ntohs(v6->sin6_port));
+    }
+    return buf;
+}
+
+static int connect_error(int errnum)
+{
+    switch (errnum) {
+    case ECONNREFUSED:
+        return GUST_ERR_CONNECT_REFUSED;
+    case ETIMEDOUT:
+        return GUST_ERR_CONNECT_TIMEOUT;
+    case ENOMEM:
+    case ENOBUFS:
+        return GUST_ERR_NOMEM;
+    default:
+        return GUST_ERR_CONNECT;
+    }
+}
+
+/* Stops everything of the connection and frees it, without giving its slot
+ * away; returns the origin whose slot it held. */
+static origin_t *destroy(conn_t *conn)
+{
+    origin_t *origin = conn->origin;
+    if (conn->dns_waiter != NULL)
+        gust__dns_forget(conn->dns_waiter);
+    gust_timer_stop(&conn->timer);
+    if (conn->io_started)
+        gust_io_stop(&conn->io);
+    if (conn->fd >= 0)
+        close(conn->fd);
+    if (conn->state == CONN_IDLE)
+        gust__session_unidle(conn);
+    cds_list_del(&conn->all_link);
+    free(conn->head);
+    free(conn->chunk);
+    gust_response_free(conn->response);
+    gust__decoder_clear(&conn->decoder);
+    free(conn);
+    return origin;
+}
+
+void gust__conn_close(conn_t *conn)
+{
+    session_t *session = conn->session;
+    gust__session_slot_freed(session, destroy(conn));
+}
+
+origin_t *gust__conn_evict(conn_t *conn)
+{
+    return destroy(conn);
+}
+
+void gust__conn_abort(conn_t *conn)
+{
+    conn->call->conn = NULL;
+    conn->call = NULL;
+    gust__conn_close(conn);
+}
+
+/* The connection cannot go on: close it and tell its call. */
+static void conn_failed(conn_t *conn, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void conn_failed(conn_t *conn, int err, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    call_t *call = conn->call;
+    bool reused = conn->requests_served > 0;
+    bool received = conn->received;
+    call->conn = NULL;
+    conn->call = NULL;
+    gust__conn_close(conn);
+    gust__call_conn_failed(call, reused, received, err, "%s", why);
+}
+
+/* ---- connecting ---- */
+
+static void connected(conn_t *conn)
+{
+    uint64_t now = gust_now_ns();
+    conn->call->timings.connect_ns = now - conn->phase_start_ns;
+    gust_timer_stop(&conn->timer);
+    start_exchange(conn);
+}
+
+/* Tries the remaining addresses in order until a connect is under way. */
+static void connect_next(conn_t *conn, int last_errno)
+{
+    while (conn->next_addr < conn->addrs.num) {
+        unsigned i = conn->next_addr++;
+        const struct sockaddr_storage *ss = &conn->addrs.addrs[i];
+        if (conn->io_started) {
+            gust_io_stop(&conn->io);
+            conn->io_started = false;
+        }
+        if (conn->fd >= 0) {
+            close(conn->fd);
+            conn->fd = -1;
+        }
+        int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            last_errno = errno;
+            continue;
+        }
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        conn->fd = fd;
+        int rc = connect(fd, (const struct sockaddr *)ss, conn->addrs.lens[i]);
+        if (rc != 0 && errno != EINPROGRESS) {
+            last_errno = errno;
+            continue;
+        }
+        int err = gust_io_start(&conn->io, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, on_io, conn);
+        if (err != 0) {
+            last_errno = -err;
+            continue;
+        }
+        conn->io_started = true;
+        conn->state = CONN_CONNECTING;
+        if (rc == 0)
+            connected(conn);
+        return;
+    }
+    char where[INET6_ADDRSTRLEN + 16] = "";
+    if (conn->next_addr > 0)
+        addr_text(&conn->addrs.addrs[conn->next_addr - 1], where, sizeof(where));
+    conn_failed(conn, connect_error(last_errno), "connect %s: %s", where, strerror(last_errno));
+}
+
+static void resolved(conn_t *conn, int err, const char *why, const addr_list_t *addrs)
+{
+    if (err != 0) {
+        conn_failed(conn, err, "resolve %s: %s", conn->origin->host, why);
+        return;
+    }
+    uint64_t now = gust_now_ns();
+    conn->call->timings.dns_ns = now - conn->phase_start_ns;
+    conn->addrs = *addrs;
+    conn->next_addr = 0;
+    connect_next(conn, ECONNREFUSED);
+}
+
+void gust__conn_open(session_t *session, origin_t *origin, call_t *call)
+{
+    conn_t *conn = calloc(1, sizeof(*conn));
+    if (conn == NULL) {
+        gust__session_slot_freed(session, origin);
+        gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
+        return;
+    }
+    conn->session = session;
+    conn->origin = origin;
+    conn->fd = -1;
+    conn->call = call;
+    call->conn = conn;
+    gust_timer_init(&conn->timer);
+    CDS_INIT_LIST_HEAD(&conn->idle_link);
+    CDS_INIT_LIST_HEAD(&conn->lru_link);
+    cds_list_add(&conn->all_link, &session->all);
+    atomic_fetch_add_explicit(&session->opened, 1, memory_order_relaxed);
+    conn->state = CONN_RESOLVING;
+    conn->phase_start_ns = gust_now_ns();
+    gust__call_arm_total(call);
+    call->timings.queued_ns = conn->phase_start_ns - call->hop_start_ns;
+    if (call->connect_timeout_ns != 0 &&
+        gust_timer_start(&conn->timer, call->connect_timeout_ns, on_timer, conn) != 0) {
+        conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (!gust__dns_resolve(session->client->dns, origin->host, origin->port, conn, resolved))
+        return; /* resolved() comes later */
+}
+
+/* ---- the exchange ---- */
+
+static int response_error(conn_t *conn)
+{
+    enum http_errno e = HTTP_PARSER_ERRNO(&conn->parser);
+    if (e >= HPE_CB_message_begin && e <= HPE_CB_chunk_complete && conn->cb_err != 0)
+        return conn->cb_err;
+    if (e == HPE_HEADER_OVERFLOW)
+        return GUST_ERR_HEADER_TOO_LARGE;
+    return GUST_ERR_PARSE;
+}
+
+static int fail_cb(conn_t *conn, int err)
+{
+    conn->cb_err = err;
+    return -1;
+}
+
+static int check_head_size(conn_t *conn)
+{
+    if (gust__response_head_bytes(conn->response) > conn->session->client->opts.max_header_bytes)
+        return fail_cb(conn, GUST_ERR_HEADER_TOO_LARGE);
+    return 0;
+}
+
+static int on_status(http_parser *p, const char *at, size_t len)
+{
+    conn_t *conn = p->data;
+    if (!gust__response_add_reason(conn->response, at, len))
+        return fail_cb(conn, GUST_ERR_NOMEM);
+    return check_head_size(conn);
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    conn_t *conn = p->data;
+    if (conn->head_done)
+        return 0; /* a trailer: read and dropped */
+    bool new_header = conn->header_value || gust_response_num_headers(conn->response) == 0;
+    if (new_header &&
+        gust_response_num_headers(conn->response) >= conn->session->client->opts.max_headers)
+        return fail_cb(conn, GUST_ERR_TOO_MANY_HEADERS);
+    if (!gust__response_add_name(conn->response, at, len, new_header))
+        return fail_cb(conn, GUST_ERR_NOMEM);
+    conn->header_value = false;
+    return check_head_size(conn);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    conn_t *conn = p->data;
+    if (conn->head_done)
+        return 0;
+    if (!gust__response_add_value(conn->response, at, len))
+        return fail_cb(conn, GUST_ERR_NOMEM);
+    conn->header_value = true;
+    return check_head_size(conn);
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    conn_t *conn = p->data;
+    call_t *call = conn->call;
+    if (p->status_code / 100 == 1) {
+        if (p->status_code == 101)
+            return fail_cb(conn, GUST_ERR_PARSE); /* no upgrade was asked for */
+        if (++conn->num_interim > MAX_INTERIM)
+            return fail_cb(conn, GUST_ERR_PARSE);
+        conn->interim = true;
+        return 0;
+    }
+    if (!gust__response_set_status(conn->response, p->status_code, p->http_minor))
+        return fail_cb(conn, GUST_ERR_NOMEM);
+    conn->head_done = true;
+    gust_timer_stop(&conn->timer); /* the header timeout */
+    const char *encoding = gust_response_header(conn->response, "Content-Encoding");
+    if (call->decompress && encoding != NULL && gust__decoder_init(&conn->decoder, encoding))
+        conn->decoding = true;
+    /* 1: no body, which http-parser cannot know for a HEAD request. */
+    return strcmp(call->method, "HEAD") == 0 ? 1 : 0;
+}
+
+static int deliver_body(void *arg, const void *at, size_t len)
+{
+    conn_t *conn = arg;
+    call_t *call = conn->call;
+    if (call->on_body != NULL)
+        return call->on_body(call->on_body_arg, at, len) == 0 ? 0 : GUST_ERR_CANCELLED;
+    return gust__response_add_body(conn->response, at, len) ? 0 : GUST_ERR_NOMEM;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    conn_t *conn = p->data;
+    call_t *call = conn->call;
+    conn->body_bytes += len;
+    if (call->max_body_bytes != 0 && conn->body_bytes > call->max_body_bytes)
+        return fail_cb(conn, GUST_ERR_BODY_TOO_LARGE);
+    int err = conn->decoding ? gust__decoder_feed(&conn->decoder, at, len, call->max_decoded_bytes,
+                                                  deliver_body, conn)
+                             : deliver_body(conn, at, len);
+    return err != 0 ? fail_cb(conn, err) : 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    conn_t *conn = p->data;
+    if (conn->interim) {
+        /* Forget the 1xx head; the final response follows on the wire. */
+        conn->interim = false;
+        conn->header_value = false;
+        gust__response_reset_head(conn->response);
+        return 0;
+    }
+    if (conn->decoding) {
+        int err = gust__decoder_finish(&conn->decoder);
+        if (err != 0)
+            return fail_cb(conn, err);
+    }
+    conn->complete = true;
+    conn->keep_alive = http_should_keep_alive(p) != 0;
+    /* Stop here: bytes after the response are not ours to parse. */
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_status = on_status,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+static void finish_exchange(conn_t *conn)
+{
+    call_t *call = conn->call;
+    gust_response_t *response = conn->response;
+    conn->response = NULL;
+    gust_timer_stop(&conn->timer);
+    gust__decoder_clear(&conn->decoder);
+    conn->decoding = false;
+    bool reused = conn->requests_served > 0;
+    conn->requests_served++;
+    call->conn = NULL;
+    conn->call = NULL;
+    if (conn->state == CONN_SENDING)
+        conn->keep_alive = false; /* answered before the whole request was sent */
+    unsigned max = conn->session->client->opts.max_requests_per_conn;
+    if (conn->keep_alive && (max == 0 || conn->requests_served < max))
+        gust__session_release(conn);
+    else
+        gust__conn_close(conn);
+    gust__call_got_response(call, response, reused);
+}
+
+/* Returns false if the connection is gone. */
+static bool read_some(conn_t *conn, uint32_t events)
+{
+    session_t *session = conn->session;
+    for (;;) {
+        ssize_t n = recv(conn->fd, session->read_buf, session->read_buf_len, 0);
+        if (n > 0) {
+            if (!conn->received) {
+                conn->received = true;
+                conn->call->timings.first_byte_ns = gust_now_ns() - conn->phase_start_ns;
+            }
+            size_t parsed = http_parser_execute(&conn->parser, &parser_settings,
+                                                session->read_buf, (size_t)n);
+            if (conn->complete) {
+                if (parsed < (size_t)n)
+                    conn->keep_alive = false; /* the server sent more than one answer */
+                finish_exchange(conn);
+                return false;
+            }
+            if (HTTP_PARSER_ERRNO(&conn->parser) != HPE_OK) {
+                int err = response_error(conn);
+                conn_failed(conn, err, "%s",
+                            err == GUST_ERR_PARSE
+                                ? http_errno_description(HTTP_PARSER_ERRNO(&conn->parser))
+                                : gust_strerror(err));
+                return false;
+            }
+            /* A short read drained the socket, unless the peer also closed:
+             * then read on to see the end, which gets no event of its own. */
+            if ((size_t)n < session->read_buf_len && !(events & (EPOLLRDHUP | EPOLLHUP)))
+                return true;
+        } else if (n == 0) {
+            /* The end of a close-delimited body, or a cut-off response. */
+            http_parser_execute(&conn->parser, &parser_settings, NULL, 0);
+            if (conn->complete) {
+                conn->keep_alive = false;
+                finish_exchange(conn);
+            } else if (HTTP_PARSER_ERRNO(&conn->parser) != HPE_OK &&
+                       HTTP_PARSER_ERRNO(&conn->parser) != HPE_INVALID_EOF_STATE) {
+                conn_failed(conn, response_error(conn), "%s", gust_strerror(response_error(conn)));
+            } else {
+                conn_failed(conn, GUST_ERR_CONN_CLOSED, "%s",
+                            conn->received ? "connection closed in the middle of the response"
+                                           : "connection closed before any response");
+            }
+            return false;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return true;
+        } else if (errno != EINTR) {
+            int e = errno;
+            conn_failed(conn, e == ECONNRESET ? GUST_ERR_CONN_RESET : GUST_ERR_IO, "recv: %s",
+                        strerror(e));
+            return false;
+        }
+    }
+}
+
+/* Fills conn->chunk with the next piece of a streamed body, framed for
+ * chunked encoding when the length is unknown. Returns false if the
+ * connection is gone. */
+static bool next_chunk(conn_t *conn)
+{
+    enum { DATA = 16384, FRAME = 16 };
+    call_t *call = conn->call;
+    bool chunked = call->body_read_len < 0;
+    if (conn->chunk == NULL && (conn->chunk = malloc(DATA + 2 * FRAME)) == NULL) {
+        conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    char *data = conn->chunk + (chunked ? FRAME : 0);
+    ssize_t n = call->body_read(call->body_read_arg, data, DATA);
+    if (n < 0 || (size_t)n > DATA) {
+        conn_failed(conn, GUST_ERR_IO, "the request body's read callback failed");
+        return false;
+    }
+    conn->body_sent += (size_t)n;
+    if (!chunked) {
+        if (n == 0 && conn->body_sent != (size_t)call->body_read_len) {
+            conn_failed(conn, GUST_ERR_IO, "request body ended after %zu of %zd bytes",
+                        conn->body_sent, call->body_read_len);
+            return false;
+        }
+        conn->chunk_len = (size_t)n;
+        conn->body_done = conn->body_sent >= (size_t)call->body_read_len;
+    } else if (n == 0) {
+        memcpy(conn->chunk, "0\r\n\r\n", 5);
+        conn->chunk_len = 5;
+        conn->body_done = true;
+    } else {
+        /* Right-align the size line against the data. */
+        char line[FRAME + 1];
+        int len = snprintf(line, sizeof(line), "%zx\r\n", (size_t)n);
+        memcpy(data - len, line, (size_t)len);
+        memcpy(data + n, "\r\n", 2);
+        memmove(conn->chunk, data - len, (size_t)len + (size_t)n + 2);
+        conn->chunk_len = (size_t)len + (size_t)n + 2;
+    }
+    conn->chunk_sent = 0;
+    return true;
+}
+
+/* Returns false if the connection is gone. */
+static bool sent_all(conn_t *conn)
+{
+    call_t *call = conn->call;
+    conn->state = CONN_RECEIVING;
+    conn->phase_start_ns = gust_now_ns();
+    if (call->header_timeout_ns != 0 && !conn->head_done &&
+        gust_timer_start(&conn->timer, call->header_timeout_ns, on_timer, conn) != 0) {
+        conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    return true;
+}
+
+/* Returns false if the connection is gone. */
+static bool write_some(conn_t *conn)
+{
+    call_t *call = conn->call;
+    for (;;) {
+        struct iovec iov[2];
+        int n_iov = 0;
+        if (conn->head_sent < conn->head_len)
+            iov[n_iov++] = (struct iovec){conn->head + conn->head_sent,
+                                          conn->head_len - conn->head_sent};
+        if (call->body_read == NULL) {
+            if (conn->body_sent < call->body_len)
+                iov[n_iov++] = (struct iovec){(char *)call->body + conn->body_sent,
+                                              call->body_len - conn->body_sent};
+        } else if (conn->head_sent == conn->head_len) {
+            if (conn->chunk_sent == conn->chunk_len && !conn->body_done && !next_chunk(conn))
+                return false;
+            if (conn->chunk_sent < conn->chunk_len)
+                iov[n_iov++] = (struct iovec){conn->chunk + conn->chunk_sent,
+                                              conn->chunk_len - conn->chunk_sent};
+        }
+        if (n_iov == 0)
+            return sent_all(conn);
+        ssize_t n = writev(conn->fd, iov, n_iov);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return true;
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            conn_failed(conn, e == EPIPE || e == ECONNRESET ? GUST_ERR_CONN_RESET : GUST_ERR_IO,
+                        "send: %s", strerror(e));
+            return false;
+        }
+        size_t left = (size_t)n;
+        size_t head = conn->head_len - conn->head_sent;
+        size_t step = left < head ? left : head;
+        conn->head_sent += step;
+        left -= step;
+        if (call->body_read == NULL)
+            conn->body_sent += left;
+        else
+            conn->chunk_sent += left;
+    }
+}
+
+static bool start_exchange(conn_t *conn)
+{
+    call_t *call = conn->call;
+    free(conn->head);
+    conn->head = gust__request_head(call, &conn->head_len);
+    gust_response_free(conn->response);
+    conn->response = gust__response_new();
+    if (conn->head == NULL || conn->response == NULL) {
+        conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    http_parser_init(&conn->parser, HTTP_RESPONSE);
+    conn->parser.data = conn;
+    conn->state = CONN_SENDING;
+    conn->head_sent = 0;
+    conn->body_sent = 0;
+    conn->chunk_len = 0;
+    conn->chunk_sent = 0;
+    conn->body_done = false;
+    conn->received = false;
+    conn->header_value = false;
+    conn->head_done = false;
+    conn->interim = false;
+    conn->complete = false;
+    conn->keep_alive = false;
+    conn->num_interim = 0;
+    conn->body_bytes = 0;
+    conn->cb_err = 0;
+    conn->phase_start_ns = gust_now_ns();
+    return write_some(conn);
+}
+
+void gust__conn_send(conn_t *conn, call_t *call)
+{
+    gust_timer_stop(&conn->timer); /* the idle timeout */
+    conn->call = call;
+    call->conn = conn;
+    call->timings.queued_ns = gust_now_ns() - call->hop_start_ns;
+    gust__call_arm_total(call);
+    atomic_fetch_add_explicit(&conn->session->reused, 1, memory_order_relaxed);
+    start_exchange(conn);
+}
+
+void gust__conn_idle(conn_t *conn)
+{
+    conn->state = CONN_IDLE;
+    uint64_t timeout = conn->session->client->opts.idle_timeout_ns;
+    if (timeout != 0 && gust_timer_start(&conn->timer, timeout, on_timer, conn) != 0)
+        gust__conn_close(conn);
+}
+
+/* ---- events ---- */
+
+static void on_io(gust_io_t *io, uint32_t events)
+{
+    conn_t *conn = io->data;
+    if (conn->call != NULL && gust__call_cancelled(conn->call)) {
+        gust__call_abandon(conn->call);
+        return;
+    }
+    switch (conn->state) {
+    case CONN_RESOLVING:
+        break;
+    case CONN_CONNECTING: {
+        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            break;
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = errno;
+        if (err != 0)
+            connect_next(conn, err);
+        else
+            connected(conn);
+        break;
+    }
+    case CONN_SENDING:
+        if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && !write_some(conn))
+            break;
+        /* A server may answer (say, 413) before it has read the body. */
+        if (conn->state != CONN_IDLE && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+            read_some(conn, events);
+        break;
+    case CONN_RECEIVING:
+        read_some(conn, events);
+        break;
+    case CONN_IDLE:
+        /* The server closed it, or sent bytes nobody asked for. */
+        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            gust__conn_close(conn);
+        break;
+    }
+}
+
+static void on_timer(gust_timer_t *timer)
+{
+    conn_t *conn = timer->data;
+    uint64_t waited_ms = (gust_now_ns() - conn->phase_start_ns) / 1000000;
+    switch (conn->state) {
+    case CONN_RESOLVING:
+    case CONN_CONNECTING:
+        conn_failed(conn, GUST_ERR_CONNECT_TIMEOUT, "connect to %s:%u timed out after %llu ms",
+                    conn->origin->host, conn->origin->port, (unsigned long long)waited_ms);
+        break;
+    case CONN_SENDING:
+    case CONN_RECEIVING:
+        conn_failed(conn, GUST_ERR_HEADER_TIMEOUT, "no response headers after %llu ms",
+                    (unsigned long long)waited_ms);
+        break;
+    case CONN_IDLE:
+        gust__conn_close(conn);
+        break;
+    }
+}

@@ -1,0 +1,345 @@
+/* What the files of http/ share. Not installed.
+ *
+ * The pieces and who owns what:
+ * - call_t: one gust_http_send, across redirects and a retry. It starts on
+ *   whichever worker runs its start task and stays on that worker; its total
+ *   timer lives on that worker's heap.
+ * - conn_t: one socket, owned by the worker that opened it; never moves.
+ *   While it serves a call, call->conn and conn->call point at each other.
+ * - origin_t: shared by all workers, one per (scheme, host, port), in a
+ *   lock-free hash table; never freed before the client. It counts the open
+ *   connections for the per-host limit and keeps, per worker, that worker's
+ *   idle connections and waiting calls (touched only by that worker).
+ * - session_t: one per worker: its idle connections oldest first, its calls
+ *   waiting for the total limit, a read buffer. Touched only by its worker. */
+#ifndef GUST_HTTP_INTERNAL_H
+#define GUST_HTTP_INTERNAL_H
+
+#include <http_parser.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <urcu/list.h>
+#include <urcu/rculfhash.h>
+#include <zlib.h>
+
+#include "http/client.h"
+#include "http/url.h"
+
+typedef struct origin_s origin_t;
+typedef struct session_s session_t;
+typedef struct conn_s conn_t;
+typedef struct call_s call_t;
+typedef struct dns_cache_s dns_cache_t;
+struct dns_waiter_s;
+
+/* ---- response.c ---- */
+
+/* Builds a response while it is parsed; gust_response_t is then read-only. */
+gust_response_t *gust__response_new(void);
+/* Appends to the reason, the current header name or the current header value;
+ * `new_header` starts a new header. Return false when out of memory. */
+bool gust__response_add_reason(gust_response_t *r, const char *at, size_t len);
+bool gust__response_add_name(gust_response_t *r, const char *at, size_t len, bool new_header);
+bool gust__response_add_value(gust_response_t *r, const char *at, size_t len);
+bool gust__response_add_body(gust_response_t *r, const void *at, size_t len);
+/* Drops headers and reason (after a 1xx interim response). */
+void gust__response_reset_head(gust_response_t *r);
+/* Sets the status once the head is complete and finishes the headers;
+ * false when out of memory. */
+bool gust__response_set_status(gust_response_t *r, int status, int http_minor);
+/* Bytes of reason, names and values so far, for the header size limit. */
+size_t gust__response_head_bytes(const gust_response_t *r);
+bool gust__response_set_url(gust_response_t *r, const char *url);
+void gust__response_set_meta(gust_response_t *r, bool reused, unsigned num_redirects,
+                             const gust_timings_t *timings);
+
+/* ---- request.c ---- */
+
+bool gust__is_token(const char *s);
+bool gust__is_field_value(const char *s);
+bool gust__method_is_idempotent(const char *method);
+/* The request head for one hop: request line, Host, the caller's headers,
+ * then the client's User-Agent, Accept-Encoding and default headers where the
+ * caller did not set them, and the body's framing. Returns a malloc'd string
+ * and its length in *out_len, or NULL when out of memory. */
+char *gust__request_head(const call_t *call, size_t *out_len);
+
+/* ---- decode.c: Content-Encoding gzip and deflate ---- */
+
+typedef struct decoder_s {
+    z_stream zs;
+    bool started;   /* inflateInit2 done */
+    bool deflate;   /* "deflate": zlib wrapper, or raw if the first bytes say so */
+    bool finished;  /* the stream's end was seen */
+    size_t decoded; /* bytes out so far */
+} decoder_t;
+
+/* Returns true if `encoding` (a Content-Encoding value) is one the decoder
+ * handles, and prepares it. */
+bool gust__decoder_init(decoder_t *d, const char *encoding);
+/* Feeds compressed bytes; emit(arg, out, n) receives decoded bytes. Returns 0,
+ * GUST_ERR_DECODE, GUST_ERR_DECODED_TOO_LARGE (past `cap`, 0 = none), or what
+ * emit returned when not 0. */
+int gust__decoder_feed(decoder_t *d, const void *in, size_t len, size_t cap,
+                       int (*emit)(void *arg, const void *out, size_t n), void *arg);
+/* At the end of the body: GUST_ERR_DECODE if the stream was cut short. */
+int gust__decoder_finish(const decoder_t *d);
+void gust__decoder_clear(decoder_t *d);
+
+/* ---- dns.c: the shared DNS cache ---- */
+
+#define GUST_MAX_ADDRS 8
+
+typedef struct addr_list_s {
+    unsigned num;
+    socklen_t lens[GUST_MAX_ADDRS];
+    struct sockaddr_storage addrs[GUST_MAX_ADDRS];
+} addr_list_t;
+
+dns_cache_t *gust__dns_new(gust_runtime_t *runtime, uint64_t ttl_ns);
+void gust__dns_free(dns_cache_t *dns);
+/* done(conn, err, why, addrs) gets the addresses of `host` with `port` set:
+ * at once on a cache hit, an IP literal or an error (then this returns true),
+ * else later on the calling worker (this returns false). err is 0,
+ * GUST_ERR_DNS or GUST_ERR_NOMEM, with `why` a static message. On a worker. */
+typedef void (*dns_done_fn)(conn_t *conn, int err, const char *why, const addr_list_t *addrs);
+bool gust__dns_resolve(dns_cache_t *dns, const char *host, uint16_t port, conn_t *conn,
+                       dns_done_fn done);
+uint64_t gust__dns_lookups(const dns_cache_t *dns);
+/* A connection that closes while its lookup runs tells the waiter (which
+ * gust__dns_resolve left in conn->dns_waiter) to drop it. On its worker. */
+void gust__dns_forget(struct dns_waiter_s *waiter);
+
+/* ---- table.c: lock-free interning tables shared by the workers ---- */
+
+/* The head of every entry: the table's node and the key. */
+typedef struct interned_s {
+    struct cds_lfht_node node;
+    char *key;
+} interned_t;
+
+struct cds_lfht *gust__table_new(void);
+/* Returns the entry for `key`, adding make(key, arg) if there is none (then
+ * destroy(entry) drops a duplicate that lost a race); NULL when out of
+ * memory. Any thread. */
+interned_t *gust__table_intern(struct cds_lfht *table, const char *key,
+                               interned_t *(*make)(const char *key, void *arg),
+                               void (*destroy)(interned_t *entry), void *arg);
+/* Destroys every entry and the table, when no other thread uses it. */
+void gust__table_free(struct cds_lfht *table, void (*destroy)(interned_t *entry));
+
+/* ---- call: one request (client.c, redirect.c) ---- */
+
+struct call_s {
+    gust_client_t *client;
+    gust_future_t *future;
+    session_t *session; /* the worker the call runs on, once started */
+    origin_t *origin;
+    conn_t *conn;
+
+    char *method;
+    char *url_text;
+    gust_url_t url;
+    gust_header_t *headers; /* names and values in one block with the array */
+    size_t num_headers;
+    void *body;
+    size_t body_len;
+    gust_body_read_cb body_read;
+    void *body_read_arg;
+    ssize_t body_read_len; /* -1: chunked */
+
+    uint64_t connect_timeout_ns; /* 0 = none */
+    uint64_t header_timeout_ns;
+    uint64_t total_timeout_ns;
+    size_t max_body_bytes;
+    size_t max_decoded_bytes;
+    unsigned max_redirects;
+    bool decompress;
+    bool retry_non_idempotent;
+    gust_body_cb on_body;
+    void *on_body_arg;
+
+    uint64_t sent_ns; /* gust_http_send */
+    uint64_t hop_start_ns;
+    gust_timings_t timings;
+    unsigned num_redirects;
+    bool retried;
+    bool want_fresh_conn; /* a retry: do not take an idle connection */
+    gust_timer_t total_timer;
+    struct cds_list_head wait_link; /* in an origin's or a session's wait list */
+    enum { WAIT_NONE, WAIT_ORIGIN, WAIT_TOTAL } waiting;
+};
+
+/* Completes the call with an error (message: "<METHOD> <url>: <cause>") or
+ * with its response, and frees it. The connection must be detached. */
+void gust__call_fail(call_t *call, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void gust__call_respond(call_t *call, gust_response_t *response);
+/* The call's connection could not deliver: stale keep-alive retry where
+ * allowed, else fail. `received` tells whether any response byte came. */
+void gust__call_conn_failed(call_t *call, bool reused, bool received, int err, const char *fmt,
+                            ...) __attribute__((format(printf, 5, 6)));
+/* A complete response arrived (on a connection that had served others
+ * before if `reused`): follow a redirect, or deliver it. */
+void gust__call_got_response(call_t *call, gust_response_t *response, bool reused);
+/* The call was cancelled: drop its connection or its place in a queue, and
+ * free it (its future is already complete). */
+void gust__call_abandon(call_t *call);
+/* Starts (again) on the current worker: find a connection and send. */
+void gust__call_run(call_t *call);
+bool gust__call_cancelled(const call_t *call);
+/* Arms the total timeout on this worker if it is not armed yet. */
+void gust__call_arm_total(call_t *call);
+/* redirect.c: if `response` asks to be followed, points the call at the next
+ * hop and returns 1; returns 0 to deliver the response as it is, or an error
+ * (then *out_why says why). */
+int gust__redirect(call_t *call, const gust_response_t *response, const char **out_why);
+
+/* ---- conn.c ---- */
+
+typedef enum conn_state_e {
+    CONN_RESOLVING,
+    CONN_CONNECTING,
+    CONN_SENDING,
+    CONN_RECEIVING,
+    CONN_IDLE,
+} conn_state_t;
+
+struct conn_s {
+    session_t *session;
+    origin_t *origin;
+    call_t *call;
+    conn_state_t state;
+    int fd;
+    bool io_started;
+    gust_io_t io;
+    gust_timer_t timer; /* connect, header or idle timeout, by state */
+    addr_list_t addrs;
+    unsigned next_addr;
+    struct dns_waiter_s *dns_waiter; /* while resolving */
+    unsigned requests_served;
+    uint64_t phase_start_ns;
+
+    /* The exchange in progress. */
+    http_parser parser;
+    gust_response_t *response;
+    char *head;
+    size_t head_len;
+    size_t head_sent;
+    size_t body_sent;
+    char *chunk;   /* a pending piece of a streamed body, with its framing */
+    size_t chunk_len;
+    size_t chunk_sent;
+    bool body_done;
+    bool received;     /* a response byte arrived */
+    bool header_value; /* the parser's last header callback was a value */
+    bool head_done;    /* the final response's headers are in */
+    bool interim;      /* the head being parsed is a 1xx */
+    bool complete;
+    int cb_err;        /* why a parser callback stopped the parser */
+    bool keep_alive;
+    unsigned num_interim;
+    size_t body_bytes;
+    decoder_t decoder;
+    bool decoding;
+
+    struct cds_list_head idle_link; /* the origin's idle list on this worker */
+    struct cds_list_head lru_link;  /* the session's idle list, oldest first */
+    struct cds_list_head all_link;  /* every connection of the session */
+};
+
+/* Opens a connection for `call` on this worker (the slot is reserved). */
+void gust__conn_open(session_t *session, origin_t *origin, call_t *call);
+/* Sends `call` on an idle, connected `conn`. */
+void gust__conn_send(conn_t *conn, call_t *call);
+/* Marks a connection idle (the session has put it in its lists) and starts
+ * its idle timeout. */
+void gust__conn_idle(conn_t *conn);
+/* Closes and frees; hands its slot on (gust__session_slot_freed). */
+void gust__conn_close(conn_t *conn);
+/* Closes and frees an idle connection whose total slot the caller takes
+ * over; returns the origin whose per-host slot it held. */
+origin_t *gust__conn_evict(conn_t *conn);
+/* The call gives up on its connection (timeout, cancel): closes it. */
+void gust__conn_abort(conn_t *conn);
+
+/* ---- session.c: per-worker connection pools and the limits ---- */
+
+typedef struct origin_slot_s {
+    struct cds_list_head idle;    /* most recently used first */
+    struct cds_list_head waiting; /* calls in arrival order */
+    atomic_uint num_idle;
+    atomic_uint num_waiting;
+} origin_slot_t;
+
+struct origin_s {
+    interned_t head; /* the key: the URL's origin ("http://host:port") */
+    gust_client_t *client;
+    char *host;
+    uint16_t port;
+    bool https;
+    atomic_uint num_open;
+    atomic_uint num_waiting; /* over all workers */
+    origin_slot_t slots[];   /* one per worker */
+};
+
+struct session_s {
+    gust_client_t *client;
+    unsigned index;
+    struct cds_list_head idle_lru;
+    struct cds_list_head all;
+    struct cds_list_head starved; /* calls waiting for the total limit */
+    atomic_uint num_starved;
+    atomic_uint num_idle;
+    char *read_buf;
+    size_t read_buf_len;
+    /* Counters, written by this worker only. */
+    atomic_uint_fast64_t requests;
+    atomic_uint_fast64_t opened;
+    atomic_uint_fast64_t reused;
+    atomic_uint_fast64_t retries;
+};
+
+/* The calling worker's session, or NULL off the client's runtime. */
+session_t *gust__session_current(gust_client_t *client);
+/* The origin entry for `url`, made on first use; NULL when out of memory. */
+origin_t *gust__origin_get(gust_client_t *client, const gust_url_t *url);
+void gust__origin_destroy(interned_t *origin);
+/* Finds a connection for `call` (idle, new, or a place in a queue). */
+void gust__session_acquire(session_t *session, call_t *call);
+/* Takes `call` out of the wait list it is in (timeout, cancel). */
+void gust__session_unwait(session_t *session, call_t *call);
+/* Takes an idle connection out of the idle lists (before it closes). */
+void gust__session_unidle(conn_t *conn);
+/* A connection finished an exchange and may be reused: give it to a waiting
+ * call, keep it idle, or close it when others wait for a slot. */
+void gust__session_release(conn_t *conn);
+/* A connection closed: hand its slot to a waiting call. */
+void gust__session_slot_freed(session_t *session, origin_t *origin);
+/* Closes every idle connection of this worker. */
+void gust__session_close_idle(session_t *session);
+
+/* ---- client.c ---- */
+
+struct gust_client_s {
+    gust_runtime_t *runtime;
+    gust_runtime_t *own_runtime;
+    gust_pool_t *pool;
+    gust_client_opts_t opts;
+    char *user_agent;
+    gust_header_t *headers;
+    unsigned num_workers;
+    session_t *sessions;
+    struct cds_lfht *origins;
+    dns_cache_t *dns;
+    atomic_uint total_open;
+    atomic_uint num_starved; /* over all sessions */
+    atomic_uint_fast64_t in_flight;
+    atomic_uint_fast64_t requests;
+};
+
+#endif

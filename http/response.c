@@ -1,0 +1,267 @@
+/* The response object: built by the parser, then read-only; see
+ * http/response.h. Names and values live in one growing text block and are
+ * found by offset, so growing the block never invalidates anything. */
+#include "http/response.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/internal.h"
+
+typedef struct header_ref_s {
+    size_t name;  /* offsets into text */
+    size_t value;
+} header_ref_t;
+
+/* A growing byte buffer that keeps a NUL after its content. */
+typedef struct buf_s {
+    char *data;
+    size_t len;
+    size_t cap;
+} buf_t;
+
+struct gust_response_s {
+    atomic_uint refs;
+    int status;
+    int http_minor;
+    buf_t reason;
+    buf_t text; /* "name\0value\0name\0value\0..." */
+    header_ref_t *headers;
+    size_t num_headers;
+    size_t cap_headers;
+    buf_t body;
+    char *url;
+    bool reused;
+    unsigned num_redirects;
+    gust_timings_t timings;
+};
+
+static bool buf_append(buf_t *b, const void *at, size_t len)
+{
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap < 64 ? 64 : b->cap;
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        char *data = realloc(b->data, cap);
+        if (data == NULL)
+            return false;
+        b->data = data;
+        b->cap = cap;
+    }
+    if (len > 0)
+        memcpy(b->data + b->len, at, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return true;
+}
+
+static const char *buf_str(const buf_t *b)
+{
+    return b->data != NULL ? b->data : "";
+}
+
+gust_response_t *gust__response_new(void)
+{
+    gust_response_t *r = calloc(1, sizeof(*r));
+    if (r != NULL)
+        atomic_init(&r->refs, 1);
+    return r;
+}
+
+gust_response_t *gust_response_up_ref(gust_response_t *response)
+{
+    /* Relaxed: whoever passes the pointer on already orders the access. */
+    atomic_fetch_add_explicit(&response->refs, 1, memory_order_relaxed);
+    return response;
+}
+
+void gust_response_free(gust_response_t *response)
+{
+    if (response == NULL)
+        return;
+    /* acq_rel: every reader's last access happens before the free. */
+    if (atomic_fetch_sub_explicit(&response->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    free(response->reason.data);
+    free(response->text.data);
+    free(response->headers);
+    free(response->body.data);
+    free(response->url);
+    free(response);
+}
+
+bool gust__response_add_reason(gust_response_t *r, const char *at, size_t len)
+{
+    return buf_append(&r->reason, at, len);
+}
+
+bool gust__response_add_name(gust_response_t *r, const char *at, size_t len, bool new_header)
+{
+    if (new_header) {
+        if (r->num_headers == r->cap_headers) {
+            size_t cap = r->cap_headers == 0 ? 16 : r->cap_headers * 2;
+            header_ref_t *headers = realloc(r->headers, cap * sizeof(*headers));
+            if (headers == NULL)
+                return false;
+            r->headers = headers;
+            r->cap_headers = cap;
+        }
+        /* The previous value's NUL is already in place; a new name starts
+         * after it. */
+        if (r->text.len > 0 && !buf_append(&r->text, "", 1))
+            return false;
+        r->headers[r->num_headers].name = r->text.len;
+        r->headers[r->num_headers].value = SIZE_MAX;
+        r->num_headers++;
+    }
+    return buf_append(&r->text, at, len);
+}
+
+bool gust__response_add_value(gust_response_t *r, const char *at, size_t len)
+{
+    header_ref_t *h = &r->headers[r->num_headers - 1];
+    if (h->value == SIZE_MAX) {
+        if (!buf_append(&r->text, "", 1))
+            return false;
+        h->value = r->text.len;
+        /* http-parser leaves leading whitespace out but not trailing. */
+    }
+    return buf_append(&r->text, at, len);
+}
+
+bool gust__response_add_body(gust_response_t *r, const void *at, size_t len)
+{
+    return buf_append(&r->body, at, len);
+}
+
+void gust__response_reset_head(gust_response_t *r)
+{
+    r->reason.len = 0;
+    r->text.len = 0;
+    r->num_headers = 0;
+}
+
+bool gust__response_set_status(gust_response_t *r, int status, int http_minor)
+{
+    r->status = status;
+    r->http_minor = http_minor;
+    /* A header with an empty value never got a value callback: point it at
+     * an empty string at the end of the text. */
+    for (size_t i = 0; i < r->num_headers; i++) {
+        if (r->headers[i].value == SIZE_MAX) {
+            if (!buf_append(&r->text, "", 1))
+                return false;
+            r->headers[i].value = r->text.len;
+        }
+    }
+    /* Trailing whitespace of values goes (RFC 9110: OWS is not part of the
+     * value); the text after each value is its NUL, so trimming in place is
+     * safe. */
+    for (size_t i = 0; i < r->num_headers; i++) {
+        char *v = r->text.data + r->headers[i].value;
+        size_t len = strlen(v);
+        while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+            v[--len] = '\0';
+    }
+    return true;
+}
+
+size_t gust__response_head_bytes(const gust_response_t *r)
+{
+    return r->reason.len + r->text.len;
+}
+
+bool gust__response_set_url(gust_response_t *r, const char *url)
+{
+    free(r->url);
+    r->url = strdup(url);
+    return r->url != NULL;
+}
+
+void gust__response_set_meta(gust_response_t *r, bool reused, unsigned num_redirects,
+                             const gust_timings_t *timings)
+{
+    r->reused = reused;
+    r->num_redirects = num_redirects;
+    r->timings = *timings;
+}
+
+gust_response_t *gust_http_response(const gust_future_t *future)
+{
+    if (gust_future_state(future) != GUST_FUTURE_VALUE)
+        return NULL;
+    return gust_future_value(future);
+}
+
+int gust_response_status(const gust_response_t *response)
+{
+    return response->status;
+}
+
+const char *gust_response_reason(const gust_response_t *response)
+{
+    return buf_str(&response->reason);
+}
+
+int gust_response_http_minor(const gust_response_t *response)
+{
+    return response->http_minor;
+}
+
+size_t gust_response_num_headers(const gust_response_t *response)
+{
+    return response->num_headers;
+}
+
+void gust_response_header_at(const gust_response_t *response, size_t index, const char **out_name,
+                             const char **out_value)
+{
+    *out_name = response->text.data + response->headers[index].name;
+    *out_value = response->text.data + response->headers[index].value;
+}
+
+const char *gust_response_header_next(const gust_response_t *response, const char *name,
+                                      size_t *index)
+{
+    for (size_t i = *index; i < response->num_headers; i++) {
+        if (strcasecmp(response->text.data + response->headers[i].name, name) == 0) {
+            *index = i;
+            return response->text.data + response->headers[i].value;
+        }
+    }
+    return NULL;
+}
+
+const char *gust_response_header(const gust_response_t *response, const char *name)
+{
+    size_t index = 0;
+    return gust_response_header_next(response, name, &index);
+}
+
+const void *gust_response_body(const gust_response_t *response, size_t *out_len)
+{
+    *out_len = response->body.len;
+    return buf_str(&response->body);
+}
+
+const char *gust_response_url(const gust_response_t *response)
+{
+    return response->url != NULL ? response->url : "";
+}
+
+unsigned gust_response_num_redirects(const gust_response_t *response)
+{
+    return response->num_redirects;
+}
+
+bool gust_response_reused(const gust_response_t *response)
+{
+    return response->reused;
+}
+
+gust_timings_t gust_response_timings(const gust_response_t *response)
+{
+    return response->timings;
+}

@@ -1,0 +1,390 @@
+/* Per-worker sessions: idle keep-alive connections, and the connection
+ * limits that hold across all workers.
+ *
+ * Each worker keeps, per origin, its idle connections (most recent first)
+ * and the calls waiting for a connection there; only that worker touches
+ * them, so the common path (take an idle connection, or open one under the
+ * limits) takes no lock. The limits are shared counters: an origin's open
+ * connections (idle, busy or connecting) and the client's total.
+ *
+ * A call that finds a limit reached waits on its own worker, where its
+ * timers are. The pairing that keeps a freed slot from being missed: a
+ * waiter counts itself waiting, then tries the limit again; whoever frees a
+ * slot lowers the count, then looks for waiters (both sequentially
+ * consistent, so one of the two sees the other). A freed slot is handed on
+ * by posting to a worker with waiters, never by a nested call, so handing
+ * on cannot recurse. A connection never changes worker: when calls wait on
+ * other workers, a connection that falls idle closes and so frees its slot
+ * for them, and a worker that waits asks the others to close an idle one. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/internal.h"
+#include "runtime/err.h"
+
+typedef enum reserve_e {
+    RESERVED,
+    PER_HOST_FULL,
+    TOTAL_FULL,
+} reserve_t;
+
+session_t *gust__session_current(gust_client_t *client)
+{
+    if (gust_runtime_current() != client->runtime)
+        return NULL;
+    return &client->sessions[gust_worker_index()];
+}
+
+/* ---- origins ---- */
+
+typedef struct origin_args_s {
+    gust_client_t *client;
+    const gust_url_t *url;
+} origin_args_t;
+
+static interned_t *make_origin(const char *key, void *arg)
+{
+    const origin_args_t *args = arg;
+    unsigned n = args->client->num_workers;
+    origin_t *origin = calloc(1, sizeof(*origin) + n * sizeof(origin->slots[0]));
+    if (origin == NULL)
+        return NULL;
+    origin->head.key = strdup(key);
+    origin->host = strdup(args->url->host);
+    if (origin->head.key == NULL || origin->host == NULL) {
+        free(origin->head.key);
+        free(origin->host);
+        free(origin);
+        return NULL;
+    }
+    origin->client = args->client;
+    origin->port = args->url->port;
+    origin->https = args->url->https;
+    for (unsigned i = 0; i < n; i++) {
+        CDS_INIT_LIST_HEAD(&origin->slots[i].idle);
+        CDS_INIT_LIST_HEAD(&origin->slots[i].waiting);
+    }
+    return &origin->head;
+}
+
+void gust__origin_destroy(interned_t *head)
+{
+    origin_t *origin = (origin_t *)head;
+    free(origin->head.key);
+    free(origin->host);
+    free(origin);
+}
+
+origin_t *gust__origin_get(gust_client_t *client, const gust_url_t *url)
+{
+    origin_args_t args = {client, url};
+    return (origin_t *)gust__table_intern(client->origins, url->origin, make_origin,
+                                          gust__origin_destroy, &args);
+}
+
+/* ---- waiting ---- */
+
+static void wait_on_origin(session_t *session, call_t *call)
+{
+    origin_slot_t *slot = &call->origin->slots[session->index];
+    cds_list_add_tail(&call->wait_link, &slot->waiting);
+    call->waiting = WAIT_ORIGIN;
+    atomic_fetch_add_explicit(&slot->num_waiting, 1, memory_order_relaxed);
+    /* seq_cst: pairs with the load in put_back_host_slot (see the top). */
+    atomic_fetch_add_explicit(&call->origin->num_waiting, 1, memory_order_seq_cst);
+}
+
+static void wait_for_total(session_t *session, call_t *call)
+{
+    cds_list_add_tail(&call->wait_link, &session->starved);
+    call->waiting = WAIT_TOTAL;
+    atomic_fetch_add_explicit(&session->num_starved, 1, memory_order_relaxed);
+    /* seq_cst: pairs with the load in gust__session_slot_freed. */
+    atomic_fetch_add_explicit(&session->client->num_starved, 1, memory_order_seq_cst);
+}
+
+void gust__session_unwait(session_t *session, call_t *call)
+{
+    cds_list_del(&call->wait_link);
+    if (call->waiting == WAIT_ORIGIN) {
+        atomic_fetch_sub_explicit(&call->origin->slots[session->index].num_waiting, 1,
+                                  memory_order_relaxed);
+        atomic_fetch_sub_explicit(&call->origin->num_waiting, 1, memory_order_relaxed);
+    } else {
+        atomic_fetch_sub_explicit(&session->num_starved, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&session->client->num_starved, 1, memory_order_relaxed);
+    }
+    call->waiting = WAIT_NONE;
+}
+
+/* ---- idle connections ---- */
+
+static void make_idle(session_t *session, conn_t *conn)
+{
+    origin_slot_t *slot = &conn->origin->slots[session->index];
+    cds_list_add(&conn->idle_link, &slot->idle);
+    cds_list_add_tail(&conn->lru_link, &session->idle_lru);
+    atomic_fetch_add_explicit(&slot->num_idle, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&session->num_idle, 1, memory_order_relaxed);
+    gust__conn_idle(conn);
+}
+
+void gust__session_unidle(conn_t *conn)
+{
+    session_t *session = conn->session;
+    cds_list_del_init(&conn->idle_link);
+    cds_list_del_init(&conn->lru_link);
+    atomic_fetch_sub_explicit(&conn->origin->slots[session->index].num_idle, 1,
+                              memory_order_relaxed);
+    atomic_fetch_sub_explicit(&session->num_idle, 1, memory_order_relaxed);
+}
+
+static conn_t *take_idle(session_t *session, origin_t *origin)
+{
+    origin_slot_t *slot = &origin->slots[session->index];
+    if (cds_list_empty(&slot->idle))
+        return NULL;
+    conn_t *conn = cds_list_first_entry(&slot->idle, conn_t, idle_link);
+    gust__session_unidle(conn);
+    return conn;
+}
+
+void gust__session_close_idle(session_t *session)
+{
+    while (!cds_list_empty(&session->idle_lru))
+        gust__conn_close(cds_list_first_entry(&session->idle_lru, conn_t, lru_link));
+}
+
+/* ---- the limits ---- */
+
+/* Adds one to *n unless that would pass max (0: no max). */
+static bool add_below(atomic_uint *n, unsigned max)
+{
+    unsigned v = atomic_load_explicit(n, memory_order_relaxed);
+    do {
+        if (max != 0 && v >= max)
+            return false;
+        /* seq_cst: pairs with the waiters' count (see the top). */
+    } while (!atomic_compare_exchange_weak_explicit(n, &v, v + 1, memory_order_seq_cst,
+                                                    memory_order_relaxed));
+    return true;
+}
+
+static void serve_origin_task(void *arg);
+static void serve_starved_task(void *arg);
+
+/* Asks a worker with calls waiting for `origin` (this one first) to serve
+ * them. Out of memory for the post: they wait for the next freed slot or
+ * their timeout. */
+static void wake_origin(session_t *session, origin_t *origin)
+{
+    gust_client_t *client = session->client;
+    for (unsigned k = 0; k < client->num_workers; k++) {
+        unsigned w = (session->index + k) % client->num_workers;
+        if (atomic_load_explicit(&origin->slots[w].num_waiting, memory_order_relaxed) > 0) {
+            gust_runtime_post(client->runtime, w, serve_origin_task, origin);
+            return;
+        }
+    }
+}
+
+static void wake_starved(session_t *session)
+{
+    gust_client_t *client = session->client;
+    for (unsigned k = 0; k < client->num_workers; k++) {
+        unsigned w = (session->index + k) % client->num_workers;
+        if (atomic_load_explicit(&client->sessions[w].num_starved, memory_order_relaxed) > 0) {
+            gust_runtime_post(client->runtime, w, serve_starved_task, &client->sessions[w]);
+            return;
+        }
+    }
+}
+
+static void put_back_host_slot(session_t *session, origin_t *origin)
+{
+    atomic_fetch_sub_explicit(&origin->num_open, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&origin->num_waiting, memory_order_seq_cst) > 0)
+        wake_origin(session, origin);
+}
+
+void gust__session_slot_freed(session_t *session, origin_t *origin)
+{
+    gust_client_t *client = session->client;
+    atomic_fetch_sub_explicit(&client->total_open, 1, memory_order_seq_cst);
+    put_back_host_slot(session, origin);
+    if (atomic_load_explicit(&client->num_starved, memory_order_seq_cst) > 0)
+        wake_starved(session);
+}
+
+/* Takes a slot for a new connection to `origin`. At the total limit, this
+ * worker's oldest idle connection (to any origin) gives up its slot. */
+static reserve_t reserve(session_t *session, origin_t *origin)
+{
+    gust_client_t *client = session->client;
+    if (!add_below(&origin->num_open, client->opts.max_per_host))
+        return PER_HOST_FULL;
+    if (add_below(&client->total_open, client->opts.max_total))
+        return RESERVED;
+    if (!cds_list_empty(&session->idle_lru)) {
+        conn_t *oldest = cds_list_first_entry(&session->idle_lru, conn_t, lru_link);
+        put_back_host_slot(session, gust__conn_evict(oldest));
+        return RESERVED;
+    }
+    put_back_host_slot(session, origin);
+    return TOTAL_FULL;
+}
+
+/* ---- serving waiting calls ---- */
+
+/* Starts the calls waiting here for `origin` while slots allow. */
+static void serve_origin(session_t *session, origin_t *origin)
+{
+    origin_slot_t *slot = &origin->slots[session->index];
+    while (!cds_list_empty(&slot->waiting)) {
+        call_t *call = cds_list_first_entry(&slot->waiting, call_t, wait_link);
+        conn_t *conn;
+        if (gust__call_cancelled(call)) {
+            gust__call_abandon(call);
+        } else if ((conn = take_idle(session, origin)) != NULL) {
+            gust__session_unwait(session, call);
+            gust__conn_send(conn, call);
+        } else {
+            /* Still counted as waiting while it tries (see the top). */
+            reserve_t got = reserve(session, origin);
+            if (got == PER_HOST_FULL)
+                return;
+            gust__session_unwait(session, call);
+            if (got == RESERVED) {
+                gust__conn_open(session, origin, call);
+            } else {
+                wait_for_total(session, call);
+                wake_starved(session);
+            }
+        }
+    }
+}
+
+static void serve_starved(session_t *session)
+{
+    while (!cds_list_empty(&session->starved)) {
+        call_t *call = cds_list_first_entry(&session->starved, call_t, wait_link);
+        if (gust__call_cancelled(call)) {
+            gust__call_abandon(call);
+            continue;
+        }
+        reserve_t got = reserve(session, call->origin);
+        if (got == TOTAL_FULL)
+            return;
+        gust__session_unwait(session, call);
+        if (got == RESERVED) {
+            gust__conn_open(session, call->origin, call);
+        } else {
+            wait_on_origin(session, call);
+            wake_origin(session, call->origin);
+        }
+    }
+}
+
+static void serve_origin_task(void *arg)
+{
+    origin_t *origin = arg;
+    serve_origin(gust__session_current(origin->client), origin);
+}
+
+static void serve_starved_task(void *arg)
+{
+    serve_starved(arg);
+}
+
+/* On a worker holding idle connections that others wait for. */
+static void close_idle_of_origin_task(void *arg)
+{
+    origin_t *origin = arg;
+    session_t *session = gust__session_current(origin->client);
+    origin_slot_t *slot = &origin->slots[session->index];
+    if (!cds_list_empty(&slot->idle))
+        gust__conn_close(cds_list_entry(slot->idle.prev, conn_t, idle_link));
+}
+
+static void close_oldest_idle_task(void *arg)
+{
+    session_t *session = arg;
+    if (!cds_list_empty(&session->idle_lru))
+        gust__conn_close(cds_list_first_entry(&session->idle_lru, conn_t, lru_link));
+}
+
+/* The slots are held, some of them by idle connections on other workers:
+ * ask one of those workers to close one. */
+static void nudge_idle_holder(session_t *session, call_t *call)
+{
+    gust_client_t *client = session->client;
+    for (unsigned k = 1; k < client->num_workers; k++) {
+        unsigned w = (session->index + k) % client->num_workers;
+        if (call->waiting == WAIT_ORIGIN &&
+            atomic_load_explicit(&call->origin->slots[w].num_idle, memory_order_relaxed) > 0) {
+            gust_runtime_post(client->runtime, w, close_idle_of_origin_task, call->origin);
+            return;
+        }
+        if (call->waiting == WAIT_TOTAL &&
+            atomic_load_explicit(&client->sessions[w].num_idle, memory_order_relaxed) > 0) {
+            gust_runtime_post(client->runtime, w, close_oldest_idle_task, &client->sessions[w]);
+            return;
+        }
+    }
+}
+
+void gust__session_acquire(session_t *session, call_t *call)
+{
+    origin_t *origin = call->origin;
+    origin_slot_t *slot = &origin->slots[session->index];
+    conn_t *conn = call->want_fresh_conn ? NULL : take_idle(session, origin);
+    if (conn != NULL) {
+        gust__conn_send(conn, call);
+        return;
+    }
+    /* First come, first served: behind calls already waiting here. */
+    if (cds_list_empty(&slot->waiting)) {
+        switch (reserve(session, origin)) {
+        case RESERVED:
+            gust__conn_open(session, origin, call);
+            return;
+        case PER_HOST_FULL:
+            wait_on_origin(session, call);
+            serve_origin(session, origin); /* a slot may have freed meanwhile */
+            break;
+        case TOTAL_FULL:
+            wait_for_total(session, call);
+            serve_starved(session);
+            break;
+        }
+    } else {
+        wait_on_origin(session, call);
+    }
+    if (call->waiting != WAIT_NONE)
+        nudge_idle_holder(session, call);
+}
+
+void gust__session_release(conn_t *conn)
+{
+    session_t *session = conn->session;
+    origin_t *origin = conn->origin;
+    gust_client_t *client = session->client;
+    origin_slot_t *slot = &origin->slots[session->index];
+    while (!cds_list_empty(&slot->waiting)) {
+        call_t *call = cds_list_first_entry(&slot->waiting, call_t, wait_link);
+        if (gust__call_cancelled(call)) {
+            gust__call_abandon(call);
+            continue;
+        }
+        gust__session_unwait(session, call);
+        gust__conn_send(conn, call);
+        return;
+    }
+    /* Calls on other workers wait for a slot this connection holds. */
+    if (atomic_load_explicit(&origin->num_waiting, memory_order_relaxed) > 0 ||
+        atomic_load_explicit(&client->num_starved, memory_order_relaxed) > 0) {
+        gust__conn_close(conn);
+        return;
+    }
+    make_idle(session, conn);
+}

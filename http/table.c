@@ -1,0 +1,112 @@
+/* Tables shared by all workers: liburcu's lock-free hash table (cds_lfht)
+ * used as an interning table. A key is added once and its entry stays until
+ * the table is freed, so a pointer to an entry is good for the table's life
+ * and readers never wait for a grace period.
+ *
+ * liburcu's memb flavour wants every reading thread registered. A worker
+ * registers on its first lookup and unregisters when it exits, through a
+ * thread-specific key whose destructor runs at thread exit: a thread that
+ * exited registered would leave liburcu a dangling pointer. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu/urcu-memb.h>
+
+#include "http/internal.h"
+
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t key;
+static _Thread_local bool registered;
+
+static void unregister_at_exit(void *unused)
+{
+    (void)unused;
+    urcu_memb_unregister_thread();
+    registered = false;
+}
+
+static void make_key(void)
+{
+    /* Fails only when the process has used all its keys (1024); going on
+     * would let threads exit registered. */
+    if (pthread_key_create(&key, unregister_at_exit) != 0)
+        abort();
+}
+
+static void register_thread(void)
+{
+    if (registered)
+        return;
+    pthread_once(&key_once, make_key);
+    urcu_memb_register_thread();
+    registered = true;
+    /* Any non-NULL value makes the destructor run. */
+    (void)pthread_setspecific(key, &registered);
+}
+
+static unsigned long hash_key(const char *s)
+{
+    unsigned long h = 1469598103934665603ul; /* FNV-1a */
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ul;
+    return h;
+}
+
+static int match_key(struct cds_lfht_node *node, const void *key)
+{
+    return strcmp(caa_container_of(node, interned_t, node)->key, key) == 0;
+}
+
+struct cds_lfht *gust__table_new(void)
+{
+    return cds_lfht_new_flavor(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+                               &urcu_memb_flavor, NULL);
+}
+
+interned_t *gust__table_intern(struct cds_lfht *table, const char *key,
+                               interned_t *(*make)(const char *key, void *arg),
+                               void (*destroy)(interned_t *entry), void *arg)
+{
+    unsigned long hash = hash_key(key);
+    struct cds_lfht_iter iter;
+    register_thread();
+    urcu_memb_read_lock();
+    cds_lfht_lookup(table, hash, match_key, key, &iter);
+    struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
+    urcu_memb_read_unlock();
+    if (node != NULL)
+        return caa_container_of(node, interned_t, node);
+
+    interned_t *entry = make(key, arg);
+    if (entry == NULL)
+        return NULL;
+    cds_lfht_node_init(&entry->node);
+    urcu_memb_read_lock();
+    node = cds_lfht_add_unique(table, hash, match_key, entry->key, &entry->node);
+    urcu_memb_read_unlock();
+    if (node != &entry->node)
+        destroy(entry); /* another thread added the key first; ours was never visible */
+    return caa_container_of(node, interned_t, node);
+}
+
+void gust__table_free(struct cds_lfht *table, void (*destroy)(interned_t *entry))
+{
+    if (table == NULL)
+        return;
+    bool was_registered = registered;
+    if (!was_registered)
+        urcu_memb_register_thread();
+    struct cds_lfht_iter iter;
+    interned_t *entry;
+    urcu_memb_read_lock();
+    cds_lfht_for_each_entry (table, &iter, entry, node) {
+        cds_lfht_del(table, &entry->node);
+        /* No reader is left by now, so no grace period is needed. */
+        destroy(entry);
+    }
+    urcu_memb_read_unlock();
+    if (!was_registered)
+        urcu_memb_unregister_thread();
+    cds_lfht_destroy(table, NULL);
+}
