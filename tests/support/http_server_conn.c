@@ -1,0 +1,135 @@
+/* A test server connection's I/O: blocking sends, and waits that end early
+ * when the server stops. */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "tests/support/http_server_internal.h"
+
+/* The smallest room recv is given, so a request arrives in few calls. */
+enum { RECV_MIN = 16 * 1024 };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for the server to stop (returns -1), for input or an error on c's
+ * socket if `input` (returns 1), or for timeout_ms (-1: no limit) to pass
+ * (returns 0). */
+static int wait_event(conn_t *c, bool input, long timeout_ms)
+{
+    struct pollfd fds[2] = {
+        {.fd = c->server->stop_fd, .events = POLLIN},
+        {.fd = c->fd, .events = POLLIN},
+    };
+    int64_t deadline = INT64_MAX;
+    if (timeout_ms >= 0 && timeout_ms < INT64_MAX / 2)
+        deadline = now_ms() + timeout_ms;
+    for (;;) {
+        int timeout = -1;
+        if (timeout_ms >= 0) {
+            int64_t left = deadline - now_ms();
+            timeout = left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+        }
+        int n = poll(fds, input ? 2 : 1, timeout);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            test_server__die("poll(connection)");
+        }
+        if (fds[0].revents != 0)
+            return -1;
+        if (n > 0)
+            return 1;
+        if (now_ms() >= deadline)
+            return 0;
+    }
+}
+
+static void buf_reserve(buf_t *b, size_t cap)
+{
+    if (cap <= b->cap)
+        return;
+    size_t new_cap = b->cap < RECV_MIN ? RECV_MIN : b->cap;
+    while (new_cap < cap)
+        new_cap *= 2;
+    char *data = realloc(b->data, new_cap);
+    if (data == NULL)
+        test_server__die("realloc");
+    b->data = data;
+    b->cap = new_cap;
+}
+
+void test_server__buf_append(buf_t *b, const void *data, size_t len)
+{
+    buf_reserve(b, b->len + len);
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+}
+
+bool test_server__send(conn_t *c, const void *data, size_t len)
+{
+    const char *p = data;
+    /* A blocked send ends when test_server_stop shuts the socket down. */
+    while (len > 0) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+bool test_server__sleep(conn_t *c, long ms)
+{
+    return wait_event(c, false, ms) == 0;
+}
+
+long test_server__recv(conn_t *c, int timeout_ms, size_t limit)
+{
+    buf_t *b = &c->in;
+    if (b->len >= limit)
+        return -1;
+    if (wait_event(c, true, timeout_ms) <= 0)
+        return 0;
+    buf_reserve(b, b->len + RECV_MIN);
+    size_t room = b->cap - b->len;
+    if (room > limit - b->len)
+        room = limit - b->len;
+    ssize_t n;
+    do {
+        n = recv(c->fd, b->data + b->len, room, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return 0;
+    b->len += (size_t)n;
+    return n;
+}
+
+void test_server__drain(conn_t *c, long ms)
+{
+    int64_t deadline = ms < 0 ? INT64_MAX : now_ms() + ms;
+    char scratch[4096];
+    for (;;) {
+        int64_t left = ms < 0 ? -1 : deadline - now_ms();
+        if (ms >= 0 && left <= 0)
+            return;
+        if (wait_event(c, true, (long)left) <= 0)
+            return;
+        ssize_t n = recv(c->fd, scratch, sizeof(scratch), 0);
+        if (n == 0 || (n < 0 && errno != EINTR))
+            return;
+    }
+}

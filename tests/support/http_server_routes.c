@@ -1,0 +1,503 @@
+/* The test server's routes: what each path answers (the table is in
+ * http_server.h). A route returns true if the connection may serve another
+ * request, false once it has closed it or broken its framing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "tests/support/http_server_internal.h"
+
+#define OCTET_STREAM "Content-Type: application/octet-stream\r\n"
+#define TEXT_PLAIN "Content-Type: text/plain\r\n"
+
+/* ---- Writing responses ------------------------------------------------------- */
+
+static const struct reason_s {
+    int status;
+    const char *phrase;
+} reasons[] = {
+    {100, "Continue"},
+    {103, "Early Hints"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {206, "Partial Content"},
+    {300, "Multiple Choices"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {410, "Gone"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {418, "I'm a teapot"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+};
+
+static const char *reason_phrase(int status)
+{
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+        if (reasons[i].status == status)
+            return reasons[i].phrase;
+    }
+    return "Unknown";
+}
+
+/* Formats a response head: the status line, `headers` (whole lines; may be
+ * NULL), Content-Length unless it is negative, and the Connection header the
+ * request and `close` call for. Returns a string the caller frees. */
+static char *format_head(const request_t *req, int status, long content_length, bool close,
+                         const char *headers, size_t *out_len)
+{
+    char *head;
+    FILE *f = open_memstream(&head, out_len);
+    if (f == NULL)
+        test_server__die("open_memstream");
+    fprintf(f, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
+    if (headers != NULL)
+        fputs(headers, f);
+    if (content_length >= 0)
+        fprintf(f, "Content-Length: %ld\r\n", content_length);
+    if (close || !req->keep_alive)
+        fputs("Connection: close\r\n", f);
+    else if (req->minor_version == 0)
+        fputs("Connection: keep-alive\r\n", f);
+    fputs("\r\n", f);
+    if (fclose(f) != 0)
+        test_server__die("fclose(open_memstream)");
+    return head;
+}
+
+/* Sends a response head (see format_head). */
+static bool send_head(conn_t *c, const request_t *req, int status, long content_length, bool close,
+                      const char *headers)
+{
+    size_t len;
+    char *head = format_head(req, status, content_length, close, headers, &len);
+    bool ok = test_server__send(c, head, len);
+    free(head);
+    return ok;
+}
+
+/* Sends body bytes, unless the request is a HEAD. */
+static bool send_body(conn_t *c, const request_t *req, const void *data, size_t len)
+{
+    return req->head || test_server__send(c, data, len);
+}
+
+/* Sends a whole response with a Content-Length body. */
+static bool respond(conn_t *c, const request_t *req, int status, bool close, const char *headers,
+                    const void *body, size_t len)
+{
+    return send_head(c, req, status, (long)len, close, headers) && send_body(c, req, body, len);
+}
+
+static bool respond_text(conn_t *c, const request_t *req, int status, bool close, const char *text)
+{
+    return respond(c, req, status, close, TEXT_PLAIN, text, strlen(text));
+}
+
+/* Bytes [offset, offset + len) of the pattern: byte i is 'a' + i % 26. */
+static void pattern_fill(char *dst, size_t offset, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        dst[i] = (char)('a' + (offset + i) % 26);
+}
+
+/* A whole number of pattern periods, so that sending the same block again
+ * continues the pattern. */
+enum { PATTERN_BLOCK = 26 * 630 };
+
+/* Sends bytes [offset, offset + len) of the pattern, unless the request is a
+ * HEAD. */
+static bool send_pattern(conn_t *c, const request_t *req, size_t offset, size_t len)
+{
+    if (req->head)
+        return true;
+    char block[PATTERN_BLOCK];
+    pattern_fill(block, offset, sizeof(block));
+    while (len > 0) {
+        size_t n = len < sizeof(block) ? len : sizeof(block);
+        if (!test_server__send(c, block, n))
+            return false;
+        len -= n;
+    }
+    return true;
+}
+
+/* Compresses `len` bytes of the pattern (of zeros if `zeros`) with deflate,
+ * in the format window_bits selects (15: zlib, 15 + 16: gzip). Returns a
+ * buffer the caller frees. */
+static char *compress_body(int window_bits, bool zeros, size_t len, size_t *out_len)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) !=
+        Z_OK)
+        test_server__die("deflateInit2");
+    char *out;
+    FILE *f = open_memstream(&out, out_len);
+    if (f == NULL)
+        test_server__die("open_memstream");
+
+    char block[PATTERN_BLOCK];
+    if (zeros)
+        memset(block, 0, sizeof(block));
+    else
+        pattern_fill(block, 0, sizeof(block));
+    int flush;
+    do {
+        size_t n = len < sizeof(block) ? len : sizeof(block);
+        len -= n;
+        flush = len == 0 ? Z_FINISH : Z_NO_FLUSH;
+        z.next_in = (Bytef *)block;
+        z.avail_in = (uInt)n;
+        /* Drain deflate's output until it stops filling the chunk. */
+        do {
+            char chunk[16384];
+            z.next_out = (Bytef *)chunk;
+            z.avail_out = sizeof(chunk);
+            if (deflate(&z, flush) == Z_STREAM_ERROR)
+                test_server__die("deflate");
+            fwrite(chunk, 1, sizeof(chunk) - z.avail_out, f);
+        } while (z.avail_out == 0);
+    } while (flush != Z_FINISH);
+
+    deflateEnd(&z);
+    if (fclose(f) != 0)
+        test_server__die("fclose(open_memstream)");
+    return out;
+}
+
+/* ---- Well-formed responses ------------------------------------------------- */
+
+static bool route_bytes(conn_t *c, const request_t *req)
+{
+    long n = test_server__query_num(req, "n", 1024);
+    return send_head(c, req, 200, n, false, OCTET_STREAM) && send_pattern(c, req, 0, (size_t)n);
+}
+
+static bool route_chunked(conn_t *c, const request_t *req)
+{
+    size_t n = (size_t)test_server__query_num(req, "n", 1024);
+    size_t chunk = (size_t)test_server__query_num(req, "chunk", 256);
+    if (chunk == 0)
+        return respond_text(c, req, 400, false, "chunk must be positive");
+    if (!send_head(c, req, 200, -1, false,
+                   OCTET_STREAM "Transfer-Encoding: chunked\r\nTrailer: X-Trailer\r\n"))
+        return false;
+    for (size_t offset = 0; offset < n; offset += chunk) {
+        size_t len = n - offset < chunk ? n - offset : chunk;
+        char size_line[32];
+        int size_len = snprintf(size_line, sizeof(size_line), "%zx\r\n", len);
+        if (!send_body(c, req, size_line, (size_t)size_len) || !send_pattern(c, req, offset, len) ||
+            !send_body(c, req, "\r\n", 2))
+            return false;
+    }
+    static const char last[] = "0\r\nX-Trailer: done\r\n\r\n";
+    return send_body(c, req, last, sizeof(last) - 1);
+}
+
+static bool route_close_delimited(conn_t *c, const request_t *req)
+{
+    long n = test_server__query_num(req, "n", 1024);
+    if (send_head(c, req, 200, -1, true, OCTET_STREAM))
+        send_pattern(c, req, 0, (size_t)n);
+    return false;
+}
+
+static bool route_status(conn_t *c, const request_t *req)
+{
+    int code = (int)test_server__query_num(req, "code", 200);
+    if (code < 200 || code > 599)
+        return respond_text(c, req, 400, false, "code must be 200..599");
+    if (code == 204 || code == 304)
+        return send_head(c, req, code, -1, false, NULL);
+    char body[64];
+    snprintf(body, sizeof(body), "%d %s", code, reason_phrase(code));
+    return respond_text(c, req, code, false, body);
+}
+
+static bool route_delay(conn_t *c, const request_t *req)
+{
+    return test_server__sleep(c, test_server__query_num(req, "ms", 50)) &&
+           respond_text(c, req, 200, false, "ok");
+}
+
+static bool route_slow_body(conn_t *c, const request_t *req)
+{
+    long n = test_server__query_num(req, "n", 10);
+    long ms = test_server__query_num(req, "ms", 100);
+    if (!send_head(c, req, 200, n, false, OCTET_STREAM))
+        return false;
+    for (long i = 0; i < n && !req->head; i++) {
+        if (!test_server__sleep(c, ms) || !send_pattern(c, req, (size_t)i, 1))
+            return false;
+    }
+    return true;
+}
+
+static bool route_big_headers(conn_t *c, const request_t *req)
+{
+    long n = test_server__query_num(req, "n", 65536);
+    char fill[1001];
+    memset(fill, 'x', sizeof(fill) - 1);
+    fill[sizeof(fill) - 1] = '\0';
+
+    char *headers;
+    size_t len;
+    FILE *f = open_memstream(&headers, &len);
+    if (f == NULL)
+        test_server__die("open_memstream");
+    fputs(TEXT_PLAIN, f);
+    for (unsigned i = 0; ftell(f) < n; i++)
+        fprintf(f, "X-Fill-%u: %s\r\n", i, fill);
+    if (fclose(f) != 0)
+        test_server__die("fclose(open_memstream)");
+    bool ok = respond(c, req, 200, false, headers, "ok", 2);
+    free(headers);
+    return ok;
+}
+
+static bool route_many_headers(conn_t *c, const request_t *req)
+{
+    long count = test_server__query_num(req, "count", 100);
+    char *headers;
+    size_t len;
+    FILE *f = open_memstream(&headers, &len);
+    if (f == NULL)
+        test_server__die("open_memstream");
+    fputs(TEXT_PLAIN, f);
+    for (long i = 0; i < count; i++)
+        fprintf(f, "X-Header-%ld: %ld\r\n", i, i);
+    if (fclose(f) != 0)
+        test_server__die("fclose(open_memstream)");
+    bool ok = respond(c, req, 200, false, headers, "ok", 2);
+    free(headers);
+    return ok;
+}
+
+static bool route_keepalive_then_close(conn_t *c, const request_t *req)
+{
+    long ms = test_server__query_num(req, "ms", 50);
+    c->idle_ms = ms > 1000000000 ? 1000000000 : (int)ms;
+    return respond_text(c, req, 200, false, "ok");
+}
+
+static bool route_conn_close(conn_t *c, const request_t *req)
+{
+    respond_text(c, req, 200, true, "ok");
+    return false;
+}
+
+static bool respond_compressed(conn_t *c, const request_t *req, const char *headers,
+                               int window_bits, bool zeros, size_t len)
+{
+    size_t body_len;
+    char *body = compress_body(window_bits, zeros, len, &body_len);
+    bool ok = respond(c, req, 200, false, headers, body, body_len);
+    free(body);
+    return ok;
+}
+
+static bool route_gzip(conn_t *c, const request_t *req)
+{
+    return respond_compressed(c, req, OCTET_STREAM "Content-Encoding: gzip\r\n", 15 + 16, false,
+                              (size_t)test_server__query_num(req, "n", 1024));
+}
+
+static bool route_deflate(conn_t *c, const request_t *req)
+{
+    return respond_compressed(c, req, OCTET_STREAM "Content-Encoding: deflate\r\n", 15, false,
+                              (size_t)test_server__query_num(req, "n", 1024));
+}
+
+static bool route_gzip_bomb(conn_t *c, const request_t *req)
+{
+    return respond_compressed(c, req, OCTET_STREAM "Content-Encoding: gzip\r\n", 15 + 16, true,
+                              (size_t)test_server__query_num(req, "mb", 1) << 20);
+}
+
+static bool route_redirect(conn_t *c, const request_t *req)
+{
+    int code = (int)test_server__query_num(req, "code", 302);
+    char *to = test_server__query_str(req, "to");
+    if (to == NULL)
+        return respond_text(c, req, 400, false, "to is missing");
+    bool ok;
+    if (code < 300 || code > 399) {
+        ok = respond_text(c, req, 400, false, "code must be 300..399");
+    } else if (strpbrk(to, "\r\n") != NULL) {
+        ok = respond_text(c, req, 400, false, "to must be one line");
+    } else {
+        char *headers;
+        if (asprintf(&headers, TEXT_PLAIN "Location: %s\r\n", to) < 0)
+            test_server__die("asprintf");
+        ok = respond(c, req, code, false, headers, "redirecting", 11);
+        free(headers);
+    }
+    free(to);
+    return ok;
+}
+
+static bool route_redirect_chain(conn_t *c, const request_t *req)
+{
+    long n = test_server__query_num(req, "n", 3);
+    if (n == 0)
+        return respond_text(c, req, 200, false, "done");
+    char headers[128];
+    snprintf(headers, sizeof(headers), TEXT_PLAIN "Location: /redirect-chain?n=%ld\r\n", n - 1);
+    return respond(c, req, 302, false, headers, "redirecting", 11);
+}
+
+static bool route_echo(conn_t *c, const request_t *req)
+{
+    return respond(c, req, 200, false, OCTET_STREAM, req->raw, req->raw_len);
+}
+
+static bool route_echo_body(conn_t *c, const request_t *req)
+{
+    return respond(c, req, 200, false, OCTET_STREAM, req->body, req->body_len);
+}
+
+static bool route_100_continue(conn_t *c, const request_t *req)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    return test_server__send(c, cont, sizeof(cont) - 1) && respond_text(c, req, 200, false, "ok");
+}
+
+static bool route_many_1xx(conn_t *c, const request_t *req)
+{
+    long count = test_server__query_num(req, "count", 3);
+    static const char hints[] =
+        "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n";
+    for (long i = 0; i < count; i++) {
+        if (!test_server__send(c, hints, sizeof(hints) - 1))
+            return false;
+    }
+    return respond_text(c, req, 200, false, "ok");
+}
+
+/* ---- Faults ------------------------------------------------------------------ */
+
+static bool route_close_mid_headers(conn_t *c, const request_t *req)
+{
+    (void)req;
+    static const char part[] = "HTTP/1.1 200 OK\r\nContent-Le";
+    test_server__send(c, part, sizeof(part) - 1);
+    return false;
+}
+
+static bool route_close_mid_body(conn_t *c, const request_t *req)
+{
+    long n = test_server__query_num(req, "n", 1024);
+    if (send_head(c, req, 200, n, false, OCTET_STREAM))
+        send_pattern(c, req, 0, (size_t)n / 2);
+    return false;
+}
+
+static bool route_bad_chunk(conn_t *c, const request_t *req)
+{
+    static const char body[] = "zz\r\nhello\r\n0\r\n\r\n";
+    if (send_head(c, req, 200, -1, false, OCTET_STREAM "Transfer-Encoding: chunked\r\n"))
+        send_body(c, req, body, sizeof(body) - 1);
+    return false;
+}
+
+static bool route_no_response(conn_t *c, const request_t *req)
+{
+    (void)req;
+    test_server__drain(c, -1);
+    return false;
+}
+
+static bool route_one_byte_per_second(conn_t *c, const request_t *req)
+{
+    long ms = test_server__query_num(req, "ms", 1000);
+    size_t len;
+    char *head = format_head(req, 200, 2, false, TEXT_PLAIN, &len);
+    bool ok = true;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (i == 0 || test_server__sleep(c, ms)) && test_server__send(c, head + i, 1);
+    free(head);
+    return ok && send_body(c, req, "ok", 2);
+}
+
+static bool route_cl_and_te(conn_t *c, const request_t *req)
+{
+    static const char body[] = "5\r\nhello\r\n0\r\n\r\n";
+    if (send_head(c, req, 200, 5, false, OCTET_STREAM "Transfer-Encoding: chunked\r\n"))
+        send_body(c, req, body, sizeof(body) - 1);
+    return false;
+}
+
+static bool route_two_cl(conn_t *c, const request_t *req)
+{
+    if (send_head(c, req, 200, 5, false, OCTET_STREAM "Content-Length: 6\r\n"))
+        send_body(c, req, "hello!", 6);
+    return false;
+}
+
+/* ---- Dispatch ---------------------------------------------------------------- */
+
+static const struct route_s {
+    const char *path;
+    bool (*fn)(conn_t *c, const request_t *req);
+} routes[] = {
+    {"/bytes", route_bytes},
+    {"/chunked", route_chunked},
+    {"/close-delimited", route_close_delimited},
+    {"/status", route_status},
+    {"/delay", route_delay},
+    {"/slow-body", route_slow_body},
+    {"/close-mid-headers", route_close_mid_headers},
+    {"/close-mid-body", route_close_mid_body},
+    {"/bad-chunk", route_bad_chunk},
+    {"/big-headers", route_big_headers},
+    {"/many-headers", route_many_headers},
+    {"/keepalive-then-close", route_keepalive_then_close},
+    {"/conn-close", route_conn_close},
+    {"/gzip", route_gzip},
+    {"/deflate", route_deflate},
+    {"/gzip-bomb", route_gzip_bomb},
+    {"/redirect", route_redirect},
+    {"/redirect-chain", route_redirect_chain},
+    {"/echo", route_echo},
+    {"/echo-body", route_echo_body},
+    {"/no-response", route_no_response},
+    {"/one-byte-per-second", route_one_byte_per_second},
+    {"/100-continue", route_100_continue},
+    {"/many-1xx", route_many_1xx},
+    {"/cl-and-te", route_cl_and_te},
+    {"/two-cl", route_two_cl},
+};
+
+bool test_server__route(conn_t *c, const request_t *req)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (strcmp(req->path, routes[i].path) == 0)
+            return routes[i].fn(c, req) && req->keep_alive;
+    }
+    return respond_text(c, req, 404, false, "not found") && req->keep_alive;
+}
+
+void test_server__reject(conn_t *c, int status)
+{
+    const request_t req = {.keep_alive = false};
+    respond_text(c, &req, status, true, reason_phrase(status));
+}
