@@ -1,7 +1,9 @@
 /* The client and the life of a call: see http/client.h.
  *
- * gust_http_send checks and copies the request into a call, then submits a
- * start task; from then on the call lives on the worker that ran that task.
+ * gust_http_send checks and copies the request into a call and starts it on
+ * the calling worker, or submits a start task from outside the pool. The
+ * call then lives on that worker, unless it moves once per hop to where an
+ * idle connection to its origin is (session.c).
  * A call ends exactly once, in call_end: its future completes (unless a
  * cancel got there first) and its memory goes. */
 #include <errno.h>
@@ -290,6 +292,7 @@ void gust__call_run(call_t *call)
         return;
     }
     call->hop_start_ns = gust_now_ns();
+    call->migrated = false;
     call->origin = gust__origin_get(call->client, &call->url);
     if (call->origin == NULL) {
         gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
@@ -445,7 +448,11 @@ gust_future_t *gust_http_send(gust_client_t *client, const gust_request_t *req)
         gust__call_fail(call, err, "%s", why != NULL ? why : gust_strerror(err));
         return future;
     }
-    if (!gust_pool_submit(client->pool, call_start, call))
+    /* On a worker of this client, start at once: the connection the last
+     * response freed is likely idle right here. */
+    if (gust_runtime_current() == client->runtime)
+        call_start(call);
+    else if (!gust_pool_submit(client->pool, call_start, call))
         gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
     return future;
 }

@@ -15,8 +15,8 @@
  *     gust_future_free(f);
  *     gust_client_free(client);
  *
- * Timeouts: `connect` covers DNS and connecting to one address (each address
- * of a name gets its own); `header` runs from the end of sending the request
+ * Timeouts: `connect` covers DNS and connecting, over every address of the
+ * name tried in turn (curl's meaning); `header` runs from the end of sending the request
  * to the end of the response headers; `total` runs from gust_http_send to the
  * last body byte across redirects and retries, and counts the time spent
  * waiting for a connection under the limits unless total_after_queue is set.
@@ -59,7 +59,8 @@ typedef struct gust_client_opts_s {
      * connection to another origin is closed to make room, else the request
      * waits. */
     unsigned max_total;
-    /* An idle keep-alive connection is closed after this long. Default 15 s. */
+    /* An idle keep-alive connection is closed after this long, or sooner if
+     * the server's Keep-Alive header says it will close first. Default 15 s. */
     uint64_t idle_timeout_ns;
     /* Requests served by one connection before it is closed; 0 = no limit.
      * Default 0. */

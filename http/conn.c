@@ -353,6 +353,19 @@ static const http_parser_settings parser_settings = {
     .on_message_complete = on_message_complete,
 };
 
+/* A server's `Keep-Alive: timeout=N` says when it will drop an idle
+ * connection; reusing one near that moment races its close. */
+static uint64_t server_idle_timeout_ns(const gust_response_t *response)
+{
+    const char *ka = gust_response_header(response, "Keep-Alive");
+    const char *t = ka != NULL ? strcasestr(ka, "timeout=") : NULL;
+    if (t == NULL)
+        return 0;
+    unsigned long seconds = strtoul(t + 8, NULL, 10);
+    /* A second less than announced, since the server's clock started first. */
+    return seconds > 1 ? (uint64_t)(seconds - 1) * 1000000000ull : 0;
+}
+
 static void finish_exchange(conn_t *conn)
 {
     call_t *call = conn->call;
@@ -361,6 +374,7 @@ static void finish_exchange(conn_t *conn)
     gust_timer_stop(&conn->timer);
     gust__decoder_clear(&conn->decoder);
     conn->decoding = false;
+    conn->server_idle_ns = server_idle_timeout_ns(response);
     bool reused = conn->requests_served > 0;
     conn->requests_served++;
     call->conn = NULL;
@@ -583,6 +597,8 @@ void gust__conn_idle(conn_t *conn)
 {
     conn->state = CONN_IDLE;
     uint64_t timeout = conn->session->client->opts.idle_timeout_ns;
+    if (conn->server_idle_ns != 0 && (timeout == 0 || conn->server_idle_ns < timeout))
+        timeout = conn->server_idle_ns;
     if (timeout != 0 && gust_timer_start(&conn->timer, timeout, on_timer, conn) != 0)
         gust__conn_close(conn);
 }

@@ -169,6 +169,7 @@ struct call_s {
     unsigned num_redirects;
     bool retried;
     bool want_fresh_conn; /* a retry: do not take an idle connection */
+    bool migrated;        /* moved to another worker during this hop */
     gust_timer_t total_timer;
     struct cds_list_head wait_link; /* in an origin's or a session's wait list */
     enum { WAIT_NONE, WAIT_ORIGIN, WAIT_TOTAL } waiting;
@@ -222,6 +223,7 @@ struct conn_s {
     unsigned next_addr;
     struct dns_waiter_s *dns_waiter; /* while resolving */
     unsigned requests_served;
+    uint64_t server_idle_ns; /* from the last response's Keep-Alive, 0 = none */
     uint64_t phase_start_ns;
 
     /* The exchange in progress. */

@@ -13,9 +13,11 @@
  * slot lowers the count, then looks for waiters (both sequentially
  * consistent, so one of the two sees the other). A freed slot is handed on
  * by posting to a worker with waiters, never by a nested call, so handing
- * on cannot recurse. A connection never changes worker: when calls wait on
- * other workers, a connection that falls idle closes and so frees its slot
- * for them, and a worker that waits asks the others to close an idle one. */
+ * on cannot recurse. A connection never changes worker, but a call without
+ * one may: it moves (once per hop) to a worker with an idle connection to
+ * its origin rather than open a new one or wait. At the total limit, a
+ * connection that falls idle while calls for other origins wait closes to
+ * free its slot, and a worker that waits asks the others to close one. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,6 +236,48 @@ static reserve_t reserve(session_t *session, origin_t *origin)
     return TOTAL_FULL;
 }
 
+/* ---- moving calls to connections ---- */
+
+/* Another worker holding idle connections to `origin`, or -1. */
+static int worker_with_idle(const session_t *session, const origin_t *origin)
+{
+    unsigned n = session->client->num_workers;
+    for (unsigned k = 1; k < n; k++) {
+        unsigned w = (session->index + k) % n;
+        if (atomic_load_explicit(&origin->slots[w].num_idle, memory_order_relaxed) > 0)
+            return (int)w;
+    }
+    return -1;
+}
+
+static void resume_task(void *arg)
+{
+    call_t *call = arg;
+    if (gust__call_cancelled(call)) {
+        gust__call_abandon(call);
+        return;
+    }
+    gust__call_arm_total(call);
+    gust__session_acquire(call->session, call);
+}
+
+/* Sends a call that has no connection yet to worker `w`, where a kept-alive
+ * connection is idle: a connection never moves, so the call does, once per
+ * hop. Its total timer is re-armed there. Returns false (and changes
+ * nothing) if the post failed. */
+static bool migrate(session_t *session, call_t *call, int w)
+{
+    gust_client_t *client = session->client;
+    gust_timer_stop(&call->total_timer);
+    call->migrated = true;
+    call->session = &client->sessions[w];
+    if (gust_runtime_post(client->runtime, (unsigned)w, resume_task, call))
+        return true;
+    call->session = session;
+    gust__call_arm_total(call);
+    return false;
+}
+
 /* ---- serving waiting calls ---- */
 
 /* Starts the calls waiting here for `origin` while slots allow. */
@@ -251,8 +295,16 @@ static void serve_origin(session_t *session, origin_t *origin)
         } else {
             /* Still counted as waiting while it tries (see the top). */
             reserve_t got = reserve(session, origin);
-            if (got == PER_HOST_FULL)
+            int w;
+            if (got == PER_HOST_FULL) {
+                /* Idle connections elsewhere: one waiting call goes there. */
+                if (!call->migrated && (w = worker_with_idle(session, origin)) >= 0) {
+                    gust__session_unwait(session, call);
+                    if (!migrate(session, call, w))
+                        wait_on_origin(session, call);
+                }
                 return;
+            }
             gust__session_unwait(session, call);
             if (got == RESERVED) {
                 gust__conn_open(session, origin, call);
@@ -342,6 +394,11 @@ void gust__session_acquire(session_t *session, call_t *call)
         gust__conn_send(conn, call);
         return;
     }
+    /* A kept-alive connection on another worker beats a new one here. */
+    int w;
+    if (!call->want_fresh_conn && !call->migrated && (w = worker_with_idle(session, origin)) >= 0 &&
+        migrate(session, call, w))
+        return;
     /* First come, first served: behind calls already waiting here. */
     if (cds_list_empty(&slot->waiting)) {
         switch (reserve(session, origin)) {
@@ -380,11 +437,13 @@ void gust__session_release(conn_t *conn)
         gust__conn_send(conn, call);
         return;
     }
-    /* Calls on other workers wait for a slot this connection holds. */
-    if (atomic_load_explicit(&origin->num_waiting, memory_order_relaxed) > 0 ||
-        atomic_load_explicit(&client->num_starved, memory_order_relaxed) > 0) {
+    /* Calls for other origins wait for the slot this connection holds. */
+    if (atomic_load_explicit(&client->num_starved, memory_order_relaxed) > 0) {
         gust__conn_close(conn);
         return;
     }
     make_idle(session, conn);
+    /* Calls for this origin wait on other workers: one of them comes here. */
+    if (atomic_load_explicit(&origin->num_waiting, memory_order_relaxed) > 0)
+        wake_origin(session, origin);
 }

@@ -47,6 +47,7 @@ static unsigned num_threads = 2;
 static unsigned nginx_workers = 1;
 static unsigned concurrencies[MAX_CONCURRENCIES] = {10, 100};
 static int num_concurrencies = 2;
+static const char *only_peer; /* --only=NAME: one peer (for profiling) */
 
 /* ---- The peers --------------------------------------------------------- */
 
@@ -96,6 +97,8 @@ static void run_peer(peer_t *p, int ci, const char *url, unsigned long requests,
 {
     if (p->status[ci] != BENCH_OK)
         return; /* missing or failed earlier: not again at this concurrency */
+    if (only_peer != NULL && strncmp(p->name, only_peer, strlen(only_peer)) != 0)
+        return;
     unsigned concurrency = concurrencies[ci];
     bench_result_t r = p->run(url, concurrency, requests);
     check_result(&r, requests);
@@ -196,12 +199,13 @@ static void usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [--requests=N] [--runs=R] [--threads=T] [--concurrency=C1,C2,...]\n"
-            "          [--nginx-workers=W]\n"
+            "          [--nginx-workers=W] [--only=NAME]\n"
             "  --requests       keep-alive GETs per client, run and concurrency (100000)\n"
             "  --runs           timed runs; figures are medians (3, at most %d)\n"
             "  --threads        gust's runtime workers (2)\n"
             "  --concurrency    requests in flight, one run set each (10,100; at most %d)\n"
-            "  --nginx-workers  nginx worker processes (1)\n",
+            "  --nginx-workers  nginx worker processes (1)\n"
+            "  --only           run only the peer whose name starts with NAME (profiling)\n",
             prog, MAX_RUNS, MAX_CONCURRENCIES);
     exit(2);
 }
@@ -257,6 +261,8 @@ static void parse_args(int argc, char **argv)
             nginx_workers = (unsigned)v;
         else if (strncmp(a, "--concurrency=", 14) == 0)
             parse_concurrencies(a + 14);
+        else if (strncmp(a, "--only=", 7) == 0)
+            only_peer = a + 7;
         else
             usage(argv[0]);
     }
