@@ -66,6 +66,13 @@ static ssize_t bad_header(const gust_header_t *headers, size_t num)
     return -1;
 }
 
+/* *out = a copy of s, or NULL for NULL; false when out of memory. */
+static bool copy_string(const char *s, char **out)
+{
+    *out = s != NULL ? strdup(s) : NULL;
+    return s == NULL || *out != NULL;
+}
+
 static void free_client(gust_client_t *client)
 {
     if (client->sessions != NULL) {
@@ -77,6 +84,12 @@ static void free_client(gust_client_t *client)
     gust__table_free(client->origins, gust__origin_destroy);
     free(client->user_agent);
     free(client->headers);
+    gust__tls_client_free(client);
+    pthread_mutex_destroy(&client->tls_lock);
+    free(client->ca_file);
+    free(client->ca_dir);
+    free(client->client_cert_file);
+    free(client->client_key_file);
     gust_runtime_free(client->own_runtime);
     free(client);
 }
@@ -93,10 +106,18 @@ gust_client_t *gust_client_new(gust_runtime_t *runtime, const gust_client_opts_t
         errno = EINVAL;
         return NULL;
     }
+    if (opts->ca_file != NULL || opts->ca_dir != NULL || opts->client_cert_file != NULL) {
+        char why[256];
+        if (gust__tls_check_opts(opts, why, sizeof(why)) != 0) {
+            errno = EINVAL;
+            return NULL;
+        }
+    }
     gust_client_t *client = calloc(1, sizeof(*client));
     if (client == NULL)
         return NULL;
     client->opts = *opts;
+    pthread_mutex_init(&client->tls_lock, NULL);
     if (runtime == NULL) {
         gust_runtime_opts_t ropts = gust_runtime_opts_default();
         ropts.pool.thread_name_prefix = "gust-http";
@@ -125,12 +146,20 @@ gust_client_t *gust_client_new(gust_runtime_t *runtime, const gust_client_opts_t
     client->origins = gust__table_new();
     client->dns = gust__dns_new(runtime, opts->dns_ttl_ns);
     client->headers = copy_headers(opts->headers, opts->num_headers);
-    if (opts->user_agent != NULL && (client->user_agent = strdup(opts->user_agent)) == NULL)
+    if (!copy_string(opts->user_agent, &client->user_agent) ||
+        !copy_string(opts->ca_file, &client->ca_file) ||
+        !copy_string(opts->ca_dir, &client->ca_dir) ||
+        !copy_string(opts->client_cert_file, &client->client_cert_file) ||
+        !copy_string(opts->client_key_file, &client->client_key_file))
         goto fail;
     if (client->origins == NULL || client->dns == NULL || client->headers == NULL)
         goto fail;
     client->opts.headers = client->headers;
     client->opts.user_agent = client->user_agent;
+    client->opts.ca_file = client->ca_file;
+    client->opts.ca_dir = client->ca_dir;
+    client->opts.client_cert_file = client->client_cert_file;
+    client->opts.client_key_file = client->client_key_file;
     return client;
 fail:
     free_client(client);
@@ -293,7 +322,7 @@ void gust__call_run(call_t *call)
     }
     call->hop_start_ns = gust_now_ns();
     call->migrated = false;
-    call->origin = gust__origin_get(call->client, &call->url);
+    call->origin = gust__origin_get(call->client, &call->url, call->insecure);
     if (call->origin == NULL) {
         gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
         return;
@@ -417,6 +446,7 @@ static int call_init(call_t *call, const gust_request_t *req, const char **out_w
                                                    : opts->max_redirects;
     call->decompress = opts->decompress && !req->no_decompress;
     call->retry_non_idempotent = req->retry_non_idempotent;
+    call->insecure = opts->insecure || req->insecure;
     call->on_body = req->on_body;
     call->on_body_arg = req->on_body_arg;
     return 0;

@@ -93,6 +93,20 @@ typedef struct gust_client_opts_s {
     size_t num_headers;
     /* How long a DNS answer is reused. Default 60 s. */
     uint64_t dns_ttl_ns;
+    /* TLS (https URLs). Certificates are verified against the system bundle
+     * (/etc/ssl/certs/ca-certificates.crt), or ca_file and/or ca_dir when
+     * set, and must match the host name. `insecure` turns verification off
+     * for every request (a request can turn it off for itself); it is never
+     * on unless asked for. A client certificate (PEM, with its key in
+     * client_key_file or in the same file) is offered when a server asks.
+     * Paths are copied; files are read when the client is made and a bad one
+     * fails gust_client_new with EINVAL. The TLS handshake is part of the
+     * connect timeout. */
+    bool insecure;
+    const char *ca_file;
+    const char *ca_dir;
+    const char *client_cert_file;
+    const char *client_key_file;
 } gust_client_opts_t;
 
 /* gust_client_opts_default returns the defaults listed above. */
@@ -151,6 +165,9 @@ typedef struct gust_request_s {
     bool retry_non_idempotent;
     /* Leave Content-Encoding alone for this request. */
     bool no_decompress;
+    /* Do not verify the server's certificate (https only). Such a request
+     * never shares a connection with one that verifies. */
+    bool insecure;
     /* Runs on a worker once the future completes, like requests-futures'
      * background callback; the future stays alive for the call. */
     gust_future_cb on_done;

@@ -70,6 +70,7 @@ static origin_t *destroy(conn_t *conn)
     gust_timer_stop(&conn->timer);
     if (conn->io_started)
         gust_io_stop(&conn->io);
+    gust__tls_free(conn);
     if (conn->fd >= 0)
         close(conn->fd);
     if (conn->state == CONN_IDLE)
@@ -122,12 +123,38 @@ static void conn_failed(conn_t *conn, int err, const char *fmt, ...)
 
 /* ---- connecting ---- */
 
-static void connected(conn_t *conn)
+/* Connected, and with TLS the handshake done: the connect timeout ends. */
+static void ready(conn_t *conn)
 {
-    uint64_t now = gust_now_ns();
-    conn->call->timings.connect_ns = now - conn->phase_start_ns;
+    conn->call->timings.connect_ns = gust_now_ns() - conn->phase_start_ns;
     gust_timer_stop(&conn->timer);
     start_exchange(conn);
+}
+
+static void handshake(conn_t *conn)
+{
+    char why[256];
+    int rc = gust__tls_handshake(conn, why, sizeof(why));
+    if (rc == 0)
+        ready(conn);
+    else if (rc < 0)
+        conn_failed(conn, rc, "TLS with %s:%u: %s", conn->origin->host, conn->origin->port, why);
+}
+
+static void connected(conn_t *conn)
+{
+    if (!conn->origin->https) {
+        ready(conn);
+        return;
+    }
+    char why[256];
+    int err = gust__tls_start(conn, why, sizeof(why));
+    if (err != 0) {
+        conn_failed(conn, err, "TLS with %s:%u: %s", conn->origin->host, conn->origin->port, why);
+        return;
+    }
+    conn->state = CONN_HANDSHAKING;
+    handshake(conn);
 }
 
 /* Tries the remaining addresses in order until a connect is under way. */
@@ -182,6 +209,7 @@ static void resolved(conn_t *conn, int err, const char *why, const addr_list_t *
     }
     uint64_t now = gust_now_ns();
     conn->call->timings.dns_ns = now - conn->phase_start_ns;
+    conn->phase_start_ns = now;
     conn->addrs = *addrs;
     conn->next_addr = 0;
     connect_next(conn, ECONNREFUSED);
@@ -216,6 +244,29 @@ void gust__conn_open(session_t *session, origin_t *origin, call_t *call)
     }
     if (!gust__dns_resolve(session->client->dns, origin->host, origin->port, conn, resolved))
         return; /* resolved() comes later */
+}
+
+/* ---- reading and writing, over TCP or TLS ---- */
+
+static ssize_t conn_recv(conn_t *conn, void *buf, size_t len)
+{
+    return conn->ssl != NULL ? gust__tls_read(conn, buf, len) : recv(conn->fd, buf, len, 0);
+}
+
+static ssize_t conn_writev(conn_t *conn, const struct iovec *iov, int n_iov)
+{
+    if (conn->ssl == NULL)
+        return writev(conn->fd, iov, n_iov);
+    size_t total = 0;
+    for (int i = 0; i < n_iov; i++) {
+        ssize_t n = gust__tls_write(conn, iov[i].iov_base, iov[i].iov_len);
+        if (n < 0)
+            return total > 0 ? (ssize_t)total : -1;
+        total += (size_t)n;
+        if ((size_t)n < iov[i].iov_len)
+            break;
+    }
+    return (ssize_t)total;
 }
 
 /* ---- the exchange ---- */
@@ -394,7 +445,7 @@ static bool read_some(conn_t *conn, uint32_t events)
 {
     session_t *session = conn->session;
     for (;;) {
-        ssize_t n = recv(conn->fd, session->read_buf, session->read_buf_len, 0);
+        ssize_t n = conn_recv(conn, session->read_buf, session->read_buf_len);
         if (n > 0) {
             if (!conn->received) {
                 conn->received = true;
@@ -417,8 +468,10 @@ static bool read_some(conn_t *conn, uint32_t events)
                 return false;
             }
             /* A short read drained the socket, unless the peer also closed:
-             * then read on to see the end, which gets no event of its own. */
-            if ((size_t)n < session->read_buf_len && !(events & (EPOLLRDHUP | EPOLLHUP)))
+             * then read on to see the end, which gets no event of its own.
+             * TLS reads a record at a time and may hold more: read on. */
+            if ((size_t)n < session->read_buf_len && !(events & (EPOLLRDHUP | EPOLLHUP)) &&
+                conn->ssl == NULL)
                 return true;
         } else if (n == 0) {
             /* The end of a close-delimited body, or a cut-off response. */
@@ -439,8 +492,8 @@ static bool read_some(conn_t *conn, uint32_t events)
             return true;
         } else if (errno != EINTR) {
             int e = errno;
-            conn_failed(conn, e == ECONNRESET ? GUST_ERR_CONN_RESET : GUST_ERR_IO, "recv: %s",
-                        strerror(e));
+            conn_failed(conn, e == ECONNRESET ? GUST_ERR_CONN_RESET : GUST_ERR_IO, "%s: %s",
+                        conn->ssl != NULL ? "TLS read" : "recv", strerror(e));
             return false;
         }
     }
@@ -527,7 +580,7 @@ static bool write_some(conn_t *conn)
         }
         if (n_iov == 0)
             return sent_all(conn);
-        ssize_t n = writev(conn->fd, iov, n_iov);
+        ssize_t n = conn_writev(conn, iov, n_iov);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return true;
@@ -628,6 +681,9 @@ static void on_io(gust_io_t *io, uint32_t events)
             connected(conn);
         break;
     }
+    case CONN_HANDSHAKING:
+        handshake(conn);
+        break;
     case CONN_SENDING:
         if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && !write_some(conn))
             break;
@@ -649,17 +705,23 @@ static void on_io(gust_io_t *io, uint32_t events)
 static void on_timer(gust_timer_t *timer)
 {
     conn_t *conn = timer->data;
-    uint64_t waited_ms = (gust_now_ns() - conn->phase_start_ns) / 1000000;
+    const origin_t *origin = conn->origin;
+    unsigned long long connect_ms = conn->call != NULL ? conn->call->connect_timeout_ns / 1000000 : 0;
     switch (conn->state) {
     case CONN_RESOLVING:
     case CONN_CONNECTING:
         conn_failed(conn, GUST_ERR_CONNECT_TIMEOUT, "connect to %s:%u timed out after %llu ms",
-                    conn->origin->host, conn->origin->port, (unsigned long long)waited_ms);
+                    origin->host, origin->port, connect_ms);
+        break;
+    case CONN_HANDSHAKING:
+        conn_failed(conn, GUST_ERR_TLS_HANDSHAKE_TIMEOUT,
+                    "TLS handshake with %s:%u not done within the connect timeout (%llu ms)",
+                    origin->host, origin->port, connect_ms);
         break;
     case CONN_SENDING:
     case CONN_RECEIVING:
-        conn_failed(conn, GUST_ERR_HEADER_TIMEOUT, "no response headers after %llu ms",
-                    (unsigned long long)waited_ms);
+        conn_failed(conn, GUST_ERR_HEADER_TIMEOUT, "no response headers within %llu ms",
+                    (unsigned long long)(conn->call->header_timeout_ns / 1000000));
         break;
     case CONN_IDLE:
         gust__conn_close(conn);

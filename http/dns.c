@@ -108,7 +108,7 @@ static void set_port(addr_list_t *list, uint16_t port)
 }
 
 /* An IP literal needs no lookup. */
-static bool parse_literal(const char *host, addr_list_t *out)
+bool gust__ip_literal(const char *host, addr_list_t *out)
 {
     struct sockaddr_in *v4 = (struct sockaddr_in *)&out->addrs[0];
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->addrs[0];
@@ -229,7 +229,7 @@ bool gust__dns_resolve(dns_cache_t *dns, const char *host, uint16_t port, conn_t
                        dns_done_fn done)
 {
     addr_list_t addrs;
-    if (parse_literal(host, &addrs)) {
+    if (gust__ip_literal(host, &addrs)) {
         set_port(&addrs, port);
         done(conn, 0, NULL, &addrs);
         return true;

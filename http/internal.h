@@ -17,6 +17,8 @@
 
 #include <http_parser.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -110,6 +112,8 @@ typedef void (*dns_done_fn)(conn_t *conn, int err, const char *why, const addr_l
 bool gust__dns_resolve(dns_cache_t *dns, const char *host, uint16_t port, conn_t *conn,
                        dns_done_fn done);
 uint64_t gust__dns_lookups(const dns_cache_t *dns);
+/* Fills *out with `host` if it is an IPv4 or IPv6 literal (port 0). */
+bool gust__ip_literal(const char *host, addr_list_t *out);
 /* A connection that closes while its lookup runs tells the waiter (which
  * gust__dns_resolve left in conn->dns_waiter) to drop it. On its worker. */
 void gust__dns_forget(struct dns_waiter_s *waiter);
@@ -160,6 +164,7 @@ struct call_s {
     unsigned max_redirects;
     bool decompress;
     bool retry_non_idempotent;
+    bool insecure;
     gust_body_cb on_body;
     void *on_body_arg;
 
@@ -205,6 +210,7 @@ int gust__redirect(call_t *call, const gust_response_t *response, const char **o
 typedef enum conn_state_e {
     CONN_RESOLVING,
     CONN_CONNECTING,
+    CONN_HANDSHAKING,
     CONN_SENDING,
     CONN_RECEIVING,
     CONN_IDLE,
@@ -216,6 +222,7 @@ struct conn_s {
     call_t *call;
     conn_state_t state;
     int fd;
+    SSL *ssl; /* NULL for plain TCP */
     bool io_started;
     gust_io_t io;
     gust_timer_t timer; /* connect, header or idle timeout, by state */
@@ -269,6 +276,25 @@ origin_t *gust__conn_evict(conn_t *conn);
 /* The call gives up on its connection (timeout, cancel): closes it. */
 void gust__conn_abort(conn_t *conn);
 
+/* ---- tls.c ---- */
+
+/* Loads the options' CA and client certificate once to check them; returns
+ * 0 or GUST_ERR_TLS with *why. */
+int gust__tls_check_opts(const gust_client_opts_t *opts, char *why, size_t why_len);
+void gust__tls_client_free(gust_client_t *client);
+void gust__tls_origin_free(origin_t *origin);
+/* Sets up TLS on a connected socket (SNI, name to verify, session to
+ * resume). Returns 0 or an error code with *why. */
+int gust__tls_start(conn_t *conn, char *why, size_t why_len);
+/* One step of the handshake: 0 done, 1 wait for the socket, or an error
+ * code (each certificate failure its own) with *why. */
+int gust__tls_handshake(conn_t *conn, char *why, size_t why_len);
+/* As recv and send: bytes, 0 at the end (read), or -1 with errno (EAGAIN
+ * when the socket must be waited for). */
+ssize_t gust__tls_read(conn_t *conn, void *buf, size_t len);
+ssize_t gust__tls_write(conn_t *conn, const void *buf, size_t len);
+void gust__tls_free(conn_t *conn);
+
 /* ---- session.c: per-worker connection pools and the limits ---- */
 
 typedef struct origin_slot_s {
@@ -284,6 +310,9 @@ struct origin_s {
     char *host;
     uint16_t port;
     bool https;
+    bool insecure; /* TLS without verification: part of the key */
+    pthread_mutex_t tls_lock;
+    SSL_SESSION *tls_session; /* the newest resumable one, under tls_lock */
     atomic_uint num_open;
     atomic_uint num_waiting; /* over all workers */
     origin_slot_t slots[];   /* one per worker */
@@ -308,8 +337,9 @@ struct session_s {
 
 /* The calling worker's session, or NULL off the client's runtime. */
 session_t *gust__session_current(gust_client_t *client);
-/* The origin entry for `url`, made on first use; NULL when out of memory. */
-origin_t *gust__origin_get(gust_client_t *client, const gust_url_t *url);
+/* The origin entry for `url` with those TLS settings, made on first use;
+ * NULL when out of memory. */
+origin_t *gust__origin_get(gust_client_t *client, const gust_url_t *url, bool insecure);
 void gust__origin_destroy(interned_t *origin);
 /* Finds a connection for `call` (idle, new, or a place in a queue). */
 void gust__session_acquire(session_t *session, call_t *call);
@@ -342,6 +372,13 @@ struct gust_client_s {
     atomic_uint num_starved; /* over all sessions */
     atomic_uint_fast64_t in_flight;
     atomic_uint_fast64_t requests;
+    char *ca_file;
+    char *ca_dir;
+    char *client_cert_file;
+    char *client_key_file;
+    pthread_mutex_t tls_lock;
+    SSL_CTX *tls_verify;   /* made on first use, under tls_lock */
+    SSL_CTX *tls_insecure;
 };
 
 #endif

@@ -42,6 +42,7 @@ session_t *gust__session_current(gust_client_t *client)
 typedef struct origin_args_s {
     gust_client_t *client;
     const gust_url_t *url;
+    bool insecure;
 } origin_args_t;
 
 static interned_t *make_origin(const char *key, void *arg)
@@ -62,6 +63,8 @@ static interned_t *make_origin(const char *key, void *arg)
     origin->client = args->client;
     origin->port = args->url->port;
     origin->https = args->url->https;
+    origin->insecure = args->insecure;
+    pthread_mutex_init(&origin->tls_lock, NULL);
     for (unsigned i = 0; i < n; i++) {
         CDS_INIT_LIST_HEAD(&origin->slots[i].idle);
         CDS_INIT_LIST_HEAD(&origin->slots[i].waiting);
@@ -72,16 +75,29 @@ static interned_t *make_origin(const char *key, void *arg)
 void gust__origin_destroy(interned_t *head)
 {
     origin_t *origin = (origin_t *)head;
+    gust__tls_origin_free(origin);
+    pthread_mutex_destroy(&origin->tls_lock);
     free(origin->head.key);
     free(origin->host);
     free(origin);
 }
 
-origin_t *gust__origin_get(gust_client_t *client, const gust_url_t *url)
+origin_t *gust__origin_get(gust_client_t *client, const gust_url_t *url, bool insecure)
 {
-    origin_args_t args = {client, url};
-    return (origin_t *)gust__table_intern(client->origins, url->origin, make_origin,
-                                          gust__origin_destroy, &args);
+    /* The TLS settings are part of the key: an unverified connection is
+     * never reused for a request that verifies (the other settings are the
+     * client's own, and each client has its own table). */
+    insecure = insecure && url->https;
+    char key[512];
+    const char *k = url->origin;
+    if (insecure) {
+        if ((size_t)snprintf(key, sizeof(key), "%s insecure", url->origin) >= sizeof(key))
+            return NULL;
+        k = key;
+    }
+    origin_args_t args = {client, url, insecure};
+    return (origin_t *)gust__table_intern(client->origins, k, make_origin, gust__origin_destroy,
+                                          &args);
 }
 
 /* ---- waiting ---- */

@@ -1,0 +1,283 @@
+/* HTTPS through BoringSSL: the client's contexts, a connection's handshake
+ * and its reads and writes.
+ *
+ * A client has up to two contexts, made on first use: one that verifies
+ * (the system bundle, or the CA file or directory of the options) and one
+ * that does not, for requests that asked for `insecure`. Which one a
+ * connection used is part of its origin's key, so a connection made without
+ * verification is never handed to a request that wants it.
+ *
+ * Sessions are resumed through the origin entry, which every worker shares:
+ * the newest session a server gave is kept there (under the origin's lock)
+ * and offered by the next connection to it. */
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http/internal.h"
+#include "runtime/err.h"
+
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+/* The origin a connection belongs to, for the session callback. */
+static int conn_index = -1;
+static pthread_once_t conn_index_once = PTHREAD_ONCE_INIT;
+
+static void make_conn_index(void)
+{
+    conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/* BoringSSL calls this with a session a server issued (for TLS 1.3, after
+ * the handshake, when its ticket arrives). Returning 1 keeps the reference. */
+static int on_new_session(SSL *ssl, SSL_SESSION *session)
+{
+    conn_t *conn = SSL_get_ex_data(ssl, conn_index);
+    if (conn == NULL || !SSL_SESSION_is_resumable(session))
+        return 0;
+    origin_t *origin = conn->origin;
+    pthread_mutex_lock(&origin->tls_lock);
+    SSL_SESSION *old = origin->tls_session;
+    origin->tls_session = session;
+    pthread_mutex_unlock(&origin->tls_lock);
+    SSL_SESSION_free(old);
+    return 1;
+}
+
+static void describe_ssl_error(char *why, size_t len, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    if (e == 0)
+        snprintf(why, len, "%s", what);
+    else
+        snprintf(why, len, "%s: %s", what, ERR_reason_error_string(e));
+    ERR_clear_error();
+}
+
+static SSL_CTX *make_ctx(const gust_client_opts_t *opts, bool insecure, char *why, size_t why_len)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+    if (ctx == NULL) {
+        snprintf(why, why_len, "out of memory");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+    if (insecure) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    } else {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        const char *file = opts->ca_file;
+        if (file == NULL && opts->ca_dir == NULL)
+            file = SYSTEM_CA_BUNDLE;
+        if (!SSL_CTX_load_verify_locations(ctx, file, opts->ca_dir)) {
+            describe_ssl_error(why, why_len, "cannot load the CA certificates");
+            SSL_CTX_free(ctx);
+            return NULL;
+        }
+    }
+    if (opts->client_cert_file != NULL &&
+        (!SSL_CTX_use_certificate_chain_file(ctx, opts->client_cert_file) ||
+         !SSL_CTX_use_PrivateKey_file(ctx,
+                                      opts->client_key_file != NULL ? opts->client_key_file
+                                                                    : opts->client_cert_file,
+                                      SSL_FILETYPE_PEM) ||
+         !SSL_CTX_check_private_key(ctx))) {
+        describe_ssl_error(why, why_len, "cannot load the client certificate");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    static const unsigned char alpn[] = "\x08http/1.1";
+    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
+    return ctx;
+}
+
+/* The client's context for `insecure`, made on first use. */
+static SSL_CTX *client_ctx(gust_client_t *client, bool insecure, char *why, size_t why_len)
+{
+    pthread_once(&conn_index_once, make_conn_index);
+    SSL_CTX **slot = insecure ? &client->tls_insecure : &client->tls_verify;
+    pthread_mutex_lock(&client->tls_lock);
+    if (*slot == NULL)
+        *slot = make_ctx(&client->opts, insecure, why, why_len);
+    SSL_CTX *ctx = *slot;
+    pthread_mutex_unlock(&client->tls_lock);
+    return ctx;
+}
+
+int gust__tls_check_opts(const gust_client_opts_t *opts, char *why, size_t why_len)
+{
+    /* Load the files once now, so a wrong path fails gust_client_new rather
+     * than every request. */
+    SSL_CTX *ctx = make_ctx(opts, opts->insecure, why, why_len);
+    if (ctx == NULL)
+        return GUST_ERR_TLS;
+    SSL_CTX_free(ctx);
+    return 0;
+}
+
+void gust__tls_client_free(gust_client_t *client)
+{
+    SSL_CTX_free(client->tls_verify);
+    SSL_CTX_free(client->tls_insecure);
+}
+
+void gust__tls_origin_free(origin_t *origin)
+{
+    SSL_SESSION_free(origin->tls_session);
+}
+
+int gust__tls_start(conn_t *conn, char *why, size_t why_len)
+{
+    origin_t *origin = conn->origin;
+    SSL_CTX *ctx = client_ctx(conn->session->client, origin->insecure, why, why_len);
+    if (ctx == NULL)
+        return GUST_ERR_TLS;
+    conn->ssl = SSL_new(ctx);
+    if (conn->ssl == NULL || !SSL_set_fd(conn->ssl, conn->fd) ||
+        !SSL_set_ex_data(conn->ssl, conn_index, conn)) {
+        snprintf(why, why_len, "out of memory");
+        return GUST_ERR_NOMEM;
+    }
+    SSL_set_connect_state(conn->ssl);
+    addr_list_t literal;
+    bool is_ip = gust__ip_literal(origin->host, &literal);
+    /* SNI carries names only (RFC 6066); the certificate check takes either. */
+    if (!is_ip && !SSL_set_tlsext_host_name(conn->ssl, origin->host)) {
+        snprintf(why, why_len, "cannot set the server name");
+        return GUST_ERR_TLS;
+    }
+    if (!origin->insecure) {
+        X509_VERIFY_PARAM *param = SSL_get0_param(conn->ssl);
+        int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, origin->host)
+                       : X509_VERIFY_PARAM_set1_host(param, origin->host, strlen(origin->host));
+        if (!ok) {
+            snprintf(why, why_len, "cannot set the name to verify");
+            return GUST_ERR_TLS;
+        }
+    }
+    pthread_mutex_lock(&origin->tls_lock);
+    if (origin->tls_session != NULL)
+        SSL_set_session(conn->ssl, origin->tls_session);
+    pthread_mutex_unlock(&origin->tls_lock);
+    return 0;
+}
+
+/* Each verification failure its own error, with OpenSSL's reason. */
+static int verify_error(long result)
+{
+    switch (result) {
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        return GUST_ERR_CERT_UNKNOWN_CA;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        return GUST_ERR_CERT_HOSTNAME;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+        return GUST_ERR_CERT_EXPIRED;
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        return GUST_ERR_CERT_SELF_SIGNED;
+    default:
+        return GUST_ERR_CERT_INVALID;
+    }
+}
+
+int gust__tls_handshake(conn_t *conn, char *why, size_t why_len)
+{
+    ERR_clear_error();
+    int rc = SSL_do_handshake(conn->ssl);
+    if (rc == 1) {
+        const unsigned char *proto = NULL;
+        unsigned len = 0;
+        SSL_get0_alpn_selected(conn->ssl, &proto, &len);
+        if (len != 0 && (len != 8 || memcmp(proto, "http/1.1", 8) != 0)) {
+            snprintf(why, why_len, "server chose protocol %.*s", (int)len, (const char *)proto);
+            return GUST_ERR_TLS;
+        }
+        return 0;
+    }
+    int e = SSL_get_error(conn->ssl, rc);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        return 1;
+    long verify = SSL_get_verify_result(conn->ssl);
+    if (verify != X509_V_OK) {
+        snprintf(why, why_len, "certificate verify failed: %s",
+                 X509_verify_cert_error_string(verify));
+        return verify_error(verify);
+    }
+    if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+        snprintf(why, why_len, "handshake: %s",
+                 rc == 0 || errno == 0 ? "connection closed by the server" : strerror(errno));
+        return GUST_ERR_TLS;
+    }
+    describe_ssl_error(why, why_len, "handshake failed");
+    return GUST_ERR_TLS;
+}
+
+ssize_t gust__tls_read(conn_t *conn, void *buf, size_t len)
+{
+    ERR_clear_error();
+    int n = SSL_read(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+    if (n > 0)
+        return n;
+    switch (SSL_get_error(conn->ssl, n)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0; /* close_notify */
+    case SSL_ERROR_SYSCALL:
+        if (ERR_peek_error() == 0 && (n == 0 || errno == 0)) {
+            /* The TCP connection ended without close_notify. The parser
+             * still decides: a response whose length was known and fully
+             * read is fine, a cut-off one is an error. */
+            return 0;
+        }
+        return -1;
+    default:
+        ERR_clear_error();
+        errno = EPROTO;
+        return -1;
+    }
+}
+
+ssize_t gust__tls_write(conn_t *conn, const void *buf, size_t len)
+{
+    ERR_clear_error();
+    int n = SSL_write(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+    if (n > 0)
+        return n;
+    switch (SSL_get_error(conn->ssl, n)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_SYSCALL:
+        return -1;
+    default:
+        ERR_clear_error();
+        errno = EPROTO;
+        return -1;
+    }
+}
+
+void gust__tls_free(conn_t *conn)
+{
+    if (conn->ssl == NULL)
+        return;
+    /* Our close_notify, best effort: the socket is non-blocking and about
+     * to close; a server may not wait for it (RFC 8446 allows that). */
+    if (SSL_is_init_finished(conn->ssl))
+        SSL_shutdown(conn->ssl);
+    SSL_free(conn->ssl);
+    conn->ssl = NULL;
+}
