@@ -1,5 +1,5 @@
 /* The test server's life: the listener, the acceptor thread, a thread per
- * connection, and stopping all of them. */
+ * connection (with its TLS handshake, if any), and stopping all of them. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -45,7 +45,13 @@ _Noreturn void test_server__die(const char *what)
 
 test_server_opts_t test_server_opts_default(void)
 {
-    return (test_server_opts_t){.ipv6 = false};
+    return (test_server_opts_t){
+        .ipv6 = false,
+        .cert_file = NULL,
+        .key_file = NULL,
+        .client_ca_file = NULL,
+        .handshake_stall = false,
+    };
 }
 
 /* ---- Connections ----------------------------------------------------------- */
@@ -76,13 +82,11 @@ static void conn_free(conn_t *c)
     free(c);
 }
 
-static void *conn_main(void *arg)
+/* Each turn reads one request and answers it; the connection ends when
+ * the route or the request says so, or when no request comes. */
+static void serve(conn_t *c)
 {
-    conn_t *c = arg;
     test_server_t *s = c->server;
-
-    /* Each turn reads one request and answers it; the connection ends when
-     * the route or the request says so, or when no request comes. */
     for (;;) {
         request_t req;
         int status = test_server__read_request(c, &req);
@@ -101,6 +105,18 @@ static void *conn_main(void *arg)
         if (!keep)
             break;
     }
+}
+
+static void *conn_main(void *arg)
+{
+    conn_t *c = arg;
+    test_server_t *s = c->server;
+
+    if (s->handshake_stall)
+        test_server__drain(c, -1); /* never a byte back: the client gives up */
+    else if (s->tls_ctx == NULL || test_server__tls_accept(c))
+        serve(c);
+    test_server__tls_end(c);
 
     /* Sending our FIN first lets the client see the end of the response at
      * once; then linger (see LINGER_MS). */
@@ -143,6 +159,7 @@ static void start_conn(test_server_t *s, int fd)
         test_server__die("calloc");
     c->server = s;
     c->fd = fd;
+    c->io = &test_server__plain_io;
     c->idle_ms = -1;
 
     pthread_mutex_lock(&s->lock);
@@ -244,13 +261,23 @@ static void listen_loopback(test_server_t *s, bool ipv6)
 test_server_t *test_server_start(const test_server_opts_t *opts)
 {
     test_server_opts_t o = opts != NULL ? *opts : test_server_opts_default();
+    if ((o.cert_file == NULL) != (o.key_file == NULL) ||
+        (o.client_ca_file != NULL && o.cert_file == NULL)) {
+        errno = EINVAL;
+        test_server__die("options: cert_file and key_file go together, and client_ca_file "
+                         "needs them");
+    }
     test_server_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         test_server__die("calloc");
 
+    s->handshake_stall = o.handshake_stall;
+    if (o.cert_file != NULL && !o.handshake_stall)
+        s->tls_ctx = test_server__tls_new_ctx(&o);
     listen_loopback(s, o.ipv6);
-    snprintf(s->origin, sizeof(s->origin), o.ipv6 ? "http://[::1]:%u" : "http://127.0.0.1:%u",
-             (unsigned)s->port);
+    bool tls = o.cert_file != NULL || o.handshake_stall;
+    snprintf(s->origin, sizeof(s->origin), "%s://%s:%u", tls ? "https" : "http",
+             o.ipv6 ? "[::1]" : "127.0.0.1", (unsigned)s->port);
     s->stop_fd = eventfd(0, EFD_CLOEXEC);
     if (s->stop_fd < 0)
         test_server__die("eventfd");
@@ -258,6 +285,8 @@ test_server_t *test_server_start(const test_server_opts_t *opts)
     pthread_cond_init(&s->finished_cond, NULL);
     atomic_init(&s->connections_accepted, 0);
     atomic_init(&s->requests_served, 0);
+    atomic_init(&s->tls_handshakes, 0);
+    atomic_init(&s->tls_resumed, 0);
 
     errno = pthread_create(&s->acceptor, NULL, accept_main, s);
     if (errno != 0)
@@ -288,6 +317,7 @@ void test_server_stop(test_server_t *s)
     pthread_mutex_unlock(&s->lock);
     reap_finished(s);
 
+    test_server__tls_free_ctx(s->tls_ctx);
     pthread_cond_destroy(&s->finished_cond);
     pthread_mutex_destroy(&s->lock);
     close(s->stop_fd);
@@ -334,4 +364,16 @@ unsigned long test_server_requests_served(const test_server_t *s)
 {
     /* Relaxed: see the counters in struct test_server_s. */
     return atomic_load_explicit(&s->requests_served, memory_order_relaxed);
+}
+
+unsigned long test_server_tls_handshakes(const test_server_t *s)
+{
+    /* Relaxed: see the counters in struct test_server_s. */
+    return atomic_load_explicit(&s->tls_handshakes, memory_order_relaxed);
+}
+
+unsigned long test_server_tls_resumed(const test_server_t *s)
+{
+    /* Relaxed: see the counters in struct test_server_s. */
+    return atomic_load_explicit(&s->tls_resumed, memory_order_relaxed);
 }

@@ -19,6 +19,18 @@
  * closed. Responses are always HTTP/1.1, and a HEAD request never gets a body
  * (its headers are those of the GET).
  *
+ * TLS: with a certificate and key in the options, every connection is
+ * HTTPS: a TLS 1.2 or 1.3 handshake (ALPN "http/1.1" selected when offered;
+ * no ALPN otherwise), then the same requests and routes through it. Sessions
+ * resume, by ticket or from the server's session cache, and the handshakes
+ * and resumptions are counted. A connection that ends normally sends
+ * close_notify before the server's FIN; the faults that close mid-response
+ * (/close-mid-headers, /close-mid-body, ...) send it too, so the client sees
+ * a clean TLS close with an incomplete HTTP message, except /truncated-tls.
+ * With client_ca_file, the server asks for a client certificate, verifies
+ * one that is sent (a handshake with one that does not verify fails) and
+ * serves clients that send none.
+ *
  * Routes: numbers come from the query string (`/bytes?n=1024`); a missing or
  * unparsable one takes its default. "The pattern" is the body whose byte i is
  * 'a' + i % 26. "ok" below is the 2-byte body "ok" with Content-Length 2.
@@ -38,6 +50,11 @@
  *                           after a further ms.
  *   /close-mid-headers      "HTTP/1.1 200 OK\r\nContent-Le", then closes.
  *   /close-mid-body?n=1024  Content-Length n, n/2 bytes of the pattern, then closes.
+ *   /no-close-notify?n=1024 Content-Length n, the pattern, `Connection: close`, then closes the
+ *                           TCP connection without TLS close_notify (on plain HTTP, like
+ *                           /conn-close with the pattern).
+ *   /truncated-tls?n=1024   Content-Length n, n/2 bytes of the pattern, then closes the TCP
+ *                           connection without close_notify (plain: like /close-mid-body).
  *   /bad-chunk              chunked, whose first chunk-size line is "zz", then closes.
  *   /big-headers?n=65536    "ok" after at least n bytes of headers `X-Fill-<i>: <1000 x's>`.
  *   /many-headers?count=100 "ok" after count headers `X-Header-<i>: <i>`.
@@ -54,6 +71,11 @@
  *   /echo                   200, application/octet-stream: the request exactly as received
  *                           (request line, headers, body with any chunk framing).
  *   /echo-body              200, application/octet-stream: the request's body, de-chunked.
+ *   /client-cert            200, the subject CN of the client's TLS certificate; 403 if it sent
+ *                           none, or the connection is plain.
+ *   /tls-info               200, text: lines "version: TLSv1.3", "alpn: http/1.1" (empty if
+ *                           none), "sni: <server name the client sent>" (empty if none),
+ *                           "resumed: 0|1", "cipher: <standard name>"; 403 on plain HTTP.
  *   /no-response            reads the request and never answers; the connection stays open
  *                           until the client closes it or the server stops.
  *   /one-byte-per-second    the status line and headers of an "ok" response one byte every ms,
@@ -77,19 +99,32 @@
 
 typedef struct test_server_s test_server_t;
 
-/* Options for test_server_start; start from test_server_opts_default(). */
+/* Options for test_server_start; start from test_server_opts_default(). The
+ * files are read by test_server_start; the strings need not outlive it. */
 typedef struct test_server_opts_s {
     /* Listen on [::1] instead of 127.0.0.1. */
     bool ipv6;
+    /* HTTPS with this certificate (PEM: the leaf, then any intermediates)
+     * and key (PEM). NULL, both: plain HTTP. tests/support/tls_certs.h makes
+     * them. */
+    const char *cert_file;
+    const char *key_file;
+    /* With TLS, ask each client for a certificate issued by these CAs (PEM)
+     * and verify the one it sends; see /client-cert. NULL: none asked. */
+    const char *client_ca_file;
+    /* Accept TCP connections and never answer: read and drop what arrives
+     * until the client closes or the server stops. For TLS handshake
+     * timeouts: the origin is https:// with or without a certificate. */
+    bool handshake_stall;
 } test_server_opts_t;
 
-/* test_server_opts_default: IPv4. */
+/* test_server_opts_default: IPv4, plain HTTP. */
 test_server_opts_t test_server_opts_default(void);
 
 /* test_server_start listens on an ephemeral loopback port and starts serving.
  * NULL opts means the defaults. Aborts the test, naming the failed call, if it
- * cannot. The caller owns the server and ends it with test_server_stop. Any
- * thread. */
+ * cannot (with BoringSSL's errors, if a certificate or key does not load). The caller owns the
+ * server and ends it with test_server_stop. Any thread. */
 test_server_t *test_server_start(const test_server_opts_t *opts);
 
 /* test_server_stop closes the listener and every connection (whatever it is
@@ -100,8 +135,8 @@ void test_server_stop(test_server_t *server);
 /* test_server_port returns the port the server listens on. */
 uint16_t test_server_port(const test_server_t *server);
 
-/* test_server_origin returns "http://127.0.0.1:PORT" (or "http://[::1]:PORT"),
- * owned by the server. */
+/* test_server_origin returns "http://127.0.0.1:PORT" (or "http://[::1]:PORT";
+ * "https://..." with TLS or handshake_stall), owned by the server. */
 const char *test_server_origin(const test_server_t *server);
 
 /* test_server_url writes the origin followed by the printf-formatted path
@@ -121,5 +156,13 @@ unsigned long test_server_connections_accepted(const test_server_t *server);
  * is counted before any byte of its response is sent, so a client that has
  * read a response sees its request counted. Any thread. */
 unsigned long test_server_requests_served(const test_server_t *server);
+
+/* test_server_tls_handshakes returns how many TLS handshakes have completed
+ * on the server side, and test_server_tls_resumed how many of them resumed a
+ * session (SSL_session_reused). A handshake is counted before its
+ * connection reads a request, so it is surely counted once the client has
+ * read a response on that connection. 0 on plain HTTP. Any thread. */
+unsigned long test_server_tls_handshakes(const test_server_t *server);
+unsigned long test_server_tls_resumed(const test_server_t *server);
 
 #endif

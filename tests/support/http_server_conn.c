@@ -1,5 +1,6 @@
-/* A test server connection's I/O: blocking sends, and waits that end early
- * when the server stops. */
+/* A test server connection's I/O: blocking sends and receives through the
+ * connection's transport (plain here, TLS in http_server_tls.c), and waits
+ * that end early when the server stops. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -75,17 +76,48 @@ void test_server__buf_append(buf_t *b, const void *data, size_t len)
     b->len += len;
 }
 
+/* ---- The plain transport ------------------------------------------------------ */
+
+static long plain_read(conn_t *c, void *buf, size_t len)
+{
+    ssize_t n;
+    do {
+        n = recv(c->fd, buf, len, 0);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+static long plain_write(conn_t *c, const void *data, size_t len)
+{
+    ssize_t n;
+    do {
+        n = send(c->fd, data, len, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+static bool plain_buffered(const conn_t *c)
+{
+    (void)c;
+    return false;
+}
+
+const conn_io_t test_server__plain_io = {
+    .read = plain_read,
+    .write = plain_write,
+    .buffered = plain_buffered,
+};
+
+/* ---- Through the connection's transport ---------------------------------------- */
+
 bool test_server__send(conn_t *c, const void *data, size_t len)
 {
     const char *p = data;
     /* A blocked send ends when test_server_stop shuts the socket down. */
     while (len > 0) {
-        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
+        long n = c->io->write(c, p, len);
+        if (n <= 0)
             return false;
-        }
         p += n;
         len -= (size_t)n;
     }
@@ -102,16 +134,13 @@ long test_server__recv(conn_t *c, int timeout_ms, size_t limit)
     buf_t *b = &c->in;
     if (b->len >= limit)
         return -1;
-    if (wait_event(c, true, timeout_ms) <= 0)
+    if (!c->io->buffered(c) && wait_event(c, true, timeout_ms) <= 0)
         return 0;
     buf_reserve(b, b->len + RECV_MIN);
     size_t room = b->cap - b->len;
     if (room > limit - b->len)
         room = limit - b->len;
-    ssize_t n;
-    do {
-        n = recv(c->fd, b->data + b->len, room, 0);
-    } while (n < 0 && errno == EINTR);
+    long n = c->io->read(c, b->data + b->len, room);
     if (n <= 0)
         return 0;
     b->len += (size_t)n;
@@ -128,8 +157,8 @@ void test_server__drain(conn_t *c, long ms)
             return;
         if (wait_event(c, true, (long)left) <= 0)
             return;
-        ssize_t n = recv(c->fd, scratch, sizeof(scratch), 0);
-        if (n == 0 || (n < 0 && errno != EINTR))
+        /* The socket itself, whatever c->io is (see the header). */
+        if (plain_read(c, scratch, sizeof(scratch)) <= 0)
             return;
     }
 }

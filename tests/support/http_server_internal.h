@@ -1,6 +1,7 @@
 /* What the test server's files share: the server and connection structs, a
- * connection's I/O (http_server_conn.c), reading requests
- * (http_server_request.c) and the routes (http_server_routes.c). */
+ * connection's I/O (http_server_conn.c) and its TLS (http_server_tls.c),
+ * reading requests (http_server_request.c) and the routes
+ * (http_server_routes.c). Only http_server_tls.c includes BoringSSL. */
 #ifndef GUST_TESTS_SUPPORT_HTTP_SERVER_INTERNAL_H
 #define GUST_TESTS_SUPPORT_HTTP_SERVER_INTERNAL_H
 
@@ -18,6 +19,23 @@
 
 typedef struct conn_s conn_t;
 
+/* BoringSSL's SSL_CTX and SSL, named here without its headers. */
+struct ssl_ctx_st;
+struct ssl_st;
+
+/* A connection's transport: the socket itself, or TLS over it. Both calls
+ * block (test_server_stop ends a blocked one by shutting the socket down)
+ * and return as recv and send do: the number of bytes moved, 0 at the end of
+ * the stream, -1 on an error (a TLS stream cut without close_notify
+ * included). */
+typedef struct conn_io_s {
+    long (*read)(conn_t *c, void *buf, size_t len);
+    long (*write)(conn_t *c, const void *data, size_t len);
+    /* Whether read has bytes to return that poll on the socket would not
+     * show (TLS records already taken off the socket). */
+    bool (*buffered)(const conn_t *c);
+} conn_io_t;
+
 struct test_server_s {
     int listen_fd;
     /* An eventfd written once by test_server_stop and never read: every wait
@@ -26,6 +44,12 @@ struct test_server_s {
     uint16_t port;
     char origin[64];
     pthread_t acceptor;
+
+    /* TLS: the context each connection's SSL comes from; NULL for plain
+     * HTTP, and with handshake_stall, where connections never get that far.
+     * Read-only while the server runs (BoringSSL locks its session cache). */
+    struct ssl_ctx_st *tls_ctx;
+    bool handshake_stall;
 
     /* A connection is on `live` from just before its thread starts until the
      * thread has closed its socket, then on `finished` until a joiner (the
@@ -44,6 +68,10 @@ struct test_server_s {
      * client's recv(), so a test that has read the response sees it. */
     atomic_ulong connections_accepted;
     atomic_ulong requests_served;
+    /* Incremented when a TLS handshake completes, before the connection
+     * reads its first request. */
+    atomic_ulong tls_handshakes;
+    atomic_ulong tls_resumed;
 };
 
 /* A growable byte buffer. */
@@ -57,6 +85,10 @@ typedef struct buf_s {
 struct conn_s {
     test_server_t *server;
     int fd;
+    const conn_io_t *io; /* plain until a TLS handshake completes */
+    struct ssl_st *ssl;  /* NULL on a plain connection */
+    /* A route asks for the TLS connection to end without close_notify. */
+    bool skip_close_notify;
     pthread_t thread;
     conn_t *prev, *next; /* on the server's live or finished list */
     /* Bytes received and not yet consumed: the current request (or the start
@@ -86,6 +118,9 @@ _Noreturn void test_server__die(const char *what);
 
 /* ---- A connection's I/O (http_server_conn.c) ----------------------------- */
 
+/* The plain transport: recv and send on the socket. */
+extern const conn_io_t test_server__plain_io;
+
 /* test_server__send sends all of data; false if the peer is gone or the
  * server is stopping. */
 bool test_server__send(conn_t *c, const void *data, size_t len);
@@ -102,11 +137,42 @@ bool test_server__sleep(conn_t *c, long ms);
 long test_server__recv(conn_t *c, int timeout_ms, size_t limit);
 
 /* test_server__drain reads and drops whatever arrives until the peer closes,
- * ms milliseconds pass (-1: no limit) or the server stops. */
+ * ms milliseconds pass (-1: no limit) or the server stops. It reads the
+ * socket itself, under any TLS: the bytes are dropped unread, and a TLS
+ * connection may have ended (or never begun) by then. */
 void test_server__drain(conn_t *c, long ms);
 
 /* test_server__buf_append appends len bytes to b; aborts if out of memory. */
 void test_server__buf_append(buf_t *b, const void *data, size_t len);
+
+/* ---- TLS (http_server_tls.c) ---------------------------------------------- */
+
+/* test_server__tls_new_ctx returns an SSL_CTX serving o->cert_file and
+ * o->key_file (and asking for client certificates if o->client_ca_file is
+ * set), which test_server__tls_free_ctx frees. Aborts the test, with
+ * BoringSSL's errors, if a file does not load. */
+struct ssl_ctx_st *test_server__tls_new_ctx(const test_server_opts_t *o);
+void test_server__tls_free_ctx(struct ssl_ctx_st *ctx);
+
+/* test_server__tls_accept runs the server side of a TLS handshake on c's
+ * socket, counts it, and switches c->io to TLS. Returns false if the
+ * handshake failed: the client left, sent something else, or refused the
+ * certificate; or the server is stopping. */
+bool test_server__tls_accept(conn_t *c);
+
+/* test_server__tls_end sends close_notify (unless c->skip_close_notify, or
+ * the handshake never completed) and frees c's SSL. Does nothing on a plain
+ * connection. */
+void test_server__tls_end(conn_t *c);
+
+/* test_server__tls_peer_cn writes the subject CN of the client's
+ * certificate to buf; false if the connection is not TLS, the client sent
+ * none, or it has no CN that fits in len bytes. */
+bool test_server__tls_peer_cn(const conn_t *c, char *buf, size_t len);
+
+/* test_server__tls_describe writes what /tls-info answers to buf; false if
+ * the connection is not TLS. */
+bool test_server__tls_describe(const conn_t *c, char *buf, size_t len);
 
 /* ---- Requests (http_server_request.c) ------------------------------------ */
 

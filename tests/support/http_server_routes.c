@@ -375,6 +375,22 @@ static bool route_echo_body(conn_t *c, const request_t *req)
     return respond(c, req, 200, false, OCTET_STREAM, req->body, req->body_len);
 }
 
+static bool route_client_cert(conn_t *c, const request_t *req)
+{
+    char cn[256];
+    if (!test_server__tls_peer_cn(c, cn, sizeof(cn)))
+        return respond_text(c, req, 403, false, "no client certificate");
+    return respond_text(c, req, 200, false, cn);
+}
+
+static bool route_tls_info(conn_t *c, const request_t *req)
+{
+    char info[512];
+    if (!test_server__tls_describe(c, info, sizeof(info)))
+        return respond_text(c, req, 403, false, "not TLS");
+    return respond_text(c, req, 200, false, info);
+}
+
 static bool route_100_continue(conn_t *c, const request_t *req)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -409,6 +425,21 @@ static bool route_close_mid_body(conn_t *c, const request_t *req)
     if (send_head(c, req, 200, n, false, OCTET_STREAM))
         send_pattern(c, req, 0, (size_t)n / 2);
     return false;
+}
+
+static bool route_no_close_notify(conn_t *c, const request_t *req)
+{
+    long n = test_server__query_num(req, "n", 1024);
+    c->skip_close_notify = true;
+    if (send_head(c, req, 200, n, true, OCTET_STREAM))
+        send_pattern(c, req, 0, (size_t)n);
+    return false;
+}
+
+static bool route_truncated_tls(conn_t *c, const request_t *req)
+{
+    c->skip_close_notify = true;
+    return route_close_mid_body(c, req);
 }
 
 static bool route_bad_chunk(conn_t *c, const request_t *req)
@@ -467,6 +498,8 @@ static const struct route_s {
     {"/slow-body", route_slow_body},
     {"/close-mid-headers", route_close_mid_headers},
     {"/close-mid-body", route_close_mid_body},
+    {"/no-close-notify", route_no_close_notify},
+    {"/truncated-tls", route_truncated_tls},
     {"/bad-chunk", route_bad_chunk},
     {"/big-headers", route_big_headers},
     {"/many-headers", route_many_headers},
@@ -479,6 +512,8 @@ static const struct route_s {
     {"/redirect-chain", route_redirect_chain},
     {"/echo", route_echo},
     {"/echo-body", route_echo_body},
+    {"/client-cert", route_client_cert},
+    {"/tls-info", route_tls_info},
     {"/no-response", route_no_response},
     {"/one-byte-per-second", route_one_byte_per_second},
     {"/100-continue", route_100_continue},

@@ -318,15 +318,27 @@ static int write_conf(const nginx_t *server, const nginx_opts_t *o)
     static const char *const temp_paths[] = {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"};
     for (size_t i = 0; i < sizeof(temp_paths) / sizeof(temp_paths[0]); i++)
         fprintf(f, "    %s_temp_path %s/temp/%s;\n", temp_paths[i], dir, temp_paths[i]);
+    bool tls = o->cert_file != NULL;
+    if (tls) {
+        /* Resumption both ways: session IDs from a cache shared by the
+         * workers, and tickets (nginx makes their key at start). */
+        fprintf(f, "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+                   "    ssl_session_cache shared:gust_tls:1m;\n"
+                   "    ssl_session_timeout 10m;\n"
+                   "    ssl_session_tickets on;\n");
+    }
     if (o->extra_http_conf != NULL)
         fprintf(f, "    %s\n", o->extra_http_conf);
     fprintf(f,
             "    server {\n"
-            "        listen 127.0.0.1:%u%s%s;\n"
+            "        listen 127.0.0.1:%u%s%s%s;\n"
             "        server_name localhost;\n"
             "        root %s;\n",
-            server->port, o->listen_params != NULL ? " " : "",
+            server->port, tls ? " ssl" : "", o->listen_params != NULL ? " " : "",
             o->listen_params != NULL ? o->listen_params : "", server->docroot);
+    if (tls)
+        fprintf(f, "        ssl_certificate %s;\n        ssl_certificate_key %s;\n", o->cert_file,
+                o->key_file);
     if (o->extra_server_conf != NULL)
         fprintf(f, "        %s\n", o->extra_server_conf);
     fprintf(f, "    }\n}\n");
@@ -435,7 +447,8 @@ static start_result_t start_once(nginx_t *server, const nginx_opts_t *o)
         complain("no free port: %s", strerror(errno));
         return FAILED;
     }
-    snprintf(server->origin, sizeof(server->origin), "http://127.0.0.1:%u", server->port);
+    snprintf(server->origin, sizeof(server->origin), "%s://127.0.0.1:%u",
+             o->cert_file != NULL ? "https" : "http", server->port);
     unlink(server->pid_file);
     if (write_conf(server, o) != 0) {
         complain("cannot write %s: %s", server->conf, strerror(errno));
@@ -500,8 +513,10 @@ static int make_dir(nginx_t *server)
 nginx_t *nginx_start(const nginx_opts_t *opts)
 {
     nginx_opts_t o = opts != NULL ? *opts : nginx_opts_default();
-    if (o.binary == NULL || o.worker_processes == 0 || o.worker_connections == 0) {
-        complain("bad options (binary, worker_processes and worker_connections must be set)");
+    if (o.binary == NULL || o.worker_processes == 0 || o.worker_connections == 0 ||
+        (o.cert_file == NULL) != (o.key_file == NULL)) {
+        complain("bad options (binary, worker_processes and worker_connections must be set; "
+                 "cert_file and key_file go together)");
         errno = EINVAL;
         return NULL;
     }

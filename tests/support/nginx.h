@@ -25,6 +25,11 @@
  * tuned for benchmarks: no access log, 1,000,000 requests per keep-alive
  * connection, a 60 s keep-alive timeout, 20,000 connections per worker.
  *
+ * With opts.cert_file and opts.key_file it serves HTTPS instead (nginx-light
+ * has the ssl module): `listen 127.0.0.1:PORT ssl`, TLS 1.2 and 1.3, a
+ * shared session cache and session tickets, so clients can resume; ALPN
+ * selects http/1.1. nginx_origin is then "https://127.0.0.1:PORT".
+ *
  * The master gets SIGTERM if the thread that called nginx_start exits first
  * (PR_SET_PDEATHSIG), so a test that crashes leaves no server behind: call
  * nginx_start from a thread that outlives the server, normally main. Works
@@ -58,9 +63,14 @@ typedef struct nginx_opts_s {
     /* worker_connections per worker. Default 20000. The child's soft
      * RLIMIT_NOFILE is raised toward twice this (up to the hard limit). */
     unsigned worker_connections;
-    /* Appended to `listen 127.0.0.1:PORT`, e.g. "ssl" or "reuseport"; NULL
-     * for nothing. Default NULL. */
+    /* Appended to `listen 127.0.0.1:PORT` (after the "ssl" cert_file adds),
+     * e.g. "reuseport"; NULL for nothing. Default NULL. */
     const char *listen_params;
+    /* HTTPS with this certificate (PEM, leaf first) and key (PEM), both or
+     * neither; files outside the fixture's directory, readable by nginx.
+     * tests/support/tls_certs.h makes them. Default NULL: plain HTTP. */
+    const char *cert_file;
+    const char *key_file;
     /* Directives appended inside the http block (after the fixture's) and
      * inside the server block, e.g. ssl_certificate ... or
      * "location = /hi { return 200 \"hi\\n\"; }"; NULL for none. Files they
@@ -91,8 +101,8 @@ void nginx_stop(nginx_t *server);
 /* The port on 127.0.0.1. */
 uint16_t nginx_port(const nginx_t *server);
 
-/* "http://127.0.0.1:PORT" (borrowed, no slash at the end); append a path
- * such as "/1k.bin" for a URL. */
+/* "http://127.0.0.1:PORT", or "https://..." with a certificate (borrowed, no
+ * slash at the end); append a path such as "/1k.bin" for a URL. */
 const char *nginx_origin(const nginx_t *server);
 
 /* The temporary directory and the docroot inside it (borrowed). */
