@@ -255,8 +255,12 @@ static ssize_t conn_recv(conn_t *conn, void *buf, size_t len)
 
 static ssize_t conn_writev(conn_t *conn, const struct iovec *iov, int n_iov)
 {
-    if (conn->ssl == NULL)
-        return writev(conn->fd, iov, n_iov);
+    if (conn->ssl == NULL) {
+        /* MSG_NOSIGNAL: a closed peer must give EPIPE, not kill the
+         * program with SIGPIPE. */
+        struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n_iov};
+        return sendmsg(conn->fd, &msg, MSG_NOSIGNAL);
+    }
     size_t total = 0;
     for (int i = 0; i < n_iov; i++) {
         ssize_t n = gust__tls_write(conn, iov[i].iov_base, iov[i].iov_len);

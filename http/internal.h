@@ -379,6 +379,7 @@ struct gust_client_s {
     pthread_mutex_t tls_lock;
     SSL_CTX *tls_verify;   /* made on first use, under tls_lock */
     SSL_CTX *tls_insecure;
+    BIO_METHOD *tls_bio;   /* sockets written with MSG_NOSIGNAL */
 };
 
 #endif

@@ -14,9 +14,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/bio.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "http/internal.h"
 #include "runtime/err.h"
@@ -98,15 +100,60 @@ static SSL_CTX *make_ctx(const gust_client_opts_t *opts, bool insecure, char *wh
     return ctx;
 }
 
+/* The socket under TLS. BoringSSL's own socket BIO writes without
+ * MSG_NOSIGNAL, so a server that closed would raise SIGPIPE and kill the
+ * program embedding gust; this one sends with MSG_NOSIGNAL. */
+static int bio_write(BIO *bio, const char *buf, int len)
+{
+    const conn_t *conn = BIO_get_data(bio);
+    BIO_clear_retry_flags(bio);
+    ssize_t n = send(conn->fd, buf, (size_t)len, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_write(bio);
+    return (int)n;
+}
+
+static int bio_read(BIO *bio, char *buf, int len)
+{
+    const conn_t *conn = BIO_get_data(bio);
+    BIO_clear_retry_flags(bio);
+    ssize_t n = recv(conn->fd, buf, (size_t)len, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_read(bio);
+    return (int)n;
+}
+
+static long bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+    (void)bio, (void)num, (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0; /* nothing is buffered here */
+}
+
+static BIO_METHOD *make_bio_method(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_TYPE_SOCKET, "gust socket");
+    if (m != NULL &&
+        (!BIO_meth_set_write(m, bio_write) || !BIO_meth_set_read(m, bio_read) ||
+         !BIO_meth_set_ctrl(m, bio_ctrl))) {
+        BIO_meth_free(m);
+        m = NULL;
+    }
+    return m;
+}
+
 /* The client's context for `insecure`, made on first use. */
 static SSL_CTX *client_ctx(gust_client_t *client, bool insecure, char *why, size_t why_len)
 {
     pthread_once(&conn_index_once, make_conn_index);
     SSL_CTX **slot = insecure ? &client->tls_insecure : &client->tls_verify;
     pthread_mutex_lock(&client->tls_lock);
-    if (*slot == NULL)
+    if (client->tls_bio == NULL)
+        client->tls_bio = make_bio_method();
+    if (*slot == NULL && client->tls_bio != NULL)
         *slot = make_ctx(&client->opts, insecure, why, why_len);
-    SSL_CTX *ctx = *slot;
+    else if (client->tls_bio == NULL)
+        snprintf(why, why_len, "out of memory");
+    SSL_CTX *ctx = client->tls_bio != NULL ? *slot : NULL;
     pthread_mutex_unlock(&client->tls_lock);
     return ctx;
 }
@@ -126,6 +173,8 @@ void gust__tls_client_free(gust_client_t *client)
 {
     SSL_CTX_free(client->tls_verify);
     SSL_CTX_free(client->tls_insecure);
+    if (client->tls_bio != NULL)
+        BIO_meth_free(client->tls_bio);
 }
 
 void gust__tls_origin_free(origin_t *origin)
@@ -140,11 +189,15 @@ int gust__tls_start(conn_t *conn, char *why, size_t why_len)
     if (ctx == NULL)
         return GUST_ERR_TLS;
     conn->ssl = SSL_new(ctx);
-    if (conn->ssl == NULL || !SSL_set_fd(conn->ssl, conn->fd) ||
-        !SSL_set_ex_data(conn->ssl, conn_index, conn)) {
+    BIO *bio = conn->ssl != NULL ? BIO_new(conn->session->client->tls_bio) : NULL;
+    if (bio == NULL || !SSL_set_ex_data(conn->ssl, conn_index, conn)) {
+        BIO_free(bio);
         snprintf(why, why_len, "out of memory");
         return GUST_ERR_NOMEM;
     }
+    BIO_set_data(bio, conn);
+    BIO_set_init(bio, 1);
+    SSL_set_bio(conn->ssl, bio, bio); /* one reference serves both ways */
     SSL_set_connect_state(conn->ssl);
     addr_list_t literal;
     bool is_ip = gust__ip_literal(origin->host, &literal);
