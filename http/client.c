@@ -99,7 +99,8 @@ gust_client_t *gust_client_new(gust_runtime_t *runtime, const gust_client_opts_t
     gust_client_opts_t defaults = gust_client_opts_default();
     if (opts == NULL)
         opts = &defaults;
-    if (opts->max_header_bytes == 0 || opts->max_headers == 0 ||
+    if (opts->max_header_bytes == 0 || opts->max_header_bytes > GUST_MAX_HEADER_BYTES ||
+        opts->max_headers == 0 ||
         (opts->num_headers > 0 && opts->headers == NULL) ||
         bad_header(opts->headers, opts->num_headers) >= 0 ||
         (opts->user_agent != NULL && !gust__is_field_value(opts->user_agent))) {
@@ -138,6 +139,8 @@ gust_client_t *gust_client_new(gust_runtime_t *runtime, const gust_client_opts_t
         CDS_INIT_LIST_HEAD(&session->idle_lru);
         CDS_INIT_LIST_HEAD(&session->all);
         CDS_INIT_LIST_HEAD(&session->starved);
+        CDS_INIT_LIST_HEAD(&session->active);
+        gust_timer_init(&session->sweep);
         session->read_buf_len = READ_BUF_LEN;
         session->read_buf = malloc(READ_BUF_LEN);
         if (session->read_buf == NULL)
@@ -237,6 +240,7 @@ static void call_free(call_t *call)
     gust_client_t *client = call->client;
     if (call->session != NULL)
         gust_timer_stop(&call->total_timer);
+    gust__session_untrack(call);
     gust_future_free(call->future);
     free(call->method);
     free(call->url_text);
@@ -246,6 +250,15 @@ static void call_free(call_t *call)
     free(call);
     /* Release: the call's last steps happen before gust_client_free. */
     atomic_fetch_sub_explicit(&client->in_flight, 1, memory_order_release);
+}
+
+/* Copies s with control characters as '?', cut to fit. */
+static void printable(char *out, size_t cap, const char *s)
+{
+    size_t n = 0;
+    for (; s != NULL && s[n] != '\0' && n + 1 < cap; n++)
+        out[n] = (unsigned char)s[n] < ' ' || s[n] == 0x7f ? '?' : s[n];
+    out[n] = '\0';
 }
 
 bool gust__call_cancelled(const call_t *call)
@@ -260,7 +273,12 @@ void gust__call_fail(call_t *call, int err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(cause, sizeof(cause), fmt, ap);
     va_end(ap);
-    gust_future_set_error(call->future, err, "%s %s: %s", call->method, call->url_text, cause);
+    /* The method and URL may be anything a caller passed (a bad one is why
+     * the call fails); keep control characters out of logs. */
+    char method[32], url[1024];
+    printable(method, sizeof(method), call->method);
+    printable(url, sizeof(url), call->url_text);
+    gust_future_set_error(call->future, err, "%s %s: %s", method, url, cause);
     call_free(call);
 }
 
@@ -322,6 +340,8 @@ void gust__call_run(call_t *call)
     }
     call->hop_start_ns = gust_now_ns();
     call->migrated = false;
+    /* Timings are the last hop's (total aside, set at the end). */
+    memset(&call->timings, 0, sizeof(call->timings));
     call->origin = gust__origin_get(call->client, &call->url, call->insecure);
     if (call->origin == NULL) {
         gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
@@ -335,6 +355,7 @@ static void call_start(void *arg)
     call_t *call = arg;
     call->session = gust__session_current(call->client);
     gust_timer_init(&call->total_timer);
+    gust__session_track(call->session, call);
     if (!call->client->opts.total_after_queue)
         gust__call_arm_total(call);
     gust__call_run(call);
@@ -345,8 +366,10 @@ void gust__call_got_response(call_t *call, gust_response_t *response, bool reuse
     const char *why = NULL;
     int followed = gust__redirect(call, response, &why);
     if (followed < 0) {
+        char location[512];
+        printable(location, sizeof(location), gust_response_header(response, "Location"));
         gust_response_free(response);
-        gust__call_fail(call, followed, "%s", why);
+        gust__call_fail(call, followed, "%s (Location: %s)", why, location);
     } else if (followed > 0) {
         gust_response_free(response);
         call->num_redirects++;
@@ -404,8 +427,8 @@ static int call_init(call_t *call, const gust_request_t *req, const char **out_w
     int err = gust_url_parse(call->url_text, &call->url, out_why);
     if (err != 0)
         return err;
-    ssize_t bad = bad_header(req->headers, req->num_headers);
-    if ((req->num_headers > 0 && req->headers == NULL) || bad >= 0) {
+    if ((req->num_headers > 0 && req->headers == NULL) ||
+        bad_header(req->headers, req->num_headers) >= 0) {
         *out_why = "a header name is not a token, or a value has CR, LF or another control "
                    "character";
         return GUST_ERR_BAD_REQUEST;
@@ -470,6 +493,7 @@ gust_future_t *gust_http_send(gust_client_t *client, const gust_request_t *req)
     }
     atomic_fetch_add_explicit(&client->in_flight, 1, memory_order_relaxed);
     call->client = client;
+    CDS_INIT_LIST_HEAD(&call->active_link);
     call->future = gust_future_up_ref(future);
     call->sent_ns = gust_now_ns();
     const char *why = NULL;

@@ -40,14 +40,19 @@ extern "C" {
 
 typedef struct gust_client_s gust_client_t;
 
-/* A header to send. Names and values must not contain CR, LF or NUL; names
- * must be HTTP tokens. Copied by gust_http_send. */
+/* A header to send. Names must be HTTP tokens; values must not contain CR,
+ * LF or other control characters but tab. Content-Length and
+ * Transfer-Encoding follow from the body and may not be set (such a request
+ * fails with GUST_ERR_BAD_REQUEST). Copied by gust_http_send. */
 typedef struct gust_header_s {
     const char *name;
     const char *value;
 } gust_header_t;
 
 #define GUST_TIMEOUT_NONE UINT64_MAX
+
+/* http-parser's own limit on a response head (HTTP_MAX_HEADER_SIZE). */
+#define GUST_MAX_HEADER_BYTES (80 * 1024)
 
 /* Options for gust_client_new; start from gust_client_opts_default(), whose
  * values are given with each field. */
@@ -74,7 +79,8 @@ typedef struct gust_client_opts_s {
      * Default false. */
     bool total_after_queue;
     /* Response header bytes (status line included) and header count.
-     * Defaults 64 KiB and 100. */
+     * Defaults 64 KiB and 100. http-parser stops any head past
+     * GUST_MAX_HEADER_BYTES (80 KiB), so larger values are refused. */
     size_t max_header_bytes;
     unsigned max_headers;
     /* Response body bytes as received, and after decoding; 0 = no limit.
@@ -183,7 +189,7 @@ typedef struct gust_request_s {
  * names the URL and the cause. Bad requests (malformed URL, CR or LF in a
  * header) fail the future at once with GUST_ERR_URL, GUST_ERR_SCHEME or
  * GUST_ERR_BAD_REQUEST and send nothing. Cancelling the future stops the
- * request at its next event and closes its connection. Returns NULL only when
+ * request within about 100 ms and closes its connection. Returns NULL only when
  * out of memory. Any thread. */
 gust_future_t *gust_http_send(gust_client_t *client, const gust_request_t *req);
 

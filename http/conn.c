@@ -208,7 +208,8 @@ static void resolved(conn_t *conn, int err, const char *why, const addr_list_t *
         return;
     }
     uint64_t now = gust_now_ns();
-    conn->call->timings.dns_ns = now - conn->phase_start_ns;
+    if (conn->looked_up)
+        conn->call->timings.dns_ns = now - conn->phase_start_ns;
     conn->phase_start_ns = now;
     conn->addrs = *addrs;
     conn->next_addr = 0;
@@ -285,6 +286,16 @@ static int response_error(conn_t *conn)
     return GUST_ERR_PARSE;
 }
 
+/* Why parsing stopped, for the error message. */
+static const char *response_why(const conn_t *conn, int err)
+{
+    if (conn->cb_why != NULL)
+        return conn->cb_why;
+    if (err == GUST_ERR_PARSE)
+        return http_errno_description(HTTP_PARSER_ERRNO(&conn->parser));
+    return gust_strerror(err);
+}
+
 static int fail_cb(conn_t *conn, int err)
 {
     conn->cb_err = err;
@@ -337,10 +348,14 @@ static int on_headers_complete(http_parser *p)
     conn_t *conn = p->data;
     call_t *call = conn->call;
     if (p->status_code / 100 == 1) {
-        if (p->status_code == 101)
-            return fail_cb(conn, GUST_ERR_PARSE); /* no upgrade was asked for */
-        if (++conn->num_interim > MAX_INTERIM)
+        if (p->status_code == 101) {
+            conn->cb_why = "101 Switching Protocols, but no upgrade was asked for";
             return fail_cb(conn, GUST_ERR_PARSE);
+        }
+        if (++conn->num_interim > MAX_INTERIM) {
+            conn->cb_why = "too many interim (1xx) responses";
+            return fail_cb(conn, GUST_ERR_PARSE);
+        }
         conn->interim = true;
         return 0;
     }
@@ -409,16 +424,20 @@ static const http_parser_settings parser_settings = {
 };
 
 /* A server's `Keep-Alive: timeout=N` says when it will drop an idle
- * connection; reusing one near that moment races its close. */
+ * connection; reusing one near that moment races its close. Returns 0 for
+ * no such header, UINT64_MAX for timeout=0 (do not keep it at all). */
 static uint64_t server_idle_timeout_ns(const gust_response_t *response)
 {
     const char *ka = gust_response_header(response, "Keep-Alive");
     const char *t = ka != NULL ? strcasestr(ka, "timeout=") : NULL;
-    if (t == NULL)
+    if (t == NULL || t[8] < '0' || t[8] > '9')
         return 0;
     unsigned long seconds = strtoul(t + 8, NULL, 10);
-    /* A second less than announced, since the server's clock started first. */
-    return seconds > 1 ? (uint64_t)(seconds - 1) * 1000000000ull : 0;
+    if (seconds == 0)
+        return UINT64_MAX;
+    /* Half a second less than announced, since the server's clock started
+     * first (and a second is its granularity). */
+    return (uint64_t)seconds * 1000000000ull - 500000000ull;
 }
 
 static void finish_exchange(conn_t *conn)
@@ -430,6 +449,8 @@ static void finish_exchange(conn_t *conn)
     gust__decoder_clear(&conn->decoder);
     conn->decoding = false;
     conn->server_idle_ns = server_idle_timeout_ns(response);
+    if (conn->server_idle_ns == UINT64_MAX)
+        conn->keep_alive = false;
     bool reused = conn->requests_served > 0;
     conn->requests_served++;
     call->conn = NULL;
@@ -460,15 +481,16 @@ static bool read_some(conn_t *conn, uint32_t events)
             if (conn->complete) {
                 if (parsed < (size_t)n)
                     conn->keep_alive = false; /* the server sent more than one answer */
+                /* The server's FIN came with the response's end: edge-triggered,
+                 * no later event would tell an idle connection about it. */
+                if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                    conn->keep_alive = false;
                 finish_exchange(conn);
                 return false;
             }
             if (HTTP_PARSER_ERRNO(&conn->parser) != HPE_OK) {
                 int err = response_error(conn);
-                conn_failed(conn, err, "%s",
-                            err == GUST_ERR_PARSE
-                                ? http_errno_description(HTTP_PARSER_ERRNO(&conn->parser))
-                                : gust_strerror(err));
+                conn_failed(conn, err, "%s", response_why(conn, err));
                 return false;
             }
             /* A short read drained the socket, unless the peer also closed:
@@ -485,7 +507,8 @@ static bool read_some(conn_t *conn, uint32_t events)
                 finish_exchange(conn);
             } else if (HTTP_PARSER_ERRNO(&conn->parser) != HPE_OK &&
                        HTTP_PARSER_ERRNO(&conn->parser) != HPE_INVALID_EOF_STATE) {
-                conn_failed(conn, response_error(conn), "%s", gust_strerror(response_error(conn)));
+                int err = response_error(conn);
+                conn_failed(conn, err, "%s", response_why(conn, err));
             } else {
                 conn_failed(conn, GUST_ERR_CONN_CLOSED, "%s",
                             conn->received ? "connection closed in the middle of the response"
@@ -635,6 +658,7 @@ static bool start_exchange(conn_t *conn)
     conn->num_interim = 0;
     conn->body_bytes = 0;
     conn->cb_err = 0;
+    conn->cb_why = NULL;
     conn->phase_start_ns = gust_now_ns();
     return write_some(conn);
 }

@@ -181,6 +181,7 @@ static void deliver(void *arg)
     conn_t *conn = waiter->conn;
     if (conn != NULL) {
         conn->dns_waiter = NULL;
+        conn->looked_up = true;
         const lookup_result_t *result = gust_future_value(waiter->lookup);
         if (result == NULL) {
             waiter->done(conn, GUST_ERR_NOMEM, "out of memory", NULL);

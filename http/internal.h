@@ -124,6 +124,10 @@ void gust__dns_forget(struct dns_waiter_s *waiter);
 typedef struct interned_s {
     struct cds_lfht_node node;
     char *key;
+    /* Set (release) before the entry goes into the table and read
+     * (acquire) before a lookup looks at it: the table's own ordering is
+     * inside liburcu, which the thread sanitizer cannot see. */
+    atomic_bool published;
 } interned_t;
 
 struct cds_lfht *gust__table_new(void);
@@ -177,6 +181,7 @@ struct call_s {
     bool migrated;        /* moved to another worker during this hop */
     gust_timer_t total_timer;
     struct cds_list_head wait_link; /* in an origin's or a session's wait list */
+    struct cds_list_head active_link; /* in its session's active list */
     enum { WAIT_NONE, WAIT_ORIGIN, WAIT_TOTAL } waiting;
 };
 
@@ -229,6 +234,7 @@ struct conn_s {
     addr_list_t addrs;
     unsigned next_addr;
     struct dns_waiter_s *dns_waiter; /* while resolving */
+    bool looked_up;                  /* the addresses came from getaddrinfo */
     unsigned requests_served;
     uint64_t server_idle_ns; /* from the last response's Keep-Alive, 0 = none */
     uint64_t phase_start_ns;
@@ -250,6 +256,7 @@ struct conn_s {
     bool interim;      /* the head being parsed is a 1xx */
     bool complete;
     int cb_err;        /* why a parser callback stopped the parser */
+    const char *cb_why; /* and in words, if gust_strerror is not enough */
     bool keep_alive;
     unsigned num_interim;
     size_t body_bytes;
@@ -324,6 +331,8 @@ struct session_s {
     struct cds_list_head idle_lru;
     struct cds_list_head all;
     struct cds_list_head starved; /* calls waiting for the total limit */
+    struct cds_list_head active;  /* calls running on this worker */
+    gust_timer_t sweep;           /* looks for cancelled calls among them */
     atomic_uint num_starved;
     atomic_uint num_idle;
     char *read_buf;
@@ -352,8 +361,14 @@ void gust__session_unidle(conn_t *conn);
 void gust__session_release(conn_t *conn);
 /* A connection closed: hand its slot to a waiting call. */
 void gust__session_slot_freed(session_t *session, origin_t *origin);
-/* Closes every idle connection of this worker. */
+/* Closes every idle connection of this worker and stops its timers. */
 void gust__session_close_idle(session_t *session);
+/* A call runs on this worker from now on / no longer. A cancelled future
+ * gives no event, so the session looks for cancelled calls every
+ * GUST_SWEEP_NS while it has any, and abandons them. */
+#define GUST_SWEEP_NS 100000000ull
+void gust__session_track(session_t *session, call_t *call);
+void gust__session_untrack(call_t *call);
 
 /* ---- client.c ---- */
 

@@ -94,6 +94,8 @@ int gust__redirect(call_t *call, const gust_response_t *response, const char **o
         free(next_text);
         if (err == GUST_ERR_SCHEME)
             *out_why = "redirect to a scheme other than http or https";
+        else if (err == GUST_ERR_URL)
+            *out_why = "redirect to a malformed URL";
         return err == GUST_ERR_NOMEM ? err : GUST_ERR_REDIRECT_REFUSED;
     }
 

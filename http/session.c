@@ -171,6 +171,35 @@ void gust__session_close_idle(session_t *session)
 {
     while (!cds_list_empty(&session->idle_lru))
         gust__conn_close(cds_list_first_entry(&session->idle_lru, conn_t, lru_link));
+    gust_timer_stop(&session->sweep);
+}
+
+/* ---- cancelled calls ---- */
+
+static void sweep(gust_timer_t *timer)
+{
+    session_t *session = timer->data;
+    call_t *call, *next;
+    cds_list_for_each_entry_safe (call, next, &session->active, active_link) {
+        if (gust__call_cancelled(call))
+            gust__call_abandon(call);
+    }
+    if (!cds_list_empty(&session->active))
+        (void)gust_timer_start(&session->sweep, GUST_SWEEP_NS, sweep, session);
+}
+
+void gust__session_track(session_t *session, call_t *call)
+{
+    cds_list_add(&call->active_link, &session->active);
+    /* Out of memory for the timer: cancelled calls then end at their next
+     * event or timeout, as they would without the sweep. */
+    if (!gust_timer_active(&session->sweep))
+        (void)gust_timer_start(&session->sweep, GUST_SWEEP_NS, sweep, session);
+}
+
+void gust__session_untrack(call_t *call)
+{
+    cds_list_del_init(&call->active_link);
 }
 
 /* ---- the limits ---- */
@@ -269,6 +298,7 @@ static int worker_with_idle(const session_t *session, const origin_t *origin)
 static void resume_task(void *arg)
 {
     call_t *call = arg;
+    gust__session_track(call->session, call);
     if (gust__call_cancelled(call)) {
         gust__call_abandon(call);
         return;
@@ -285,11 +315,13 @@ static bool migrate(session_t *session, call_t *call, int w)
 {
     gust_client_t *client = session->client;
     gust_timer_stop(&call->total_timer);
+    gust__session_untrack(call);
     call->migrated = true;
     call->session = &client->sessions[w];
     if (gust_runtime_post(client->runtime, (unsigned)w, resume_task, call))
         return true;
     call->session = session;
+    gust__session_track(session, call);
     gust__call_arm_total(call);
     return false;
 }

@@ -55,7 +55,12 @@ static unsigned long hash_key(const char *s)
 
 static int match_key(struct cds_lfht_node *node, const void *key)
 {
-    return strcmp(caa_container_of(node, interned_t, node)->key, key) == 0;
+    interned_t *entry = caa_container_of(node, interned_t, node);
+    /* Acquire: pairs with the release in gust__table_intern, so the entry's
+     * fields, written by the thread that added it, are visible here. */
+    if (!atomic_load_explicit(&entry->published, memory_order_acquire))
+        return 0;
+    return strcmp(entry->key, key) == 0;
 }
 
 struct cds_lfht *gust__table_new(void)
@@ -76,12 +81,13 @@ interned_t *gust__table_intern(struct cds_lfht *table, const char *key,
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
     urcu_memb_read_unlock();
     if (node != NULL)
-        return caa_container_of(node, interned_t, node);
+        return caa_container_of(node, interned_t, node); /* match_key acquired it */
 
     interned_t *entry = make(key, arg);
     if (entry == NULL)
         return NULL;
     cds_lfht_node_init(&entry->node);
+    atomic_store_explicit(&entry->published, true, memory_order_release);
     urcu_memb_read_lock();
     node = cds_lfht_add_unique(table, hash, match_key, entry->key, &entry->node);
     urcu_memb_read_unlock();

@@ -1,0 +1,260 @@
+/* HTTPS: verification and each of its failures, the insecure flag and its
+ * place in the pool key, session resumption, keep-alive over TLS, client
+ * certificates, the handshake timeout, close without close_notify, and
+ * nginx with TLS. Certificates are made when the test runs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gust/client.h"
+#include "gust/err.h"
+#include "tests/support/check.h"
+#include "tests/support/http_server.h"
+#include "tests/support/nginx.h"
+#include "tests/support/tls_certs.h"
+
+static tls_certs_t *certs;
+
+static test_server_t *tls_server(tls_cert_kind_t kind)
+{
+    test_server_opts_t o = test_server_opts_default();
+    o.cert_file = certs->leaf[kind].cert_file;
+    o.key_file = certs->leaf[kind].key_file;
+    o.client_ca_file = certs->ca_file;
+    return test_server_start(&o);
+}
+
+static gust_client_t *client_with(const gust_client_opts_t *o)
+{
+    gust_client_t *client = gust_client_new(NULL, o);
+    ASSERT_PTR_NE(client, NULL);
+    return client;
+}
+
+static gust_client_opts_t trusting_opts(void)
+{
+    gust_client_opts_t o = gust_client_opts_default();
+    o.ca_file = certs->ca_file;
+    o.total_timeout_ns = 10000000000ull;
+    return o;
+}
+
+/* GET `path` and expect either status 200 (err 0) or the error `err` whose
+ * message contains `needle`. */
+static void expect(gust_client_t *client, const char *url, int err, const char *needle)
+{
+    gust_response_t *resp = NULL;
+    char *message = NULL;
+    int got = gust_http_get(client, url, &resp, &message);
+    if (got != err)
+        CHECK_FAIL_("%s: got %s (%s), want %s", url, gust_err_name(got),
+                    message != NULL ? message : "response", gust_err_name(err));
+    if (err == 0) {
+        ASSERT_EQ(gust_response_status(resp), 200);
+    } else {
+        ASSERT_PTR_NE(strstr(message, url), NULL);
+        if (needle != NULL && strstr(message, needle) == NULL)
+            CHECK_FAIL_("message \"%s\" lacks \"%s\"", message, needle);
+    }
+    gust_response_free(resp);
+    free(message);
+}
+
+static void verification(void)
+{
+    gust_client_opts_t o = trusting_opts();
+    gust_client_t *client = client_with(&o);
+    static const struct {
+        tls_cert_kind_t kind;
+        int err;
+        const char *needle;
+    } cases[] = {
+        {TLS_CERT_GOOD, 0, NULL},
+        {TLS_CERT_EXPIRED, GUST_ERR_CERT_EXPIRED, "expired"},
+        {TLS_CERT_WRONG_NAME, GUST_ERR_CERT_HOSTNAME, "mismatch"},
+        {TLS_CERT_SELF_SIGNED, GUST_ERR_CERT_SELF_SIGNED, "self signed"},
+        {TLS_CERT_UNKNOWN_CA, GUST_ERR_CERT_UNKNOWN_CA, "issuer"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        test_server_t *server = tls_server(cases[i].kind);
+        char url[128];
+        printf("verification: %s\n", tls_cert_kind_name(cases[i].kind));
+        /* By IP and by name: both are checked against the certificate. */
+        test_server_url(server, url, sizeof(url), "/bytes?n=10");
+        expect(client, url, cases[i].err, cases[i].needle);
+        snprintf(url, sizeof(url), "https://localhost:%u/bytes?n=10", test_server_port(server));
+        expect(client, url, cases[i].err, cases[i].needle);
+        test_server_stop(server);
+    }
+    gust_client_free(client);
+
+    /* Without ca_file the system bundle does not know the test CA. */
+    test_server_t *server = tls_server(TLS_CERT_GOOD);
+    char url[128];
+    test_server_url(server, url, sizeof(url), "/");
+    gust_client_t *plain = client_with(NULL);
+    expect(plain, url, GUST_ERR_CERT_UNKNOWN_CA, NULL);
+    gust_client_free(plain);
+    test_server_stop(server);
+}
+
+/* insecure is asked for per request or per client; an insecure connection
+ * is never given to a request that verifies. */
+static void insecure_and_the_pool_key(void)
+{
+    test_server_t *server = tls_server(TLS_CERT_SELF_SIGNED);
+    char url[128];
+    test_server_url(server, url, sizeof(url), "/bytes?n=10");
+    gust_client_opts_t o = trusting_opts();
+    gust_client_t *client = client_with(&o);
+
+    gust_request_t insecure = {.url = url, .insecure = true};
+    gust_response_t *resp = NULL;
+    char *message = NULL;
+    ASSERT_EQ(gust_http_request(client, &insecure, &resp, &message), 0);
+    gust_response_free(resp);
+    /* The insecure connection is idle now; a verifying request must not take
+     * it, so it makes its own and fails verification. */
+    expect(client, url, GUST_ERR_CERT_SELF_SIGNED, NULL);
+    ASSERT_EQ(gust_http_request(client, &insecure, &resp, &message), 0);
+    ASSERT_TRUE(gust_response_reused(resp));
+    gust_response_free(resp);
+    gust_client_free(client);
+
+    o.insecure = true;
+    client = client_with(&o);
+    expect(client, url, 0, NULL);
+    gust_client_free(client);
+    test_server_stop(server);
+}
+
+static void resumption_and_keepalive(void)
+{
+    test_server_t *server = tls_server(TLS_CERT_GOOD);
+    char url[128];
+    test_server_url(server, url, sizeof(url), "/bytes?n=100");
+    gust_client_opts_t o = trusting_opts();
+    o.max_requests_per_conn = 500; /* 1,000 requests: two connections */
+    gust_client_t *client = client_with(&o);
+    for (int i = 0; i < 1000; i++) {
+        gust_response_t *resp = NULL;
+        char *message = NULL;
+        int err = gust_http_get(client, url, &resp, &message);
+        if (err != 0)
+            CHECK_FAIL_("request %d: %s", i, message);
+        size_t len;
+        gust_response_body(resp, &len);
+        ASSERT_UEQ(len, 100);
+        gust_response_free(resp);
+    }
+    /* One connection per 500 requests; the second resumed the first's
+     * session, which the server counts. */
+    ASSERT_UEQ(test_server_connections_accepted(server), 2);
+    ASSERT_UEQ(test_server_tls_handshakes(server), 2);
+    ASSERT_UEQ(test_server_tls_resumed(server), 1);
+    gust_client_free(client);
+    test_server_stop(server);
+}
+
+static void client_certificate(void)
+{
+    test_server_t *server = tls_server(TLS_CERT_GOOD);
+    char url[128];
+    test_server_url(server, url, sizeof(url), "/client-cert");
+    gust_client_opts_t o = trusting_opts();
+    o.client_cert_file = certs->leaf[TLS_CERT_CLIENT].cert_file;
+    o.client_key_file = certs->leaf[TLS_CERT_CLIENT].key_file;
+    gust_client_t *client = client_with(&o);
+    gust_response_t *resp = NULL;
+    char *message = NULL;
+    ASSERT_EQ(gust_http_get(client, url, &resp, &message), 0);
+    ASSERT_EQ(gust_response_status(resp), 200);
+    size_t len;
+    const char *body = gust_response_body(resp, &len);
+    ASSERT_PTR_NE(strstr(body, TLS_CERTS_CLIENT_CN), NULL);
+    gust_response_free(resp);
+    gust_client_free(client);
+
+    /* A bad certificate path fails the client, not each request. */
+    o.client_cert_file = "/nonexistent/cert.pem";
+    ASSERT_PTR_EQ(gust_client_new(NULL, &o), NULL);
+    test_server_stop(server);
+}
+
+static void handshake_timeout(void)
+{
+    test_server_opts_t so = test_server_opts_default();
+    so.handshake_stall = true;
+    test_server_t *server = test_server_start(&so);
+    char url[128];
+    test_server_url(server, url, sizeof(url), "/");
+    gust_client_opts_t o = trusting_opts();
+    o.connect_timeout_ns = 200000000ull;
+    gust_client_t *client = client_with(&o);
+    expect(client, url, GUST_ERR_TLS_HANDSHAKE_TIMEOUT, "handshake");
+    gust_client_free(client);
+    test_server_stop(server);
+}
+
+static void close_without_close_notify(void)
+{
+    test_server_t *server = tls_server(TLS_CERT_GOOD);
+    char url[128];
+    gust_client_opts_t o = trusting_opts();
+    gust_client_t *client = client_with(&o);
+    /* The whole Content-Length body arrived: fine. */
+    test_server_url(server, url, sizeof(url), "/no-close-notify?n=1000");
+    expect(client, url, 0, NULL);
+    /* Half of it: an error, never a short body. */
+    test_server_url(server, url, sizeof(url), "/truncated-tls?n=1000");
+    expect(client, url, GUST_ERR_CONN_CLOSED, NULL);
+    gust_client_free(client);
+    test_server_stop(server);
+}
+
+static void against_nginx(void)
+{
+    nginx_opts_t no = nginx_opts_default();
+    no.cert_file = certs->leaf[TLS_CERT_GOOD].cert_file;
+    no.key_file = certs->leaf[TLS_CERT_GOOD].key_file;
+    nginx_t *nginx = nginx_start(&no);
+    if (nginx == NULL) {
+        printf("nginx: not available, skipped\n");
+        return;
+    }
+    char url[128];
+    snprintf(url, sizeof(url), "%s/1k.bin", nginx_origin(nginx));
+    gust_client_opts_t o = trusting_opts();
+    gust_client_t *client = client_with(&o);
+    for (int i = 0; i < 200; i++) {
+        gust_response_t *resp = NULL;
+        char *message = NULL;
+        int err = gust_http_get(client, url, &resp, &message);
+        if (err != 0)
+            CHECK_FAIL_("nginx request %d: %s", i, message);
+        size_t len;
+        gust_response_body(resp, &len);
+        ASSERT_UEQ(len, 1024);
+        gust_response_free(resp);
+    }
+    gust_client_stats_t stats;
+    gust_client_stats(client, &stats);
+    ASSERT_UEQ(stats.connections_opened, 1);
+    gust_client_free(client);
+    nginx_stop(nginx);
+}
+
+int main(void)
+{
+    certs = tls_certs_make(NULL);
+    ASSERT_PTR_NE(certs, NULL);
+    verification();
+    insecure_and_the_pool_key();
+    resumption_and_keepalive();
+    client_certificate();
+    handshake_timeout();
+    close_without_close_notify();
+    against_nginx();
+    tls_certs_free(certs);
+    return 0;
+}
