@@ -1,0 +1,285 @@
+/* `gust bench`: a wrk-like load generator. N lanes each keep one request in
+ * flight: a request's on_done callback (on a worker) records it and sends the
+ * lane's next, until the count (-n) or the time (-d) runs out; the last lane
+ * to retire posts the semaphore the calling thread waits on.
+ *
+ * The future gust_http_send returns is not kept: its reference passes to the
+ * on_done callback, which drops it (the future stays alive for the
+ * callback's whole call), so a sender never touches a future that may
+ * already be complete and freed. */
+#include <errno.h>
+#include <semaphore.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/gust/internal.h"
+
+static const char usage[] =
+    "usage: gust bench [-c N] [-n N | -d SECONDS] [-k] [--threads T] [--timeout S]\n"
+    "                  [--cacert FILE] [-H 'Name: value']... [-X METHOD] URL\n";
+
+static const char help[] =
+    "\n"
+    "Load URL with N requests in flight at a time, like wrk, and report requests\n"
+    "per second, transfer rate, latency percentiles, status codes and errors by\n"
+    "name, and the connections opened, on stdout.\n"
+    "\n"
+    "  -c, --concurrency N  requests in flight (and connections at most) (default 50)\n"
+    "  -n, --requests N     requests in all (default 10000)\n"
+    "  -d, --duration S     run for S seconds instead (at most 3600)\n"
+    "  -k, --insecure       do not verify TLS certificates\n"
+    "      --threads T      worker threads (default: one per CPU)\n"
+    "      --timeout S      total seconds per request (default 30)\n"
+    "      --cacert FILE    trust the CAs in FILE (PEM) instead of the system's\n"
+    "  -H, --header H       add the header 'Name: value' (repeatable)\n"
+    "  -X, --request METHOD the method (default GET)\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "Exit status: 0 once the run is done (failed requests are counted, not\n"
+    "fatal), 1 if it could not start, 2 for bad arguments.\n";
+
+enum {
+    OPT_HELP = 1,
+    OPT_CONCURRENCY,
+    OPT_REQUESTS,
+    OPT_DURATION,
+    OPT_INSECURE,
+    OPT_THREADS,
+    OPT_TIMEOUT,
+    OPT_CACERT,
+    OPT_HEADER,
+    OPT_REQUEST,
+};
+
+static const args_opt_t options[] = {
+    {OPT_HELP, "help", 'h', false},
+    {OPT_CONCURRENCY, "concurrency", 'c', true},
+    {OPT_REQUESTS, "requests", 'n', true},
+    {OPT_DURATION, "duration", 'd', true},
+    {OPT_INSECURE, "insecure", 'k', false},
+    {OPT_THREADS, "threads", 0, true},
+    {OPT_TIMEOUT, "timeout", 0, true},
+    {OPT_CACERT, "cacert", 0, true},
+    {OPT_HEADER, "header", 'H', true},
+    {OPT_REQUEST, "request", 'X', true},
+    {0, NULL, 0, false},
+};
+
+#define MAX_HEADERS 64
+
+typedef struct bench_s bench_t;
+
+/* One request in flight at a time; only the callback of its current request
+ * touches it, so it needs no lock. */
+typedef struct lane_s {
+    bench_t *bench;
+    uint64_t start_ns;
+} lane_t;
+
+struct bench_s {
+    gust_client_t *client;
+    gust_request_t req;
+    stats_t *stats;
+    unsigned long target; /* requests in all, or 0 to run until deadline_ns */
+    uint64_t deadline_ns;
+    /* Claimed sends: a lane that claims a number >= target retires.
+     * Relaxed: only the count matters. */
+    atomic_ulong sent;
+    /* Retired lanes. acq_rel: the last retirement acquires every other
+     * lane's recordings and hands them to the waiter through `finished`. */
+    atomic_uint retired;
+    unsigned num_lanes;
+    sem_t finished;
+};
+
+static void lane_send(lane_t *lane);
+
+/* On a worker, once a lane's request is complete. */
+static void on_done(gust_future_t *future, void *arg)
+{
+    lane_t *lane = arg;
+    uint64_t latency = now_ns() - lane->start_ns;
+    gust_response_t *resp = gust_http_response(future);
+    size_t len = 0;
+    if (resp != NULL) {
+        gust_response_body(resp, &len);
+        stats_record(lane->bench->stats, gust_response_status(resp), 0, len, latency);
+    } else {
+        stats_record(lane->bench->stats, 0, gust_future_error(future), 0, latency);
+    }
+    /* The sender's reference, handed over at gust_http_send. */
+    gust_future_free(future);
+    lane_send(lane);
+}
+
+static void lane_send(lane_t *lane)
+{
+    bench_t *b = lane->bench;
+    for (;;) {
+        bool go = b->target != 0
+                      ? atomic_fetch_add_explicit(&b->sent, 1, memory_order_relaxed) < b->target
+                      : now_ns() < b->deadline_ns;
+        if (!go)
+            break;
+        gust_request_t req = b->req;
+        req.on_done = on_done;
+        req.on_done_arg = lane;
+        lane->start_ns = now_ns();
+        /* Nothing of the lane may be touched after a successful send: its
+         * callback may already be running. */
+        if (gust_http_send(b->client, &req) != NULL)
+            return;
+        stats_record(b->stats, 0, GUST_ERR_NOMEM, 0, 0);
+    }
+    if (atomic_fetch_add_explicit(&b->retired, 1, memory_order_acq_rel) + 1 == b->num_lanes)
+        sem_post(&b->finished);
+}
+
+static int run(bench_t *b, const client_opts_t *co, const char *url, unsigned concurrency,
+               uint64_t duration_ns)
+{
+    int rc = EXIT_FAILED;
+    client_t c;
+    lane_t *lanes = calloc(concurrency, sizeof(*lanes));
+    b->stats = stats_new();
+    if (lanes == NULL || b->stats == NULL) {
+        fprintf(stderr, "gust bench: out of memory\n");
+        goto fail;
+    }
+    if (!client_new(&c, co))
+        goto fail;
+    b->client = c.client;
+    b->num_lanes = concurrency;
+    sem_init(&b->finished, 0, 0);
+    unsigned threads = gust_pool_num_threads(gust_runtime_pool(c.runtime));
+    if (b->target != 0)
+        printf("gust bench: %s %s: %lu requests, %u in flight, %u threads\n",
+               b->req.method != NULL ? b->req.method : "GET", url, b->target, concurrency, threads);
+    else
+        printf("gust bench: %s %s: for %.1f s, %u in flight, %u threads\n",
+               b->req.method != NULL ? b->req.method : "GET", url, (double)duration_ns / 1e9,
+               concurrency, threads);
+    fflush(stdout);
+
+    progress_t progress;
+    uint64_t start = now_ns();
+    b->deadline_ns = duration_ns != 0 ? start + duration_ns : 0;
+    progress_start(&progress, b->stats, true, b->target, NULL, b->deadline_ns);
+    for (unsigned i = 0; i < concurrency; i++) {
+        lanes[i].bench = b;
+        lane_send(&lanes[i]);
+    }
+    while (sem_wait(&b->finished) != 0 && errno == EINTR) {
+    }
+    uint64_t wall = now_ns() - start;
+    progress_stop(&progress);
+
+    gust_client_stats_t cs;
+    gust_client_stats(c.client, &cs);
+    stats_summary(b->stats, stdout, "gust bench", wall, &cs);
+    rc = EXIT_DONE;
+    sem_destroy(&b->finished);
+    client_free(&c);
+fail:
+    stats_free(b->stats);
+    free(lanes);
+    return rc;
+}
+
+int bench_main(int argc, char **argv)
+{
+    bench_t b = {.target = 10000};
+    client_opts_t co = {.total_timeout_ns = 30 * NS_PER_S};
+    unsigned concurrency = 50;
+    uint64_t duration_ns = 0;
+    bool have_n = false;
+    const char *url = NULL;
+    gust_header_t headers[MAX_HEADERS];
+    char *copies[MAX_HEADERS];
+    size_t num_headers = 0;
+    unsigned long n;
+    int rc = EXIT_USAGE;
+    args_t a;
+    args_init(&a, argc, argv);
+    for (int opt; (opt = args_next(&a, options)) != ARGS_END;) {
+        bool ok = true;
+        switch (opt) {
+        case OPT_HELP:
+            fputs(usage, stdout);
+            fputs(help, stdout);
+            rc = EXIT_DONE;
+            goto done;
+        case OPT_CONCURRENCY:
+            if ((ok = args_uint(&a, "-c", a.value, 1, 10000, &n)))
+                concurrency = (unsigned)n;
+            break;
+        case OPT_REQUESTS:
+            if ((ok = args_uint(&a, "-n", a.value, 1, 1000000000, &n)))
+                b.target = n;
+            have_n = true;
+            break;
+        case OPT_DURATION:
+            ok = args_seconds(&a, "-d", a.value, 3600, &duration_ns);
+            break;
+        case OPT_INSECURE:
+            co.insecure = true;
+            break;
+        case OPT_THREADS:
+            if ((ok = args_uint(&a, "--threads", a.value, 1, 1024, &n)))
+                co.threads = (unsigned)n;
+            break;
+        case OPT_TIMEOUT:
+            ok = args_seconds(&a, "--timeout", a.value, 86400, &co.total_timeout_ns);
+            break;
+        case OPT_CACERT:
+            co.ca_file = a.value;
+            break;
+        case OPT_HEADER:
+            if (num_headers == MAX_HEADERS) {
+                snprintf(a.error, sizeof(a.error), "at most %d headers", MAX_HEADERS);
+                ok = false;
+            } else if (!client_header(a.value, &headers[num_headers], &copies[num_headers])) {
+                snprintf(a.error, sizeof(a.error), "bad header '%s' (want 'Name: value')", a.value);
+                ok = false;
+            } else {
+                num_headers++;
+            }
+            break;
+        case OPT_REQUEST:
+            b.req.method = a.value;
+            break;
+        case ARGS_ARGUMENT:
+            if (url != NULL) {
+                snprintf(a.error, sizeof(a.error), "one URL at most ('%s' and '%s')", url, a.value);
+                ok = false;
+            }
+            url = a.value;
+            break;
+        default:
+            ok = false;
+        }
+        if (!ok) {
+            rc = args_usage_error("gust bench", usage, "%s", a.error);
+            goto done;
+        }
+    }
+    if (url == NULL) {
+        rc = args_usage_error("gust bench", usage, "a URL is needed");
+        goto done;
+    }
+    if (have_n && duration_ns != 0) {
+        rc = args_usage_error("gust bench", usage, "-n and -d exclude each other");
+        goto done;
+    }
+    if (duration_ns != 0)
+        b.target = 0;
+    co.max_per_host = concurrency; /* like wrk: one connection per request in flight */
+    b.req.url = url;
+    b.req.headers = headers;
+    b.req.num_headers = num_headers;
+    rc = run(&b, &co, url, concurrency, duration_ns);
+done:
+    for (size_t i = 0; i < num_headers; i++)
+        free(copies[i]);
+    return rc;
+}

@@ -1,0 +1,335 @@
+/* `gust get`: one request, like curl: the body to stdout (or a file), the
+ * headers too with -i, a failure as one line naming the URL and the cause. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tools/gust/internal.h"
+
+static const char usage[] =
+    "usage: gust get [-i] [-o FILE] [-X METHOD] [-H 'Name: value']... [-d DATA | -d @FILE]\n"
+    "                [--timeout S] [-k] [-L] [--cacert FILE] [-f] [-v] URL\n";
+
+static const char help[] =
+    "\n"
+    "Send one request and write the response body to stdout.\n"
+    "\n"
+    "  -i, --include        write the status line and headers before the body\n"
+    "  -o, --output FILE    write to FILE instead of stdout\n"
+    "  -X, --request METHOD the method (default GET, or POST with -d)\n"
+    "  -H, --header H       add the header 'Name: value' (repeatable)\n"
+    "  -d, --data DATA      send DATA as the body; @FILE reads it from FILE (@- from stdin);\n"
+    "                       repeated, the parts are joined with '&'. Content-Type is\n"
+    "                       application/x-www-form-urlencoded unless -H sets one\n"
+    "      --timeout S      give up after S seconds in all (decimals allowed)\n"
+    "  -k, --insecure       do not verify the server's TLS certificate\n"
+    "  -L, --location       follow redirects (at most 10); without it a 3xx is the answer\n"
+    "      --cacert FILE    trust the CAs in FILE (PEM) instead of the system's\n"
+    "  -f, --fail           on an HTTP status of 400 or more, write no body and exit 22\n"
+    "  -v, --verbose        write the status, timings and connection reuse to stderr\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "Exit status: 0 for any response (22 with --fail for a status >= 400), 1 when the\n"
+    "request failed (the message on stderr names the URL and the cause), 2 for bad\n"
+    "arguments.\n";
+
+enum {
+    OPT_HELP = 1,
+    OPT_INCLUDE,
+    OPT_OUTPUT,
+    OPT_REQUEST,
+    OPT_HEADER,
+    OPT_DATA,
+    OPT_TIMEOUT,
+    OPT_INSECURE,
+    OPT_LOCATION,
+    OPT_CACERT,
+    OPT_FAIL,
+    OPT_VERBOSE,
+};
+
+static const args_opt_t options[] = {
+    {OPT_HELP, "help", 'h', false},
+    {OPT_INCLUDE, "include", 'i', false},
+    {OPT_OUTPUT, "output", 'o', true},
+    {OPT_REQUEST, "request", 'X', true},
+    {OPT_HEADER, "header", 'H', true},
+    {OPT_DATA, "data", 'd', true},
+    {OPT_TIMEOUT, "timeout", 0, true},
+    {OPT_INSECURE, "insecure", 'k', false},
+    {OPT_LOCATION, "location", 'L', false},
+    {OPT_CACERT, "cacert", 0, true},
+    {OPT_FAIL, "fail", 'f', false},
+    {OPT_VERBOSE, "verbose", 'v', false},
+    {0, NULL, 0, false},
+};
+
+#define MAX_HEADERS 64
+
+typedef struct get_s {
+    const char *url;
+    const char *method;
+    const char *output;
+    bool include, follow, fail, verbose;
+    client_opts_t client;
+    gust_header_t headers[MAX_HEADERS + 1]; /* + Content-Type */
+    char *copies[MAX_HEADERS];
+    size_t num_headers;
+    char *body; /* the -d parts joined, or NULL */
+    size_t body_len;
+} get_t;
+
+/* Appends `data` (or the file it names after '@') to the body; false with
+ * errno set (and *out_path the file) on a read failure. */
+static bool add_data(get_t *g, const char *data, const char **out_path)
+{
+    char *part = NULL;
+    size_t len = 0;
+    *out_path = NULL;
+    if (data[0] == '@') {
+        const char *path = data + 1;
+        *out_path = strcmp(path, "-") == 0 ? "stdin" : path;
+        FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+        if (f == NULL)
+            return false;
+        size_t cap = 0;
+        for (;;) {
+            if (len == cap) {
+                char *grown = realloc(part, cap = cap != 0 ? cap * 2 : 4096);
+                if (grown == NULL) {
+                    free(part);
+                    if (f != stdin)
+                        fclose(f);
+                    errno = ENOMEM;
+                    return false;
+                }
+                part = grown;
+            }
+            size_t n = fread(part + len, 1, cap - len, f);
+            len += n;
+            if (n == 0)
+                break;
+        }
+        bool failed = ferror(f) != 0;
+        if (f != stdin)
+            fclose(f);
+        if (failed) {
+            free(part);
+            errno = EIO;
+            return false;
+        }
+    } else {
+        part = (char *)data;
+        len = strlen(data);
+    }
+    size_t sep = g->body != NULL ? 1 : 0;
+    char *joined = realloc(g->body, g->body_len + sep + len + 1);
+    if (joined != NULL) {
+        if (sep)
+            joined[g->body_len] = '&';
+        memcpy(joined + g->body_len + sep, part, len);
+        g->body_len += sep + len;
+        joined[g->body_len] = '\0';
+        g->body = joined;
+    }
+    if (data[0] == '@')
+        free(part);
+    if (joined == NULL)
+        errno = ENOMEM;
+    return joined != NULL;
+}
+
+static bool has_header(const get_t *g, const char *name)
+{
+    for (size_t i = 0; i < g->num_headers; i++) {
+        if (strcasecmp(g->headers[i].name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void write_head(FILE *out, const gust_response_t *resp)
+{
+    fprintf(out, "HTTP/1.%d %d %s\r\n", gust_response_http_minor(resp), gust_response_status(resp),
+            gust_response_reason(resp));
+    for (size_t i = 0; i < gust_response_num_headers(resp); i++) {
+        const char *name, *value;
+        gust_response_header_at(resp, i, &name, &value);
+        fprintf(out, "%s: %s\r\n", name, value);
+    }
+    fputs("\r\n", out);
+}
+
+static void write_verbose(const gust_response_t *resp)
+{
+    gust_timings_t t = gust_response_timings(resp);
+    char dns[32], connect[32], first[32], total[32];
+    fprintf(stderr, "* %d %s from %s\n", gust_response_status(resp), gust_response_reason(resp),
+            gust_response_url(resp));
+    fprintf(stderr, "* %u redirects, %s connection\n", gust_response_num_redirects(resp),
+            gust_response_reused(resp) ? "a reused" : "a new");
+    fprintf(stderr, "* ms: dns %s, connect %s, first byte %s, total %s\n",
+            stats_ms(dns, sizeof(dns), t.dns_ns / 1000),
+            stats_ms(connect, sizeof(connect), t.connect_ns / 1000),
+            stats_ms(first, sizeof(first), t.first_byte_ns / 1000),
+            stats_ms(total, sizeof(total), t.total_ns / 1000));
+}
+
+/* Sends the request and writes the outcome; returns the exit code. */
+static int run(get_t *g)
+{
+    client_t c;
+    g->client.threads = 1;
+    if (!client_new(&c, &g->client))
+        return EXIT_FAILED;
+    size_t num_headers = g->num_headers;
+    if (g->body != NULL && !has_header(g, "Content-Type"))
+        g->headers[num_headers++] =
+            (gust_header_t){"Content-Type", "application/x-www-form-urlencoded"};
+    gust_request_t req = {
+        .method = g->method != NULL ? g->method
+                  : g->body != NULL ? "POST"
+                                    : "GET",
+        .url = g->url,
+        .headers = g->headers,
+        .num_headers = num_headers,
+        .body = g->body,
+        .body_len = g->body != NULL ? (ssize_t)g->body_len : 0,
+        .max_redirects = g->follow ? 0 : -1,
+    };
+    int rc = EXIT_FAILED;
+    gust_future_t *f = gust_http_send(c.client, &req);
+    if (f == NULL) {
+        fprintf(stderr, "gust: out of memory\n");
+        client_free(&c);
+        return rc;
+    }
+    gust_future_wait(f);
+    gust_response_t *resp = gust_http_response(f);
+    if (resp == NULL) {
+        fprintf(stderr, "gust: %s\n", gust_future_message(f));
+        goto done;
+    }
+    if (g->verbose)
+        write_verbose(resp);
+    int status = gust_response_status(resp);
+    if (g->fail && status >= 400) {
+        fprintf(stderr, "gust: %s %s: the server answered %d %s\n", req.method,
+                gust_response_url(resp), status, gust_response_reason(resp));
+        rc = EXIT_HTTP_ERROR;
+        goto done;
+    }
+    FILE *out = stdout;
+    if (g->output != NULL && strcmp(g->output, "-") != 0 &&
+        (out = fopen(g->output, "wb")) == NULL) {
+        fprintf(stderr, "gust: cannot open %s: %s\n", g->output, strerror(errno));
+        goto done;
+    }
+    if (g->include)
+        write_head(out, resp);
+    size_t len;
+    const void *body = gust_response_body(resp, &len);
+    fwrite(body, 1, len, out);
+    bool failed = fflush(out) != 0 || ferror(out);
+    if (out != stdout && fclose(out) != 0)
+        failed = true;
+    if (failed)
+        fprintf(stderr, "gust: cannot write %s: %s\n", g->output != NULL ? g->output : "stdout",
+                strerror(errno));
+    else
+        rc = EXIT_DONE;
+done:
+    gust_future_free(f);
+    client_free(&c);
+    return rc;
+}
+
+int get_main(int argc, char **argv)
+{
+    get_t g = {0};
+    int rc = EXIT_USAGE;
+    args_t a;
+    args_init(&a, argc, argv);
+    for (int opt; (opt = args_next(&a, options)) != ARGS_END;) {
+        bool ok = true;
+        const char *path;
+        switch (opt) {
+        case OPT_HELP:
+            fputs(usage, stdout);
+            fputs(help, stdout);
+            rc = EXIT_DONE;
+            goto done;
+        case OPT_INCLUDE:
+            g.include = true;
+            break;
+        case OPT_OUTPUT:
+            g.output = a.value;
+            break;
+        case OPT_REQUEST:
+            g.method = a.value;
+            break;
+        case OPT_HEADER:
+            if (g.num_headers == MAX_HEADERS) {
+                snprintf(a.error, sizeof(a.error), "at most %d headers", MAX_HEADERS);
+                ok = false;
+            } else if (!client_header(a.value, &g.headers[g.num_headers],
+                                      &g.copies[g.num_headers])) {
+                snprintf(a.error, sizeof(a.error), "bad header '%s' (want 'Name: value')", a.value);
+                ok = false;
+            } else {
+                g.num_headers++;
+            }
+            break;
+        case OPT_DATA:
+            if (!add_data(&g, a.value, &path)) {
+                fprintf(stderr, "gust: cannot read %s: %s\n", path != NULL ? path : "-d",
+                        strerror(errno));
+                rc = EXIT_FAILED;
+                goto done;
+            }
+            break;
+        case OPT_TIMEOUT:
+            ok = args_seconds(&a, "--timeout", a.value, 86400, &g.client.total_timeout_ns);
+            break;
+        case OPT_INSECURE:
+            g.client.insecure = true;
+            break;
+        case OPT_LOCATION:
+            g.follow = true;
+            break;
+        case OPT_CACERT:
+            g.client.ca_file = a.value;
+            break;
+        case OPT_FAIL:
+            g.fail = true;
+            break;
+        case OPT_VERBOSE:
+            g.verbose = true;
+            break;
+        case ARGS_ARGUMENT:
+            if (g.url != NULL) {
+                snprintf(a.error, sizeof(a.error), "one URL at most ('%s' and '%s')", g.url,
+                         a.value);
+                ok = false;
+            }
+            g.url = a.value;
+            break;
+        default:
+            ok = false;
+        }
+        if (!ok) {
+            rc = args_usage_error("gust get", usage, "%s", a.error);
+            goto done;
+        }
+    }
+    if (g.url == NULL)
+        rc = args_usage_error("gust get", usage, "a URL is needed");
+    else
+        rc = run(&g);
+done:
+    for (size_t i = 0; i < g.num_headers; i++)
+        free(g.copies[i]);
+    free(g.body);
+    return rc;
+}
