@@ -76,8 +76,12 @@ static void test_window(void)
             (unsigned long long)stats.connections_reused);
     ASSERT_UEQ(stats.requests, NUM_REQUESTS);
     ASSERT_UEQ(stats.retries, 0);
-    /* At most one connection per request in flight, and a little slack. */
-    ASSERT_ULE(stats.connections_opened, WINDOW + 5);
+    /* About one connection per request in flight: a request that finds no
+     * idle connection on any worker opens one, and a connection between its
+     * response and its return to the pool is briefly neither busy nor idle,
+     * so a slow run (TSan) opens some more. Twice the window is far below the
+     * 1,000 a client without keep-alive would open. */
+    ASSERT_ULE(stats.connections_opened, 2 * WINDOW);
     ASSERT_UEQ(stats.connections_reused + stats.connections_opened, NUM_REQUESTS);
     gust_client_free(client);
     nginx_stop(server);
