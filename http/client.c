@@ -188,10 +188,7 @@ void gust_client_free(gust_client_t *client)
 {
     if (client == NULL)
         return;
-    while (atomic_load_explicit(&client->in_flight, memory_order_acquire) != 0) {
-        struct timespec ms = {0, 1000000};
-        nanosleep(&ms, NULL);
-    }
+    gust__await_zero(&client->in_flight);
     /* Idle connections live on their workers' reactors: close them there.
      * Each worker runs its posts in order, so anything posted before this
      * (a slot handed on) has run by then. */
@@ -235,20 +232,33 @@ void gust_client_stats(const gust_client_t *client, gust_client_stats_t *out)
 
 /* ---- the call ---- */
 
+/* The end of every call, once its future is complete. */
 static void call_free(call_t *call)
 {
     gust_client_t *client = call->client;
-    if (call->session != NULL)
+    gust_future_t *future = call->future;
+    gust_future_cb on_done = call->on_done;
+    void *on_done_arg = call->on_done_arg;
+    bool on_worker = call->session != NULL;
+    if (on_worker)
         gust_timer_stop(&call->total_timer);
     gust__session_untrack(call);
-    gust_future_free(call->future);
     free(call->method);
     free(call->url_text);
     gust_url_clear(&call->url);
     free(call->headers);
     free(call->body);
     free(call);
-    /* Release: the call's last steps happen before gust_client_free. */
+    /* The completion callback, here on the call's worker: a task of its own
+     * would often be stolen by an idle worker and then send the next
+     * request from where no connection is. A call that never reached a
+     * worker (refused by gust_http_send) hands it to the pool instead. */
+    if (on_done != NULL &&
+        (on_worker || gust_future_on_done(future, on_done, on_done_arg) != 0))
+        on_done(future, on_done_arg);
+    gust_future_free(future);
+    /* Release: the call's last steps, its callback included, happen before
+     * gust_client_free. */
     atomic_fetch_sub_explicit(&client->in_flight, 1, memory_order_release);
 }
 
@@ -480,19 +490,19 @@ gust_future_t *gust_http_send(gust_client_t *client, const gust_request_t *req)
     gust_future_t *future = gust_future_new(client->pool);
     if (future == NULL)
         return NULL;
-    if (req->on_done != NULL && gust_future_on_done(future, req->on_done, req->on_done_arg) != 0) {
-        gust_future_free(future);
-        return NULL;
-    }
     atomic_fetch_add_explicit(&client->requests, 1, memory_order_relaxed);
     call_t *call = calloc(1, sizeof(*call));
     if (call == NULL) {
         gust_future_set_error(future, GUST_ERR_NOMEM, "%s: out of memory",
                               req->url != NULL ? req->url : "");
+        if (req->on_done != NULL && gust_future_on_done(future, req->on_done, req->on_done_arg) != 0)
+            req->on_done(future, req->on_done_arg);
         return future;
     }
     atomic_fetch_add_explicit(&client->in_flight, 1, memory_order_relaxed);
     call->client = client;
+    call->on_done = req->on_done;
+    call->on_done_arg = req->on_done_arg;
     CDS_INIT_LIST_HEAD(&call->active_link);
     call->future = gust_future_up_ref(future);
     call->sent_ns = gust_now_ns();

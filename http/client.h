@@ -174,8 +174,11 @@ typedef struct gust_request_s {
     /* Do not verify the server's certificate (https only). Such a request
      * never shares a connection with one that verifies. */
     bool insecure;
-    /* Runs on a worker once the future completes, like requests-futures'
-     * background callback; the future stays alive for the call. */
+    /* Called once the future completes, like requests-futures' background
+     * callback: on the worker that ran the request, right after (or, for a
+     * request refused by gust_http_send, as a task on the pool). The future
+     * stays alive for the call; the client is not freed before it returns.
+     * It may send requests; it should not block for long. */
     gust_future_cb on_done;
     void *on_done_arg;
     /* Stream the body instead of buffering it. */

@@ -35,7 +35,7 @@ struct dns_cache_s {
     atomic_uint_fast64_t lookups;
     /* Lookups whose publishing callback, and waiters whose delivery, has
      * not finished yet; the cache is not freed under them. */
-    atomic_uint busy;
+    atomic_uint_fast64_t busy;
 };
 
 /* A connection waiting for a lookup. It is posted back to the connection's
@@ -83,10 +83,7 @@ void gust__dns_free(dns_cache_t *dns)
     if (dns == NULL)
         return;
     /* A finished lookup's publishing callback may still be queued. */
-    while (atomic_load_explicit(&dns->busy, memory_order_acquire) != 0) {
-        struct timespec ms = {0, 1000000};
-        nanosleep(&ms, NULL);
-    }
+    gust__await_zero(&dns->busy);
     gust__table_free(dns->table, destroy_entry);
     free(dns);
 }

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <urcu/list.h>
 #include <urcu/rculfhash.h>
 #include <zlib.h>
@@ -37,6 +38,17 @@ typedef struct conn_s conn_t;
 typedef struct call_s call_t;
 typedef struct dns_cache_s dns_cache_t;
 struct dns_waiter_s;
+
+/* Sleeps in 1 ms steps until *n is 0 (acquire: what the decrements release
+ * is visible after). For teardown, where nothing is left to wait on but
+ * callbacks already queued. */
+static inline void gust__await_zero(atomic_uint_fast64_t *n)
+{
+    while (atomic_load_explicit(n, memory_order_acquire) != 0) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+}
 
 /* ---- response.c ---- */
 
@@ -171,6 +183,8 @@ struct call_s {
     bool insecure;
     gust_body_cb on_body;
     void *on_body_arg;
+    gust_future_cb on_done; /* called by call_free */
+    void *on_done_arg;
 
     uint64_t sent_ns; /* gust_http_send */
     uint64_t hop_start_ns;

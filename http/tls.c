@@ -275,10 +275,9 @@ int gust__tls_handshake(conn_t *conn, char *why, size_t why_len)
     return GUST_ERR_TLS;
 }
 
-ssize_t gust__tls_read(conn_t *conn, void *buf, size_t len)
+/* An SSL_read's or SSL_write's result `n` as recv or send would give it. */
+static ssize_t as_syscall(const conn_t *conn, int n, bool reading)
 {
-    ERR_clear_error();
-    int n = SSL_read(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
     if (n > 0)
         return n;
     switch (SSL_get_error(conn->ssl, n)) {
@@ -286,10 +285,13 @@ ssize_t gust__tls_read(conn_t *conn, void *buf, size_t len)
     case SSL_ERROR_WANT_WRITE:
         errno = EAGAIN;
         return -1;
-    case SSL_ERROR_ZERO_RETURN:
-        return 0; /* close_notify */
+    case SSL_ERROR_ZERO_RETURN: /* the server's close_notify */
+        if (reading)
+            return 0;
+        errno = EPIPE;
+        return -1;
     case SSL_ERROR_SYSCALL:
-        if (ERR_peek_error() == 0 && (n == 0 || errno == 0)) {
+        if (reading && ERR_peek_error() == 0 && (n == 0 || errno == 0)) {
             /* The TCP connection ended without close_notify. The parser
              * still decides: a response whose length was known and fully
              * read is fine, a cut-off one is an error. */
@@ -303,24 +305,18 @@ ssize_t gust__tls_read(conn_t *conn, void *buf, size_t len)
     }
 }
 
+ssize_t gust__tls_read(conn_t *conn, void *buf, size_t len)
+{
+    ERR_clear_error();
+    return as_syscall(conn, SSL_read(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len),
+                      true);
+}
+
 ssize_t gust__tls_write(conn_t *conn, const void *buf, size_t len)
 {
     ERR_clear_error();
-    int n = SSL_write(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-    if (n > 0)
-        return n;
-    switch (SSL_get_error(conn->ssl, n)) {
-    case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-        errno = EAGAIN;
-        return -1;
-    case SSL_ERROR_SYSCALL:
-        return -1;
-    default:
-        ERR_clear_error();
-        errno = EPROTO;
-        return -1;
-    }
+    return as_syscall(conn, SSL_write(conn->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len),
+                      false);
 }
 
 void gust__tls_free(conn_t *conn)

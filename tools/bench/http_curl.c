@@ -1,16 +1,24 @@
-/* tools/bench/http_curl.c: the libcurl peer of the HTTP benchmark.
+/* tools/bench/http_curl.c: the libcurl peer of the HTTP and HTTPS
+ * benchmarks.
  *
  * One thread drives curl_multi with `concurrency` easy handles. A handle
  * whose transfer is done is removed and added again while requests remain:
  * its options stay, and the multi handle's connection cache gives it back
  * an idle keep-alive connection, so `concurrency` connections carry every
- * request. Bodies are counted and dropped. */
+ * request. Bodies are counted and dropped.
+ *
+ * For https the handles verify the server against the load's CA and share
+ * one TLS session cache (a CURLSH with CURL_LOCK_DATA_SSL_SESSION), as
+ * gust's connections to one origin share a session; without it each easy
+ * handle would keep its own. A load of a new connection per request sets
+ * CURLOPT_FORBID_REUSE, which closes each connection after its transfer. */
 #include "tools/bench/http_peer.h"
 #include "tools/bench/measure.h"
 
 #include <curl/curl.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct curl_run_s {
     uint64_t body_bytes;
@@ -42,16 +50,35 @@ const char *bench_curl_version(void)
     return version;
 }
 
-bench_result_t bench_curl(const char *url, unsigned concurrency, unsigned long requests)
+const char *bench_curl_ssl_version(void)
 {
+    const char *ssl = curl_version_info(CURLVERSION_NOW)->ssl_version;
+    return ssl != NULL ? ssl : "no TLS library";
+}
+
+bench_result_t bench_curl(const bench_load_t *load)
+{
+    unsigned concurrency = load->concurrency;
+    unsigned long requests = load->requests;
     bench_result_t r = {.status = BENCH_OK, .threads = 1};
     if (!global_init(&r))
         return r;
     unsigned num_handles = (unsigned long)concurrency < requests ? concurrency : (unsigned)requests;
     curl_run_t run = {0};
+    bool https = strncmp(load->url, "https:", 6) == 0;
+    CURLSH *share = NULL;
     CURLM *multi = curl_multi_init();
     CURL **easy = calloc(num_handles, sizeof(*easy));
-    if (multi == NULL || easy == NULL) {
+    if (https) {
+        /* One thread: the share needs no lock callbacks. */
+        share = curl_share_init();
+        if (share != NULL &&
+            curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+            bench_set_why(&r, BENCH_FAILED, "curl_share_setopt(CURL_LOCK_DATA_SSL_SESSION) failed");
+            goto done;
+        }
+    }
+    if (multi == NULL || easy == NULL || (https && share == NULL)) {
         bench_set_why(&r, BENCH_FAILED, "curl: out of memory");
         goto done;
     }
@@ -63,11 +90,18 @@ bench_result_t bench_curl(const char *url, unsigned concurrency, unsigned long r
             bench_set_why(&r, BENCH_FAILED, "curl_easy_init failed");
             goto done;
         }
-        curl_easy_setopt(easy[i], CURLOPT_URL, url);
+        curl_easy_setopt(easy[i], CURLOPT_URL, load->url);
         curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, discard);
         curl_easy_setopt(easy[i], CURLOPT_WRITEDATA, &run);
         curl_easy_setopt(easy[i], CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(easy[i], CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+        if (https) {
+            curl_easy_setopt(easy[i], CURLOPT_SHARE, share);
+            if (load->ca_file != NULL)
+                curl_easy_setopt(easy[i], CURLOPT_CAINFO, load->ca_file);
+        }
+        if (load->new_conn_per_request)
+            curl_easy_setopt(easy[i], CURLOPT_FORBID_REUSE, 1L);
     }
 
     uint64_t cpu0 = bench_self_cpu_ns();
@@ -129,5 +163,8 @@ done:
     free(easy);
     if (multi != NULL)
         curl_multi_cleanup(multi);
+    /* After the handles that used it. */
+    if (share != NULL)
+        curl_share_cleanup(share);
     return r;
 }

@@ -1,11 +1,16 @@
-/* tools/bench/http_gust.c: gust's client as a peer of the HTTP benchmark.
+/* tools/bench/http_gust.c: gust's client as a peer of the HTTP and HTTPS
+ * benchmarks.
  *
  * A runtime of `threads` workers and a client limited to `concurrency`
- * connections to the one origin. The calling thread sends the first
- * `concurrency` requests; from then on each request's on_done callback
- * (on a worker) counts the response and sends the next one, so exactly
- * `concurrency` requests are in flight until the last ones drain. The last
- * completion posts a semaphore the calling thread waits on.
+ * connections to the one origin, trusting the load's CA for https, and
+ * closing each connection after one request when the load asks for a new
+ * connection per request (max_requests_per_conn = 1); TLS sessions are then
+ * resumed as the client does by default, through the origin's shared
+ * session. The calling thread sends the first `concurrency` requests; from
+ * then on each request's on_done callback (on a worker) counts the response
+ * and sends the next one, so exactly `concurrency` requests are in flight
+ * until the last ones drain. The last completion posts a semaphore the
+ * calling thread waits on.
  *
  * The future gust_http_send returns is not kept: its reference passes to
  * the on_done callback, which drops it (the future stays alive for the
@@ -112,12 +117,13 @@ static bool wait_finished(gust_run_t *run)
     return true;
 }
 
-bench_result_t bench_gust(const char *url, unsigned concurrency, unsigned long requests,
-                          unsigned threads)
+bench_result_t bench_gust(const bench_load_t *load)
 {
-    bench_result_t r = {.status = BENCH_OK, .threads = threads};
+    unsigned concurrency = load->concurrency;
+    unsigned long requests = load->requests;
+    bench_result_t r = {.status = BENCH_OK, .threads = load->threads};
     gust_runtime_opts_t ro = gust_runtime_opts_default();
-    ro.pool.num_threads = threads;
+    ro.pool.num_threads = load->threads;
     ro.pool.thread_name_prefix = "bench";
     ro.blocking_threads = 1;
     gust_runtime_t *runtime = gust_runtime_new(&ro);
@@ -128,6 +134,9 @@ bench_result_t bench_gust(const char *url, unsigned concurrency, unsigned long r
     gust_client_opts_t co = gust_client_opts_default();
     co.max_per_host = concurrency; /* as many connections as the other peers */
     co.decompress = false;         /* no Accept-Encoding, like curl and h2load */
+    co.ca_file = load->ca_file;
+    if (load->new_conn_per_request)
+        co.max_requests_per_conn = 1;
     gust_run_t *run = calloc(1, sizeof(*run));
     gust_client_t *client = gust_client_new(runtime, &co);
     if (run == NULL || client == NULL) {
@@ -139,7 +148,7 @@ bench_result_t bench_gust(const char *url, unsigned concurrency, unsigned long r
     }
     run->client = client;
     run->target = requests;
-    run->req = (gust_request_t){.url = url, .on_done = on_done, .on_done_arg = run};
+    run->req = (gust_request_t){.url = load->url, .on_done = on_done, .on_done_arg = run};
     atomic_flag_clear(&run->failure_noted);
     sem_init(&run->finished, 0, 0);
 

@@ -1,4 +1,5 @@
-/* tools/bench/http_h2load.c: the h2load peer of the HTTP benchmark.
+/* tools/bench/http_h2load.c: the h2load peer of the HTTP and HTTPS
+ * benchmarks.
  *
  * Runs `h2load --h1 -n N -c C -t 1 URL` (Debian's nghttp2-client) and reads
  * its summary:
@@ -10,7 +11,12 @@
  *
  * The wall time is h2load's own "finished in" (its first connect to its last
  * response, as for the other peers); the CPU time is the whole program's,
- * from wait4, so it also counts h2load's start and exit (about 1 ms). */
+ * from wait4, so it also counts h2load's start and exit (about 1 ms).
+ *
+ * For https h2load verifies no certificate. It has no option for a new
+ * connection per request; when the server closes each connection after one
+ * response (https.c's handshake servers), it reconnects for the next, and
+ * resumes its TLS session. It does not count its connections then. */
 #include "tools/bench/http_peer.h"
 #include "tools/bench/measure.h"
 
@@ -83,9 +89,12 @@ static bool parse_output(const char *out, bench_result_t *r)
     return true;
 }
 
-bench_result_t bench_h2load(const char *url, unsigned concurrency, unsigned long requests)
+bench_result_t bench_h2load(const bench_load_t *load)
 {
-    bench_result_t r = {.status = BENCH_OK, .threads = 1, .connections = concurrency};
+    unsigned long requests = load->requests;
+    bench_result_t r = {.status = BENCH_OK, .threads = 1};
+    if (!load->new_conn_per_request)
+        r.connections = load->concurrency;
     char path[4096];
     if (bench_which("h2load", path, sizeof(path)) == NULL) {
         bench_set_why(&r, BENCH_MISSING, "h2load not found (Debian: nghttp2-client)");
@@ -93,8 +102,8 @@ bench_result_t bench_h2load(const char *url, unsigned concurrency, unsigned long
     }
     char n[32], c[32];
     snprintf(n, sizeof(n), "%lu", requests);
-    snprintf(c, sizeof(c), "%u", concurrency);
-    char *argv[] = {path, "--h1", "-n", n, "-c", c, "-t", "1", (char *)url, NULL};
+    snprintf(c, sizeof(c), "%u", load->concurrency);
+    char *argv[] = {path, "--h1", "-n", n, "-c", c, "-t", "1", (char *)load->url, NULL};
     bench_child_t child;
     if (bench_run_child(argv, H2LOAD_TIMEOUT_NS, &child) != 0) {
         int err = errno;

@@ -176,3 +176,20 @@ void bench_child_free(bench_child_t *child)
     child->output = NULL;
     child->output_len = 0;
 }
+
+bool bench_flag_ulong(const char *arg, const char *name, unsigned long min, unsigned long max,
+                      unsigned long *out)
+{
+    size_t len = strlen(name);
+    if (strncmp(arg, name, len) != 0 || arg[len] != '=')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(arg + len + 1, &end, 10);
+    if (errno != 0 || end == arg + len + 1 || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "bench: %s wants a number from %lu to %lu\n", name, min, max);
+        exit(2);
+    }
+    *out = v;
+    return true;
+}

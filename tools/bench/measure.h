@@ -1,9 +1,11 @@
-/* tools/bench/measure.h: what the HTTP benchmark and its peers share:
- * a clock, CPU time from getrusage, medians, and running a program to its
- * end with its output and the CPU time wait4 reports for it. */
+/* tools/bench/measure.h: what the HTTP benchmarks and their peers share:
+ * a clock, CPU time from getrusage, medians, running a program to its end
+ * with its output and the CPU time wait4 reports for it, and reading
+ * numeric flags. */
 #ifndef GUST_TOOLS_BENCH_MEASURE_H
 #define GUST_TOOLS_BENCH_MEASURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -43,5 +45,11 @@ void bench_child_free(bench_child_t *child);
 /* bench_which finds `name` in $PATH (else in /usr/bin), writing its path
  * to `buf`. Returns buf, or NULL if there is no executable of that name. */
 const char *bench_which(const char *name, char *buf, size_t cap);
+
+/* bench_flag_ulong reads `arg` as "NAME=VALUE" (name given with its
+ * dashes, "--runs"). Returns false if arg is another flag; exits with a
+ * message and status 2 if the value is not a number from min to max. */
+bool bench_flag_ulong(const char *arg, const char *name, unsigned long min, unsigned long max,
+                      unsigned long *out);
 
 #endif
