@@ -575,6 +575,24 @@ static bool ipv6_loopback_works(void)
     return ok;
 }
 
+/* GETs /echo at `host` (a name, or an IPv6 literal in brackets) and the
+ * server's port, and checks the Host header sent: the host as written, with
+ * the port. */
+static void assert_host_sent(gust_client_t *client, const test_server_t *server, const char *host)
+{
+    char url[256], want[64];
+    snprintf(url, sizeof(url), "http://%s:%u/echo", host, test_server_port(server));
+    snprintf(want, sizeof(want), "%s:%u", host, test_server_port(server));
+    outcome_t out = get_wait(client, url);
+    ASSERT_RESPONSE(out, 200);
+    echo_t e = echo_parse(&out);
+    char *sent = echo_header(&e, "Host");
+    ASSERT_STR_EQ(sent, want);
+    free(sent);
+    echo_clear(&e);
+    outcome_clear(&out);
+}
+
 static void test_ipv6(void)
 {
     if (!ipv6_loopback_works()) {
@@ -593,17 +611,7 @@ static void test_ipv6(void)
     ASSERT_STR_EQ(gust_response_url(out.resp), url);
     outcome_clear(&out);
     /* Host names the literal in brackets. */
-    snprintf(url, sizeof(url), "http://[::1]:%u/echo", test_server_port(server));
-    out = get_wait(client, url);
-    ASSERT_RESPONSE(out, 200);
-    echo_t e = echo_parse(&out);
-    char *host = echo_header(&e, "Host");
-    char want[64];
-    snprintf(want, sizeof(want), "[::1]:%u", test_server_port(server));
-    ASSERT_STR_EQ(host, want);
-    free(host);
-    echo_clear(&e);
-    outcome_clear(&out);
+    assert_host_sent(client, server, "[::1]");
     ASSERT_UEQ(client_stats(client).dns_lookups, 0);
     gust_client_free(client);
     test_server_stop(server);
@@ -630,18 +638,7 @@ static void test_dns_cache(void)
     ASSERT_UEQ(stats.connections_opened, 5);
     ASSERT_UEQ(stats.dns_lookups, 1);
     /* Host is the name as written. */
-    char echo[256];
-    snprintf(echo, sizeof(echo), "http://localhost:%u/echo", test_server_port(server));
-    outcome_t out = get_wait(client, echo);
-    ASSERT_RESPONSE(out, 200);
-    echo_t e = echo_parse(&out);
-    char *host = echo_header(&e, "Host");
-    char want[64];
-    snprintf(want, sizeof(want), "localhost:%u", test_server_port(server));
-    ASSERT_STR_EQ(host, want);
-    free(host);
-    echo_clear(&e);
-    outcome_clear(&out);
+    assert_host_sent(client, server, "localhost");
     gust_client_free(client);
 
     /* Many connections wanting the name at once share one lookup. */
@@ -665,7 +662,7 @@ static void test_dns_cache(void)
     gust_client_opts_t opts = gust_client_opts_default();
     opts.dns_ttl_ns = 50 * MS;
     client = new_client(NULL, &opts);
-    out = get_wait(client, url);
+    outcome_t out = get_wait(client, url);
     ASSERT_RESPONSE(out, 200);
     outcome_clear(&out);
     sleep_ms(150);

@@ -118,6 +118,16 @@ static inline void outcome_clear(outcome_t *out)
                         gust_err_name(assert_out_->err), assert_out_->message);                    \
     } while (0)
 
+/* GETs `url` and fails the test unless the answer is a 200 that came on a
+ * reused connection (`reused` true) or on a new one. */
+#define ASSERT_GET_REUSED(client, url, reused)                                                     \
+    do {                                                                                           \
+        outcome_t assert_get_ = get_wait((client), (url));                                         \
+        ASSERT_RESPONSE(assert_get_, 200);                                                         \
+        ASSERT_EQ(gust_response_reused(assert_get_.resp), (reused));                               \
+        outcome_clear(&assert_get_);                                                               \
+    } while (0)
+
 /* Fails the test unless `haystack` contains `needle`. */
 #define ASSERT_CONTAINS(haystack, needle)                                                          \
     do {                                                                                           \

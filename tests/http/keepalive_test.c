@@ -109,10 +109,7 @@ static void test_server_closes_idle(void)
     outcome_clear(&out);
     sleep_ms(200);
     ASSERT_UEQ(client_stats(client).open_connections, 0);
-    out = get_wait(client, url);
-    ASSERT_RESPONSE(out, 200);
-    ASSERT_FALSE(gust_response_reused(out.resp));
-    outcome_clear(&out);
+    ASSERT_GET_REUSED(client, url, false);
 
     sleep_ms(200);
     gust_request_t post = {.method = "POST", .url = echo_url, .body = "once", .body_len = 4};
@@ -310,10 +307,7 @@ static void server_keepalive_timeout(int seconds, long wait_ms)
     outcome_t out = get_wait(client, url);
     ASSERT_RESPONSE(out, 200);
     outcome_clear(&out);
-    out = get_wait(client, url); /* at once: reused */
-    ASSERT_RESPONSE(out, 200);
-    ASSERT_TRUE(gust_response_reused(out.resp));
-    outcome_clear(&out);
+    ASSERT_GET_REUSED(client, url, true); /* at once */
     sleep_ms(wait_ms);
     out = get_wait(client, url);
     ASSERT_RESPONSE(out, 200);
@@ -435,17 +429,11 @@ static void test_idle_timeout(void)
     outcome_clear(&out);
     ASSERT_UEQ(client_stats(client).open_connections, 1);
     sleep_ms(20);
-    out = get_wait(client, url); /* within the idle timeout: reused */
-    ASSERT_RESPONSE(out, 200);
-    ASSERT_TRUE(gust_response_reused(out.resp));
-    outcome_clear(&out);
+    ASSERT_GET_REUSED(client, url, true); /* within the idle timeout */
 
     sleep_ms(300);
     ASSERT_UEQ(client_stats(client).open_connections, 0);
-    out = get_wait(client, url);
-    ASSERT_RESPONSE(out, 200);
-    ASSERT_FALSE(gust_response_reused(out.resp));
-    outcome_clear(&out);
+    ASSERT_GET_REUSED(client, url, false);
     gust_client_stats_t stats = client_stats(client);
     ASSERT_UEQ(stats.connections_opened, 2);
     ASSERT_UEQ(stats.retries, 0);

@@ -75,11 +75,16 @@ static uint64_t sampler_stop(sampler_t *s)
 }
 
 /* Sends `n` GETs of `urls[i % num_urls]` at once and checks each is a 200
- * "ok". */
-static void send_all_ok(gust_client_t *client, char (*urls)[256], size_t num_urls, size_t n)
+ * "ok", sampling the client's open connections meanwhile. Returns the time
+ * they took, with the most connections seen open in *out_max_open. */
+static uint64_t send_all_ok(gust_client_t *client, char (*urls)[256], size_t num_urls, size_t n,
+                            uint64_t *out_max_open)
 {
     gust_future_t **futures = calloc(n, sizeof(*futures));
     ASSERT_NOT_NULL(futures);
+    sampler_t sampler;
+    sampler_start(&sampler, client);
+    uint64_t start = now_ns();
     for (size_t i = 0; i < n; i++) {
         gust_request_t req = {.url = urls[i % num_urls]};
         futures[i] = gust_http_send(client, &req);
@@ -91,7 +96,10 @@ static void send_all_ok(gust_client_t *client, char (*urls)[256], size_t num_url
         assert_body(&out, "ok");
         outcome_clear(&out);
     }
+    uint64_t elapsed = now_ns() - start;
+    *out_max_open = sampler_stop(&sampler);
     free(futures);
+    return elapsed;
 }
 
 /* max_per_host = 2: 20 requests of 50 ms at once all succeed, never more
@@ -105,12 +113,8 @@ static void per_host(gust_runtime_t *runtime)
     gust_client_t *client = new_client(runtime, &opts);
     char urls[1][256];
     raw_server_url(server, urls[0], sizeof(urls[0]), "/delay");
-    sampler_t sampler;
-    sampler_start(&sampler, client);
-    uint64_t start = now_ns();
-    send_all_ok(client, urls, 1, 20);
-    uint64_t elapsed = now_ns() - start;
-    uint64_t max_open = sampler_stop(&sampler);
+    uint64_t max_open;
+    uint64_t elapsed = send_all_ok(client, urls, 1, 20, &max_open);
     gust_client_stats_t stats = client_stats(client);
     fprintf(stderr,
             "  %llu ms; at most %u in progress at the server, %llu open at the client; "
@@ -154,12 +158,8 @@ static void test_total(void)
     char urls[2][256];
     raw_server_url(a, urls[0], sizeof(urls[0]), "/a");
     raw_server_url(b, urls[1], sizeof(urls[1]), "/b");
-    sampler_t sampler;
-    sampler_start(&sampler, client);
-    uint64_t start = now_ns();
-    send_all_ok(client, urls, 2, 30);
-    uint64_t elapsed = now_ns() - start;
-    uint64_t max_open = sampler_stop(&sampler);
+    uint64_t max_open;
+    uint64_t elapsed = send_all_ok(client, urls, 2, 30, &max_open);
     fprintf(stderr, "  %llu ms; at most %u in progress, %llu open; %u + %u accepted\n",
             (unsigned long long)(elapsed / MS), atomic_load(&busy.max_in_progress),
             (unsigned long long)max_open, raw_server_accepted(a), raw_server_accepted(b));

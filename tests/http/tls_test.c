@@ -60,6 +60,23 @@ static void expect(gust_client_t *client, const char *url, int err, const char *
     free(message);
 }
 
+/* GETs `url` `n` times, one after another: each must be answered, with
+ * `len` body bytes. */
+static void get_times(gust_client_t *client, const char *url, int n, size_t len)
+{
+    for (int i = 0; i < n; i++) {
+        gust_response_t *resp = NULL;
+        char *message = NULL;
+        int err = gust_http_get(client, url, &resp, &message);
+        if (err != 0)
+            CHECK_FAIL_("%s: request %d: %s", url, i, message);
+        size_t got;
+        gust_response_body(resp, &got);
+        ASSERT_UEQ(got, len);
+        gust_response_free(resp);
+    }
+}
+
 static void verification(void)
 {
     gust_client_opts_t o = trusting_opts();
@@ -136,17 +153,7 @@ static void resumption_and_keepalive(void)
     gust_client_opts_t o = trusting_opts();
     o.max_requests_per_conn = 1000; /* the 1,001st request needs a new one */
     gust_client_t *client = client_with(&o);
-    for (int i = 0; i < 1001; i++) {
-        gust_response_t *resp = NULL;
-        char *message = NULL;
-        int err = gust_http_get(client, url, &resp, &message);
-        if (err != 0)
-            CHECK_FAIL_("request %d: %s", i, message);
-        size_t len;
-        gust_response_body(resp, &len);
-        ASSERT_UEQ(len, 100);
-        gust_response_free(resp);
-    }
+    get_times(client, url, 1001, 100);
     /* 1,000 requests on one kept-alive TLS connection; the last on a second
      * one, which resumed the first's session (the server counts it). */
     ASSERT_UEQ(test_server_connections_accepted(server), 2);
@@ -226,17 +233,7 @@ static void against_nginx(void)
     snprintf(url, sizeof(url), "%s/1k.bin", nginx_origin(nginx));
     gust_client_opts_t o = trusting_opts();
     gust_client_t *client = client_with(&o);
-    for (int i = 0; i < 200; i++) {
-        gust_response_t *resp = NULL;
-        char *message = NULL;
-        int err = gust_http_get(client, url, &resp, &message);
-        if (err != 0)
-            CHECK_FAIL_("nginx request %d: %s", i, message);
-        size_t len;
-        gust_response_body(resp, &len);
-        ASSERT_UEQ(len, 1024);
-        gust_response_free(resp);
-    }
+    get_times(client, url, 200, 1024);
     gust_client_stats_t stats;
     gust_client_stats(client, &stats);
     ASSERT_UEQ(stats.connections_opened, 1);

@@ -252,21 +252,18 @@ static bool route_slow_body(conn_t *c, const request_t *req)
     return true;
 }
 
-static bool route_big_headers(conn_t *c, const request_t *req)
+/* Answers 200 "ok" with Content-Type: text/plain and the headers that
+ * `add` writes after it, given `n`. */
+static bool respond_with_headers(conn_t *c, const request_t *req, void (*add)(FILE *f, long n),
+                                 long n)
 {
-    long n = test_server__query_num(req, "n", 65536);
-    char fill[1001];
-    memset(fill, 'x', sizeof(fill) - 1);
-    fill[sizeof(fill) - 1] = '\0';
-
     char *headers;
     size_t len;
     FILE *f = open_memstream(&headers, &len);
     if (f == NULL)
         test_server__die("open_memstream");
     fputs(TEXT_PLAIN, f);
-    for (unsigned i = 0; ftell(f) < n; i++)
-        fprintf(f, "X-Fill-%u: %s\r\n", i, fill);
+    add(f, n);
     if (fclose(f) != 0)
         test_server__die("fclose(open_memstream)");
     bool ok = respond(c, req, 200, false, headers, "ok", 2);
@@ -274,22 +271,32 @@ static bool route_big_headers(conn_t *c, const request_t *req)
     return ok;
 }
 
-static bool route_many_headers(conn_t *c, const request_t *req)
+/* X-Fill-<i> headers of 1,000 x's until the head reaches `n` bytes. */
+static void add_fill_headers(FILE *f, long n)
 {
-    long count = test_server__query_num(req, "count", 100);
-    char *headers;
-    size_t len;
-    FILE *f = open_memstream(&headers, &len);
-    if (f == NULL)
-        test_server__die("open_memstream");
-    fputs(TEXT_PLAIN, f);
+    char fill[1001];
+    memset(fill, 'x', sizeof(fill) - 1);
+    fill[sizeof(fill) - 1] = '\0';
+    for (unsigned i = 0; ftell(f) < n; i++)
+        fprintf(f, "X-Fill-%u: %s\r\n", i, fill);
+}
+
+/* X-Header-<i>: <i> for each i below `count`. */
+static void add_numbered_headers(FILE *f, long count)
+{
     for (long i = 0; i < count; i++)
         fprintf(f, "X-Header-%ld: %ld\r\n", i, i);
-    if (fclose(f) != 0)
-        test_server__die("fclose(open_memstream)");
-    bool ok = respond(c, req, 200, false, headers, "ok", 2);
-    free(headers);
-    return ok;
+}
+
+static bool route_big_headers(conn_t *c, const request_t *req)
+{
+    return respond_with_headers(c, req, add_fill_headers, test_server__query_num(req, "n", 65536));
+}
+
+static bool route_many_headers(conn_t *c, const request_t *req)
+{
+    return respond_with_headers(c, req, add_numbered_headers,
+                                test_server__query_num(req, "count", 100));
 }
 
 static bool route_keepalive_then_close(conn_t *c, const request_t *req)

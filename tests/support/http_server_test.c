@@ -16,7 +16,6 @@
  *
  * Every socket has a receive timeout, so a server that hangs fails the test. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -29,6 +28,7 @@
 #include <zlib.h>
 
 #include "tests/support/check.h"
+#include "tests/support/fds.h"
 #include "tests/support/http_server.h"
 #include "tests/support/wait.h"
 
@@ -155,24 +155,6 @@ static char *pattern(size_t len)
         p[i] = (char)('a' + i % 26);
     p[len] = '\0';
     return p;
-}
-
-static long elapsed_ms(const struct timespec *since)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
-}
-
-static int count_fds(void)
-{
-    DIR *dir = opendir("/proc/self/fd");
-    ASSERT_NOT_NULL(dir);
-    int n = 0;
-    while (readdir(dir) != NULL)
-        n++;
-    closedir(dir);
-    return n;
 }
 
 /* ---- Exact responses ------------------------------------------------------------ */

@@ -25,7 +25,6 @@
  *
  * Every socket has a receive timeout, so a server that hangs fails the test. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -45,9 +44,11 @@
 #include <openssl/x509v3.h>
 
 #include "tests/support/check.h"
+#include "tests/support/fds.h"
 #include "tests/support/http_server.h"
 #include "tests/support/nginx.h"
 #include "tests/support/tls_certs.h"
+#include "tests/support/wait.h"
 
 #ifndef OPENSSL_IS_BORINGSSL
 #error "<openssl/ssl.h> is not BoringSSL's header"
@@ -85,24 +86,6 @@ static const char *verify_name(long code)
             CHECK_FAIL_("%s == %s (%s %ld \"%s\" == %s %ld)", #got, #want, verify_name(got_),      \
                         got_, X509_verify_cert_error_string(got_), verify_name(want_), want_);     \
     } while (0)
-
-static int count_fds(void)
-{
-    DIR *dir = opendir("/proc/self/fd");
-    ASSERT_NOT_NULL(dir);
-    int n = 0;
-    while (readdir(dir) != NULL)
-        n++;
-    closedir(dir);
-    return n;
-}
-
-static long elapsed_ms(const struct timespec *since)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
-}
 
 static X509 *read_cert(const char *path)
 {

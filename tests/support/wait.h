@@ -1,6 +1,7 @@
 /* Bounded waiting for tests: a wait that would hang fails the test with a
  * message naming what it waited for, instead of running into Bazel's
- * timeout. */
+ * timeout; and the time since a start, for tests that bound a wait
+ * themselves. */
 #ifndef GUST_TESTS_SUPPORT_WAIT_H
 #define GUST_TESTS_SUPPORT_WAIT_H
 
@@ -28,6 +29,14 @@ static inline void sleep_ms(long ms)
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
         ASSERT_EQ(errno, EINTR);
+}
+
+/* Milliseconds since `since`, a CLOCK_MONOTONIC time. */
+static inline long elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
 }
 
 #endif

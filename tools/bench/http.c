@@ -39,16 +39,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONCURRENCIES 8
 #define BODY_LEN 1024
 
-static unsigned long num_requests = 100000;
-static int num_runs = 3;
-static unsigned num_threads = 2;
-static unsigned nginx_workers = 1;
-static unsigned concurrencies[MAX_CONCURRENCIES] = {10, 100};
-static int num_concurrencies = 2;
-static const char *only_peer; /* --only=NAME: one peer (for profiling) */
+static bench_flags_t flags = {
+    .requests = 100000,
+    .runs = 3,
+    .threads = 2,
+    .nginx_workers = 1,
+    .concurrencies = {10, 100},
+    .num_concurrencies = 2,
+};
 
 static const bench_peer_t peers[] = {
     {.name = "gust", .run = bench_gust},
@@ -57,15 +57,15 @@ static const bench_peer_t peers[] = {
 };
 
 /* One case per concurrency. */
-static bench_case_t cases[MAX_CONCURRENCIES];
+static bench_case_t cases[BENCH_MAX_CONCURRENCIES];
 
 static bench_suite_t suite(void)
 {
     return (bench_suite_t){
         .peers = peers,
         .num_peers = sizeof(peers) / sizeof(peers[0]),
-        .num_runs = num_runs,
-        .only = only_peer,
+        .num_runs = flags.runs,
+        .only = flags.only,
     };
 }
 
@@ -79,14 +79,12 @@ static void print_table(void)
     printf("\n## HTTP/1.1 keep-alive GETs of a 1 KiB file from nginx (markdown)\n\n");
     printf("%s; nginx %u worker%s on 127.0.0.1; %ld CPUs online; %lu requests per run, "
            "median of %d run%s; %s, %s.\n\n",
-           date, nginx_workers, nginx_workers == 1 ? "" : "s", sysconf(_SC_NPROCESSORS_ONLN),
-           num_requests, num_runs, num_runs == 1 ? "" : "s", bench_curl_child_version(),
-           bench_h2load_version());
-    printf("| client | threads | concurrency | req/s | CPU us/req | req/s vs gust | "
-           "CPU/req vs gust |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|\n");
+           date, flags.nginx_workers, flags.nginx_workers == 1 ? "" : "s",
+           sysconf(_SC_NPROCESSORS_ONLN), flags.requests, flags.runs, flags.runs == 1 ? "" : "s",
+           bench_curl_child_version(), bench_h2load_version());
+    bench_print_table_head(NULL, "req/s", "req", false);
     bench_suite_t s = suite();
-    for (int ci = 0; ci < num_concurrencies; ci++)
+    for (int ci = 0; ci < flags.num_concurrencies; ci++)
         bench_case_print_rows(&s, &cases[ci], NULL, false);
     printf("\nthreads: the client's threads doing requests (gust: runtime workers, --threads). "
            "CPU: user + system of the client only (gust, libcurl: getrusage of this process "
@@ -107,47 +105,14 @@ static void usage(const char *prog)
             "  --concurrency    requests in flight, one run set each (10,100; at most %d)\n"
             "  --nginx-workers  nginx worker processes (1)\n"
             "  --only           run only the peer whose name starts with NAME (profiling)\n",
-            prog, BENCH_MAX_RUNS, MAX_CONCURRENCIES);
+            prog, BENCH_MAX_RUNS, BENCH_MAX_CONCURRENCIES);
     exit(2);
-}
-
-static void parse_concurrencies(const char *list)
-{
-    num_concurrencies = 0;
-    for (const char *p = list; *p != '\0';) {
-        char *end;
-        unsigned long v = strtoul(p, &end, 10);
-        if (end == p || v == 0 || v > 100000 || num_concurrencies == MAX_CONCURRENCIES ||
-            (*end != ',' && *end != '\0')) {
-            fprintf(stderr, "bench: --concurrency wants up to %d numbers, e.g. 10,100\n",
-                    MAX_CONCURRENCIES);
-            exit(2);
-        }
-        concurrencies[num_concurrencies++] = (unsigned)v;
-        p = *end == ',' ? end + 1 : end;
-    }
-    if (num_concurrencies == 0)
-        usage("http");
 }
 
 static void parse_args(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        unsigned long v;
-        if (bench_flag_ulong(a, "--requests", 1, 1000000000, &v))
-            num_requests = v;
-        else if (bench_flag_ulong(a, "--runs", 1, BENCH_MAX_RUNS, &v))
-            num_runs = (int)v;
-        else if (bench_flag_ulong(a, "--threads", 1, 256, &v))
-            num_threads = (unsigned)v;
-        else if (bench_flag_ulong(a, "--nginx-workers", 1, 64, &v))
-            nginx_workers = (unsigned)v;
-        else if (strncmp(a, "--concurrency=", 14) == 0)
-            parse_concurrencies(a + 14);
-        else if (strncmp(a, "--only=", 7) == 0)
-            only_peer = a + 7;
-        else
+        if (!bench_flag(argv[i], &flags))
             usage(argv[0]);
     }
 }
@@ -159,7 +124,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     nginx_opts_t o = nginx_opts_default();
-    o.worker_processes = nginx_workers;
+    o.worker_processes = flags.nginx_workers;
     nginx_t *server = nginx_start(&o);
     if (server == NULL) {
         fprintf(stderr, "bench: cannot start nginx (see above)\n");
@@ -169,20 +134,21 @@ int main(int argc, char **argv)
     snprintf(url, sizeof(url), "%s/1k.bin", nginx_origin(server));
     printf("HTTP benchmark: %s, nginx %u worker%s; gust %u worker%s, libcurl 1 thread, "
            "h2load 1 thread\n",
-           url, nginx_workers, nginx_workers == 1 ? "" : "s", num_threads,
-           num_threads == 1 ? "" : "s");
+           url, flags.nginx_workers, flags.nginx_workers == 1 ? "" : "s", flags.threads,
+           flags.threads == 1 ? "" : "s");
     bench_suite_t s = suite();
-    for (int ci = 0; ci < num_concurrencies; ci++) {
+    for (int ci = 0; ci < flags.num_concurrencies; ci++) {
         cases[ci] = (bench_case_t){
             .load = {.url = url,
-                     .concurrency = concurrencies[ci],
-                     .requests = num_requests,
-                     .threads = num_threads},
+                     .concurrency = flags.concurrencies[ci],
+                     .requests = flags.requests,
+                     .threads = flags.threads},
             .body_len = BODY_LEN,
             .rate = "req/s",
             .unit = "req",
         };
-        printf("\n== concurrency %u: %lu requests per run ==\n", concurrencies[ci], num_requests);
+        printf("\n== concurrency %u: %lu requests per run ==\n", flags.concurrencies[ci],
+               flags.requests);
         bench_case_run(&s, &cases[ci]);
     }
     nginx_stop(server);

@@ -5,11 +5,9 @@
 #include "tools/bench/http_peer.h"
 #include "tools/bench/measure.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* bench_curl ends its own run well before this; a hang fails the run. */
@@ -58,18 +56,9 @@ bench_result_t bench_curl_child(const bench_load_t *load)
     argv[argc] = NULL;
 
     bench_child_t child;
-    if (bench_run_child(argv, CURL_PEER_TIMEOUT_NS, &child) != 0) {
-        int err = errno;
-        if (err == ETIMEDOUT)
-            bench_child_free(&child);
-        bench_set_why(&r, err == ENOENT ? BENCH_MISSING : BENCH_FAILED, "%s: %s", path,
-                      strerror(err));
+    if (!bench_run_peer(argv, "curl_peer", CURL_PEER_TIMEOUT_NS, &child, &r))
         return r;
-    }
-    if (!WIFEXITED(child.status) || WEXITSTATUS(child.status) != 0)
-        bench_set_why(&r, BENCH_FAILED, "curl_peer exited with status %d: %.120s", child.status,
-                      child.output);
-    else if (!bench_result_read(child.output, &r))
+    if (!bench_result_read(child.output, &r))
         bench_set_why(&r, BENCH_FAILED, "cannot read curl_peer's result: %.120s", child.output);
     bench_child_free(&child);
     return r;
@@ -84,12 +73,6 @@ const char *bench_curl_child_version(void)
     char path[PATH_MAX];
     if (!find_curl_peer(path, sizeof(path)))
         return version;
-    char *argv[] = {path, "--version", NULL};
-    bench_child_t child;
-    if (bench_run_child(argv, 10ull * 1000000000ull, &child) == 0) {
-        /* "libcurl 7.88.1, OpenSSL/3.0.19\n" */
-        snprintf(version, sizeof(version), "%.*s", (int)strcspn(child.output, "\n"), child.output);
-        bench_child_free(&child);
-    }
+    bench_program_version(path, version, sizeof(version)); /* "libcurl 7.88.1, OpenSSL/3.0.19" */
     return version;
 }

@@ -20,11 +20,9 @@
 #include "tools/bench/http_peer.h"
 #include "tools/bench/measure.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 /* h2load should take well under a minute; a hang fails the run. */
 #define H2LOAD_TIMEOUT_NS (600ull * 1000000000ull)
@@ -105,19 +103,10 @@ bench_result_t bench_h2load(const bench_load_t *load)
     snprintf(c, sizeof(c), "%u", load->concurrency);
     char *argv[] = {path, "--h1", "-n", n, "-c", c, "-t", "1", (char *)load->url, NULL};
     bench_child_t child;
-    if (bench_run_child(argv, H2LOAD_TIMEOUT_NS, &child) != 0) {
-        int err = errno;
-        if (err == ETIMEDOUT)
-            bench_child_free(&child);
-        bench_set_why(&r, err == ENOENT ? BENCH_MISSING : BENCH_FAILED, "%s: %s", path,
-                      strerror(err));
+    if (!bench_run_peer(argv, "h2load", H2LOAD_TIMEOUT_NS, &child, &r))
         return r;
-    }
     r.cpu_ns = bench_rusage_cpu_ns(&child.usage);
-    if (!WIFEXITED(child.status) || WEXITSTATUS(child.status) != 0) {
-        bench_set_why(&r, BENCH_FAILED, "h2load exited with status %d: %.120s", child.status,
-                      child.output);
-    } else if (!parse_output(child.output, &r)) {
+    if (!parse_output(child.output, &r)) {
         bench_set_why(&r, BENCH_FAILED, "cannot read h2load's summary: %.120s", child.output);
     } else if (r.failures > 0) {
         bench_set_why(&r, BENCH_FAILED, "h2load: %lu of %lu requests failed", r.failures, requests);
@@ -135,12 +124,6 @@ const char *bench_h2load_version(void)
     char path[4096];
     if (bench_which("h2load", path, sizeof(path)) == NULL)
         return version;
-    char *argv[] = {path, "--version", NULL};
-    bench_child_t child;
-    if (bench_run_child(argv, 10ull * 1000000000ull, &child) == 0) {
-        /* "h2load nghttp2/1.52.0\n" */
-        snprintf(version, sizeof(version), "%.*s", (int)strcspn(child.output, "\n"), child.output);
-        bench_child_free(&child);
-    }
+    bench_program_version(path, version, sizeof(version)); /* "h2load nghttp2/1.52.0" */
     return version;
 }

@@ -63,20 +63,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONCURRENCIES 8
 #define BODY_LEN 1024
 /* How long the server may take to log a run's last connections. */
 #define LOG_WAIT_NS (2ull * 1000000000ull)
 
-static unsigned long num_requests = 20000;
+static bench_flags_t flags = {
+    .requests = 20000,
+    .runs = 3,
+    .threads = 2,
+    .nginx_workers = 1,
+    .concurrencies = {10, 100},
+    .num_concurrencies = 2,
+};
 static unsigned long num_handshakes = 2000;
-static int num_runs = 3;
-static unsigned num_threads = 2;
-static unsigned nginx_workers = 1;
-static unsigned concurrencies[MAX_CONCURRENCIES] = {10, 100};
-static int num_concurrencies = 2;
 static unsigned handshake_concurrency = 10;
-static const char *only_peer; /* --only=NAME: one peer (for profiling) */
 
 static const bench_peer_t peers[] = {
     {.name = "gust", .run = bench_gust},
@@ -90,8 +90,8 @@ static bench_suite_t suite(void)
     return (bench_suite_t){
         .peers = peers,
         .num_peers = NUM_PEERS,
-        .num_runs = num_runs,
-        .only = only_peer,
+        .num_runs = flags.runs,
+        .only = flags.only,
     };
 }
 
@@ -131,7 +131,7 @@ static bool start_server(tls_server_t *s, const tls_certs_t *certs, int index)
     snprintf(server_conf, sizeof(server_conf),
              "access_log %s gust_bench_tls if=$gust_bench_first; %s", s->log_path, s->extra);
     nginx_opts_t o = nginx_opts_default();
-    o.worker_processes = nginx_workers;
+    o.worker_processes = flags.nginx_workers;
     o.cert_file = certs->leaf[TLS_CERT_GOOD].cert_file;
     o.key_file = certs->leaf[TLS_CERT_GOOD].key_file;
     o.extra_http_conf = LOG_HTTP_CONF;
@@ -194,7 +194,7 @@ static void observe(void *arg, const bench_load_t *load, bench_result_t *r)
 
 /* ---- The cases ----------------------------------------------------------- */
 
-static bench_case_t keep_alive[MAX_CONCURRENCIES];
+static bench_case_t keep_alive[BENCH_MAX_CONCURRENCIES];
 static bench_case_t handshakes[2]; /* resumes, refuses */
 
 static bench_case_t make_case(tls_server_t *s, const tls_certs_t *certs, unsigned concurrency,
@@ -204,7 +204,7 @@ static bench_case_t make_case(tls_server_t *s, const tls_certs_t *certs, unsigne
         .load = {.url = s->url,
                  .concurrency = concurrency,
                  .requests = requests,
-                 .threads = num_threads,
+                 .threads = flags.threads,
                  .ca_file = certs->ca_file,
                  .new_conn_per_request = new_conn},
         .body_len = BODY_LEN,
@@ -241,14 +241,15 @@ static double median_per_s(const bench_figures_t *fig)
 static void print_goal(void)
 {
     printf("\ngust's keep-alive req/s over libcurl multi's (goal: at least 2x):");
-    for (int ci = 0; ci < num_concurrencies; ci++) {
+    for (int ci = 0; ci < flags.num_concurrencies; ci++) {
         double gust = median_per_s(&keep_alive[ci].fig[0]);
         double curl = median_per_s(&keep_alive[ci].fig[1]);
         if (gust > 0 && curl > 0)
-            printf(" c=%u %.2fx%s", concurrencies[ci], gust / curl,
-                   ci + 1 < num_concurrencies ? "," : ".");
+            printf(" c=%u %.2fx%s", flags.concurrencies[ci], gust / curl,
+                   ci + 1 < flags.num_concurrencies ? "," : ".");
         else
-            printf(" c=%u -%s", concurrencies[ci], ci + 1 < num_concurrencies ? "," : ".");
+            printf(" c=%u -%s", flags.concurrencies[ci],
+                   ci + 1 < flags.num_concurrencies ? "," : ".");
     }
     printf("\n");
 }
@@ -258,11 +259,12 @@ static void print_tls_seen(void)
 {
     printf("\nTLS as nginx saw it (version, cipher, key exchange group):");
     for (int i = 0; i < NUM_PEERS; i++) {
-        const char *seen[MAX_CONCURRENCIES + 2];
+        const char *seen[BENCH_MAX_CONCURRENCIES + 2];
         int num_seen = 0;
-        for (int k = 0; k < num_concurrencies + 2; k++) {
-            const bench_case_t *c =
-                k < num_concurrencies ? &keep_alive[k] : &handshakes[k - num_concurrencies];
+        for (int k = 0; k < flags.num_concurrencies + 2; k++) {
+            const bench_case_t *c = k < flags.num_concurrencies
+                                        ? &keep_alive[k]
+                                        : &handshakes[k - flags.num_concurrencies];
             const char *tls = c->fig[i].server_tls;
             bool dup = tls[0] == '\0';
             for (int j = 0; j < num_seen && !dup; j++)
@@ -289,23 +291,19 @@ static void print_table(void)
     printf("%s; %s, %u worker%s on 127.0.0.1, TLS 1.2 and 1.3, an ECDSA P-256 certificate; "
            "%ld CPUs online; median of %d run%s. gust: BoringSSL (API version %d), %u runtime "
            "worker%s; %s, 1 thread, in a process of its own; %s, 1 thread.\n",
-           date, nginx_version(), nginx_workers, nginx_workers == 1 ? "" : "s",
-           sysconf(_SC_NPROCESSORS_ONLN), num_runs, num_runs == 1 ? "" : "s", BORINGSSL_API_VERSION,
-           num_threads, num_threads == 1 ? "" : "s", bench_curl_child_version(),
-           bench_h2load_version());
+           date, nginx_version(), flags.nginx_workers, flags.nginx_workers == 1 ? "" : "s",
+           sysconf(_SC_NPROCESSORS_ONLN), flags.runs, flags.runs == 1 ? "" : "s",
+           BORINGSSL_API_VERSION, flags.threads, flags.threads == 1 ? "" : "s",
+           bench_curl_child_version(), bench_h2load_version());
 
-    printf("\n### Keep-alive: %lu GETs per run\n\n", num_requests);
-    printf("| client | threads | concurrency | req/s | CPU us/req | req/s vs gust | "
-           "CPU/req vs gust |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|\n");
-    for (int ci = 0; ci < num_concurrencies; ci++)
+    printf("\n### Keep-alive: %lu GETs per run\n\n", flags.requests);
+    bench_print_table_head(NULL, "req/s", "req", false);
+    for (int ci = 0; ci < flags.num_concurrencies; ci++)
         bench_case_print_rows(&s, &keep_alive[ci], NULL, false);
     print_goal();
 
     printf("\n### Handshakes: %lu GETs per run, each on a new connection\n\n", num_handshakes);
-    printf("| client | threads | concurrency | server | handshakes/s | CPU us/handshake | "
-           "resumed | handshakes/s vs gust | CPU/handshake vs gust |\n");
-    printf("|---|---:|---:|---|---:|---:|---:|---:|---:|\n");
+    bench_print_table_head("server", "handshakes/s", "handshake", true);
     bench_case_print_rows(&s, &handshakes[0], "resumes", true);
     bench_case_print_rows(&s, &handshakes[1], "refuses", true);
     print_tls_seen();
@@ -342,27 +340,8 @@ static void usage(const char *prog)
             "  --handshake-concurrency  handshakes in flight (10)\n"
             "  --nginx-workers          nginx worker processes per server (1)\n"
             "  --only                   run only the peer whose name starts with NAME\n",
-            prog, BENCH_MAX_RUNS, MAX_CONCURRENCIES);
+            prog, BENCH_MAX_RUNS, BENCH_MAX_CONCURRENCIES);
     exit(2);
-}
-
-static void parse_concurrencies(const char *list)
-{
-    num_concurrencies = 0;
-    for (const char *p = list; *p != '\0';) {
-        char *end;
-        unsigned long v = strtoul(p, &end, 10);
-        if (end == p || v == 0 || v > 100000 || num_concurrencies == MAX_CONCURRENCIES ||
-            (*end != ',' && *end != '\0')) {
-            fprintf(stderr, "bench: --concurrency wants up to %d numbers, e.g. 10,100\n",
-                    MAX_CONCURRENCIES);
-            exit(2);
-        }
-        concurrencies[num_concurrencies++] = (unsigned)v;
-        p = *end == ',' ? end + 1 : end;
-    }
-    if (num_concurrencies == 0)
-        usage("https");
 }
 
 static void parse_args(int argc, char **argv)
@@ -370,23 +349,11 @@ static void parse_args(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         unsigned long v;
-        if (bench_flag_ulong(a, "--requests", 1, 1000000000, &v))
-            num_requests = v;
-        else if (bench_flag_ulong(a, "--handshakes", 1, 100000000, &v))
+        if (bench_flag_ulong(a, "--handshakes", 1, 100000000, &v))
             num_handshakes = v;
-        else if (bench_flag_ulong(a, "--runs", 1, BENCH_MAX_RUNS, &v))
-            num_runs = (int)v;
-        else if (bench_flag_ulong(a, "--threads", 1, 256, &v))
-            num_threads = (unsigned)v;
         else if (bench_flag_ulong(a, "--handshake-concurrency", 1, 10000, &v))
             handshake_concurrency = (unsigned)v;
-        else if (bench_flag_ulong(a, "--nginx-workers", 1, 64, &v))
-            nginx_workers = (unsigned)v;
-        else if (strncmp(a, "--concurrency=", 14) == 0)
-            parse_concurrencies(a + 14);
-        else if (strncmp(a, "--only=", 7) == 0)
-            only_peer = a + 7;
-        else
+        else if (!bench_flag(a, &flags))
             usage(argv[0]);
     }
 }
@@ -422,16 +389,17 @@ int main(int argc, char **argv)
     }
     printf("HTTPS benchmark: nginx %u worker%s per server; gust %u worker%s, libcurl 1 thread "
            "(curl_peer), h2load 1 thread\n",
-           nginx_workers, nginx_workers == 1 ? "" : "s", num_threads, num_threads == 1 ? "" : "s");
+           flags.nginx_workers, flags.nginx_workers == 1 ? "" : "s", flags.threads,
+           flags.threads == 1 ? "" : "s");
     for (int i = 0; i < NUM_SERVERS; i++)
         printf("  server %-10s %s\n", servers[i].name, servers[i].url);
 
     bench_suite_t s = suite();
-    for (int ci = 0; ci < num_concurrencies; ci++) {
-        keep_alive[ci] =
-            make_case(&servers[SERVER_KEEP_ALIVE], certs, concurrencies[ci], num_requests, false);
-        printf("\n== keep-alive, concurrency %u: %lu requests per run ==\n", concurrencies[ci],
-               num_requests);
+    for (int ci = 0; ci < flags.num_concurrencies; ci++) {
+        keep_alive[ci] = make_case(&servers[SERVER_KEEP_ALIVE], certs, flags.concurrencies[ci],
+                                   flags.requests, false);
+        printf("\n== keep-alive, concurrency %u: %lu requests per run ==\n",
+               flags.concurrencies[ci], flags.requests);
         bench_case_run(&s, &keep_alive[ci]);
     }
     for (int k = 0; k < 2; k++) {

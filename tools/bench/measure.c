@@ -177,6 +177,36 @@ void bench_child_free(bench_child_t *child)
     child->output_len = 0;
 }
 
+bool bench_run_peer(char *const argv[], const char *name, uint64_t timeout_ns, bench_child_t *out,
+                    bench_result_t *r)
+{
+    if (bench_run_child(argv, timeout_ns, out) != 0) {
+        int err = errno;
+        if (err == ETIMEDOUT)
+            bench_child_free(out);
+        bench_set_why(r, err == ENOENT ? BENCH_MISSING : BENCH_FAILED, "%s: %s", argv[0],
+                      strerror(err));
+        return false;
+    }
+    if (!WIFEXITED(out->status) || WEXITSTATUS(out->status) != 0) {
+        bench_set_why(r, BENCH_FAILED, "%s exited with status %d: %.120s", name, out->status,
+                      out->output);
+        bench_child_free(out);
+        return false;
+    }
+    return true;
+}
+
+void bench_program_version(const char *path, char *buf, size_t cap)
+{
+    char *argv[] = {(char *)path, "--version", NULL};
+    bench_child_t child;
+    if (bench_run_child(argv, 10ull * 1000000000ull, &child) == 0) {
+        snprintf(buf, cap, "%.*s", (int)strcspn(child.output, "\n"), child.output);
+        bench_child_free(&child);
+    }
+}
+
 bool bench_flag_ulong(const char *arg, const char *name, unsigned long min, unsigned long max,
                       unsigned long *out)
 {

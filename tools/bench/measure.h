@@ -1,9 +1,11 @@
 /* tools/bench/measure.h: what the HTTP benchmarks and their peers share:
  * a clock, CPU time from getrusage, medians, running a program to its end
- * with its output and the CPU time wait4 reports for it, and reading
- * numeric flags. */
+ * with its output and the CPU time wait4 reports for it (a peer's program,
+ * or one asked for its version), and reading numeric flags. */
 #ifndef GUST_TOOLS_BENCH_MEASURE_H
 #define GUST_TOOLS_BENCH_MEASURE_H
+
+#include "tools/bench/http_peer.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,6 +43,20 @@ typedef struct bench_child_s {
 int bench_run_child(char *const argv[], uint64_t timeout_ns, bench_child_t *out);
 
 void bench_child_free(bench_child_t *child);
+
+/* bench_run_peer runs the program of a peer named `name` (argv[0], a path)
+ * as bench_run_child does and checks that it exited with status 0. Returns
+ * true with *out filled (free it with bench_child_free); else false with
+ * nothing to free and the status and reason of `r` set: BENCH_MISSING when
+ * the program cannot be executed, BENCH_FAILED when it failed to run, timed
+ * out or exited otherwise. */
+bool bench_run_peer(char *const argv[], const char *name, uint64_t timeout_ns, bench_child_t *out,
+                    bench_result_t *r);
+
+/* bench_program_version runs `path --version` and writes the first line of
+ * what it prints to `buf`; leaves buf as it is if the program does not
+ * run. */
+void bench_program_version(const char *path, char *buf, size_t cap);
 
 /* bench_which finds `name` in $PATH (else in /usr/bin), writing its path
  * to `buf`. Returns buf, or NULL if there is no executable of that name. */

@@ -3,7 +3,42 @@
 #include "tools/bench/measure.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+bool bench_flag(const char *arg, bench_flags_t *f)
+{
+    unsigned long v;
+    if (bench_flag_ulong(arg, "--requests", 1, 1000000000, &v)) {
+        f->requests = v;
+    } else if (bench_flag_ulong(arg, "--runs", 1, BENCH_MAX_RUNS, &v)) {
+        f->runs = (int)v;
+    } else if (bench_flag_ulong(arg, "--threads", 1, 256, &v)) {
+        f->threads = (unsigned)v;
+    } else if (bench_flag_ulong(arg, "--nginx-workers", 1, 64, &v)) {
+        f->nginx_workers = (unsigned)v;
+    } else if (strncmp(arg, "--only=", 7) == 0) {
+        f->only = arg + 7;
+    } else if (strncmp(arg, "--concurrency=", 14) == 0) {
+        f->num_concurrencies = 0;
+        for (const char *p = arg + 14; *p != '\0';) {
+            char *end;
+            v = strtoul(p, &end, 10);
+            if (end == p || v == 0 || v > 100000 ||
+                f->num_concurrencies == BENCH_MAX_CONCURRENCIES || (*end != ',' && *end != '\0')) {
+                fprintf(stderr, "bench: --concurrency wants up to %d numbers, e.g. 10,100\n",
+                        BENCH_MAX_CONCURRENCIES);
+                exit(2);
+            }
+            f->concurrencies[f->num_concurrencies++] = (unsigned)v;
+            p = *end == ',' ? end + 1 : end;
+        }
+        return f->num_concurrencies > 0;
+    } else {
+        return false;
+    }
+    return true;
+}
 
 /* A result that ran but got wrong answers counts as failed. */
 static void check_result(const bench_case_t *c, const bench_load_t *load, bench_result_t *r)
@@ -85,6 +120,17 @@ void bench_case_run(const bench_suite_t *suite, bench_case_t *c)
         for (int i = 0; i < suite->num_peers; i++)
             run_peer(suite, c, i, requests, true, run);
     }
+}
+
+void bench_print_table_head(const char *lead, const char *rate, const char *unit, bool resumed)
+{
+    printf("| client | threads | concurrency |");
+    if (lead != NULL)
+        printf(" %s |", lead);
+    printf(" %s | CPU us/%s |%s %s vs gust | CPU/%s vs gust |\n", rate, unit,
+           resumed ? " resumed |" : "", rate, unit);
+    printf("|---|---:|---:|%s---:|---:|%s---:|---:|\n", lead != NULL ? "---|" : "",
+           resumed ? "---:|" : "");
 }
 
 static void format_ratio(char *buf, size_t cap, double value, double gust, bool have_gust)

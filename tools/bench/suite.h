@@ -1,8 +1,8 @@
 /* tools/bench/suite.h: what the HTTP and HTTPS benchmarks (http.c, https.c)
- * share above the peers: running every peer over one case (a load) in
- * turns, checking each result, keeping the figures of the timed runs, and
- * printing the case's rows of a markdown table with medians and ratios to
- * gust.
+ * share above the peers: the flags they both take, running every peer over
+ * one case (a load) in turns, checking each result, keeping the figures of
+ * the timed runs, and printing the case's rows of a markdown table with
+ * medians and ratios to gust.
  *
  * Within a case the peers take turns, run after run, so that drift on the
  * machine hits them alike; each runs once untimed first (a tenth of the
@@ -22,6 +22,7 @@
 
 #define BENCH_MAX_RUNS 50
 #define BENCH_MAX_PEERS 4
+#define BENCH_MAX_CONCURRENCIES 8
 
 typedef struct bench_peer_s {
     const char *name;
@@ -37,6 +38,23 @@ typedef struct bench_suite_s {
      * all. */
     const char *only;
 } bench_suite_t;
+
+/* The flags both benchmarks take; each sets its own defaults. */
+typedef struct bench_flags_s {
+    unsigned long requests; /* --requests=N: keep-alive GETs per peer, run and concurrency */
+    int runs;               /* --runs=R: timed runs, at most BENCH_MAX_RUNS */
+    unsigned threads;       /* --threads=T: gust's runtime workers */
+    unsigned nginx_workers; /* --nginx-workers=W: nginx's worker processes */
+    /* --concurrency=C1,C2,...: requests in flight, a case each. */
+    unsigned concurrencies[BENCH_MAX_CONCURRENCIES];
+    int num_concurrencies;
+    const char *only; /* --only=NAME: bench_suite_t.only */
+} bench_flags_t;
+
+/* bench_flag reads `arg` into *f if it is one of those flags and returns
+ * true; false if it is another flag (or "--concurrency=" with no number);
+ * exits with a message and status 2 if its value is bad. */
+bool bench_flag(const char *arg, bench_flags_t *f);
 
 /* One peer's figures in one case. */
 typedef struct bench_figures_s {
@@ -73,6 +91,12 @@ typedef struct bench_case_s {
  * suite->num_runs timed runs in turns, printing a line per run (and one
  * per failure). */
 void bench_case_run(const bench_suite_t *suite, bench_case_t *c);
+
+/* bench_print_table_head prints the head of a markdown table of
+ * bench_case_print_rows's rows, with the same `lead` cell (its column named
+ * `lead`; NULL for none) and `resumed` column, and the figures named after
+ * the cases' `rate` and `unit`. */
+void bench_print_table_head(const char *lead, const char *rate, const char *unit, bool resumed);
 
 /* bench_case_print_rows prints the markdown rows of `c`, one per peer:
  *

@@ -122,6 +122,24 @@ bool args_seconds(args_t *a, const char *what, const char *s, double max_s, uint
     return true;
 }
 
+bool args_one(args_t *a, const char *what, const char **slot)
+{
+    if (*slot != NULL) {
+        snprintf(a->error, sizeof(a->error), "one %s at most ('%s' and '%s')", what, *slot,
+                 a->value);
+        return false;
+    }
+    *slot = a->value;
+    return true;
+}
+
+int args_help(const char *usage, const char *help)
+{
+    fputs(usage, stdout);
+    fputs(help, stdout);
+    return EXIT_DONE;
+}
+
 int args_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
 {
     va_list ap;

@@ -43,11 +43,6 @@ enum {
     OPT_CONCURRENCY,
     OPT_REQUESTS,
     OPT_DURATION,
-    OPT_INSECURE,
-    OPT_THREADS,
-    OPT_TIMEOUT,
-    OPT_CACERT,
-    OPT_HEADER,
     OPT_REQUEST,
 };
 
@@ -64,8 +59,6 @@ static const args_opt_t options[] = {
     {OPT_REQUEST, "request", 'X', true},
     {0, NULL, 0, false},
 };
-
-#define MAX_HEADERS 64
 
 typedef struct bench_s bench_t;
 
@@ -190,13 +183,11 @@ int bench_main(int argc, char **argv)
 {
     bench_t b = {.target = 10000};
     client_opts_t co = {.total_timeout_ns = 30 * NS_PER_S};
+    client_headers_t headers = {0};
     unsigned concurrency = 50;
     uint64_t duration_ns = 0;
     bool have_n = false;
     const char *url = NULL;
-    gust_header_t headers[MAX_HEADERS];
-    char *copies[MAX_HEADERS];
-    size_t num_headers = 0;
     unsigned long n;
     int rc = EXIT_USAGE;
     args_t a;
@@ -205,9 +196,7 @@ int bench_main(int argc, char **argv)
         bool ok = true;
         switch (opt) {
         case OPT_HELP:
-            fputs(usage, stdout);
-            fputs(help, stdout);
-            rc = EXIT_DONE;
+            rc = args_help(usage, help);
             goto done;
         case OPT_CONCURRENCY:
             if ((ok = args_uint(&a, "-c", a.value, 1, 10000, &n)))
@@ -221,42 +210,14 @@ int bench_main(int argc, char **argv)
         case OPT_DURATION:
             ok = args_seconds(&a, "-d", a.value, 3600, &duration_ns);
             break;
-        case OPT_INSECURE:
-            co.insecure = true;
-            break;
-        case OPT_THREADS:
-            if ((ok = args_uint(&a, "--threads", a.value, 1, 1024, &n)))
-                co.threads = (unsigned)n;
-            break;
-        case OPT_TIMEOUT:
-            ok = args_seconds(&a, "--timeout", a.value, 86400, &co.total_timeout_ns);
-            break;
-        case OPT_CACERT:
-            co.ca_file = a.value;
-            break;
-        case OPT_HEADER:
-            if (num_headers == MAX_HEADERS) {
-                snprintf(a.error, sizeof(a.error), "at most %d headers", MAX_HEADERS);
-                ok = false;
-            } else if (!client_header(a.value, &headers[num_headers], &copies[num_headers])) {
-                snprintf(a.error, sizeof(a.error), "bad header '%s' (want 'Name: value')", a.value);
-                ok = false;
-            } else {
-                num_headers++;
-            }
-            break;
         case OPT_REQUEST:
             b.req.method = a.value;
             break;
         case ARGS_ARGUMENT:
-            if (url != NULL) {
-                snprintf(a.error, sizeof(a.error), "one URL at most ('%s' and '%s')", url, a.value);
-                ok = false;
-            }
-            url = a.value;
+            ok = args_one(&a, "URL", &url);
             break;
         default:
-            ok = false;
+            ok = client_option(&a, opt, &co, &headers);
         }
         if (!ok) {
             rc = args_usage_error("gust bench", usage, "%s", a.error);
@@ -275,11 +236,10 @@ int bench_main(int argc, char **argv)
         b.target = 0;
     co.max_per_host = concurrency; /* like wrk: one connection per request in flight */
     b.req.url = url;
-    b.req.headers = headers;
-    b.req.num_headers = num_headers;
+    b.req.headers = headers.list;
+    b.req.num_headers = headers.num;
     rc = run(&b, &co, url, concurrency, duration_ns);
 done:
-    for (size_t i = 0; i < num_headers; i++)
-        free(copies[i]);
+    client_headers_free(&headers);
     return rc;
 }

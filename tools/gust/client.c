@@ -54,7 +54,9 @@ static bool is_tchar(unsigned char c)
     return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-bool client_header(const char *line, gust_header_t *out, char **out_copy)
+/* Parses "Name: value" into a header pointing into a copy of `line`
+ * (*out_copy, freed by the caller); false if it is malformed. */
+static bool parse_header(const char *line, gust_header_t *out, char **out_copy)
 {
     const char *colon = strchr(line, ':');
     if (colon == NULL || colon == line)
@@ -80,4 +82,44 @@ bool client_header(const char *line, gust_header_t *out, char **out_copy)
     *out = (gust_header_t){.name = copy, .value = value};
     *out_copy = copy;
     return true;
+}
+
+bool client_option(args_t *a, int opt, client_opts_t *co, client_headers_t *headers)
+{
+    unsigned long n;
+    switch (opt) {
+    case OPT_THREADS:
+        if (!args_uint(a, "--threads", a->value, 1, 1024, &n))
+            return false;
+        co->threads = (unsigned)n;
+        return true;
+    case OPT_TIMEOUT:
+        return args_seconds(a, "--timeout", a->value, 86400, &co->total_timeout_ns);
+    case OPT_INSECURE:
+        co->insecure = true;
+        return true;
+    case OPT_CACERT:
+        co->ca_file = a->value;
+        return true;
+    case OPT_HEADER:
+        if (headers->num == CLIENT_MAX_HEADERS) {
+            snprintf(a->error, sizeof(a->error), "at most %d headers", CLIENT_MAX_HEADERS);
+            return false;
+        }
+        if (!parse_header(a->value, &headers->list[headers->num], &headers->copies[headers->num])) {
+            snprintf(a->error, sizeof(a->error), "bad header '%s' (want 'Name: value')", a->value);
+            return false;
+        }
+        headers->num++;
+        return true;
+    default:
+        return false;
+    }
+}
+
+void client_headers_free(client_headers_t *h)
+{
+    for (size_t i = 0; i < h->num; i++)
+        free(h->copies[i]);
+    h->num = 0;
 }

@@ -39,7 +39,6 @@ enum {
     OPT_CONCURRENCY,
     OPT_URLS,
     OPT_OUT,
-    OPT_THREADS,
     OPT_NO_TLS,
     OPT_QUIET,
 };
@@ -248,9 +247,7 @@ int demo_main(int argc, char **argv)
         bool ok = true;
         switch (opt) {
         case OPT_HELP:
-            fputs(usage, stdout);
-            fputs(help, stdout);
-            return EXIT_DONE;
+            return args_help(usage, help);
         case OPT_CONCURRENCY:
             if ((ok = args_uint(&a, "-c", a.value, 1, 100000, &n)))
                 o.concurrency = (unsigned)n;
@@ -260,10 +257,6 @@ int demo_main(int argc, char **argv)
             break;
         case OPT_OUT:
             out_path = a.value;
-            break;
-        case OPT_THREADS:
-            if ((ok = args_uint(&a, "--threads", a.value, 1, 1024, &n)))
-                o.client.threads = (unsigned)n;
             break;
         case OPT_NO_TLS:
             tls = false;
@@ -276,7 +269,7 @@ int demo_main(int argc, char **argv)
             ok = false;
             break;
         default:
-            ok = false;
+            ok = client_option(&a, opt, &o.client, NULL); /* --threads */
         }
         if (!ok)
             return args_usage_error("gust demo", usage, "%s", a.error);

@@ -251,13 +251,8 @@ enum {
     OPT_PER_HOST,
     OPT_DELAY,
     OPT_RETRIES,
-    OPT_TIMEOUT,
-    OPT_INSECURE,
-    OPT_CACERT,
-    OPT_HEADER,
     OPT_OUT,
     OPT_BODIES,
-    OPT_THREADS,
     OPT_QUIET,
 };
 
@@ -292,9 +287,7 @@ int fetch_main(int argc, char **argv)
         .client = {.total_timeout_ns = 30 * NS_PER_S},
     };
     const char *path = NULL, *out_path = NULL;
-    gust_header_t headers[64];
-    char *copies[64];
-    size_t num_headers = 0;
+    client_headers_t headers = {0};
     int rc = EXIT_USAGE;
     unsigned long n;
     args_t a;
@@ -303,9 +296,7 @@ int fetch_main(int argc, char **argv)
         bool ok = true;
         switch (opt) {
         case OPT_HELP:
-            fputs(usage, stdout);
-            fputs(help, stdout);
-            rc = EXIT_DONE;
+            rc = args_help(usage, help);
             goto done;
         case OPT_CONCURRENCY:
             if ((ok = args_uint(&a, "-c", a.value, 1, 100000, &n)))
@@ -323,58 +314,28 @@ int fetch_main(int argc, char **argv)
             if ((ok = args_uint(&a, "--retries", a.value, 0, 100, &n)))
                 o.retries = (unsigned)n;
             break;
-        case OPT_TIMEOUT:
-            ok = args_seconds(&a, "--timeout", a.value, 86400, &o.client.total_timeout_ns);
-            break;
-        case OPT_INSECURE:
-            o.client.insecure = true;
-            break;
-        case OPT_CACERT:
-            o.client.ca_file = a.value;
-            break;
-        case OPT_HEADER:
-            if (num_headers == sizeof(headers) / sizeof(headers[0])) {
-                snprintf(a.error, sizeof(a.error), "at most %zu headers",
-                         sizeof(headers) / sizeof(headers[0]));
-                ok = false;
-            } else if (!client_header(a.value, &headers[num_headers], &copies[num_headers])) {
-                snprintf(a.error, sizeof(a.error), "bad header '%s' (want 'Name: value')", a.value);
-                ok = false;
-            } else {
-                num_headers++;
-            }
-            break;
         case OPT_OUT:
             out_path = a.value;
             break;
         case OPT_BODIES:
             o.bodies_dir = a.value;
             break;
-        case OPT_THREADS:
-            if ((ok = args_uint(&a, "--threads", a.value, 1, 1024, &n)))
-                o.client.threads = (unsigned)n;
-            break;
         case OPT_QUIET:
             o.quiet = true;
             break;
         case ARGS_ARGUMENT:
-            if (path != NULL) {
-                snprintf(a.error, sizeof(a.error), "one input file at most ('%s' and '%s')", path,
-                         a.value);
-                ok = false;
-            }
-            path = a.value;
+            ok = args_one(&a, "input file", &path);
             break;
         default:
-            ok = false;
+            ok = client_option(&a, opt, &o.client, &headers);
         }
         if (!ok) {
             rc = args_usage_error("gust fetch", usage, "%s", a.error);
             goto done;
         }
     }
-    o.client.headers = headers;
-    o.client.num_headers = num_headers;
+    o.client.headers = headers.list;
+    o.client.num_headers = headers.num;
 
     rc = EXIT_FAILED;
     urls_t u;
@@ -405,7 +366,6 @@ int fetch_main(int argc, char **argv)
     }
     urls_close(&u);
 done:
-    for (size_t i = 0; i < num_headers; i++)
-        free(copies[i]);
+    client_headers_free(&headers);
     return rc;
 }

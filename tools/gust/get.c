@@ -39,12 +39,8 @@ enum {
     OPT_INCLUDE,
     OPT_OUTPUT,
     OPT_REQUEST,
-    OPT_HEADER,
     OPT_DATA,
-    OPT_TIMEOUT,
-    OPT_INSECURE,
     OPT_LOCATION,
-    OPT_CACERT,
     OPT_FAIL,
     OPT_VERBOSE,
 };
@@ -65,18 +61,14 @@ static const args_opt_t options[] = {
     {0, NULL, 0, false},
 };
 
-#define MAX_HEADERS 64
-
 typedef struct get_s {
     const char *url;
     const char *method;
     const char *output;
     bool include, follow, fail, verbose;
     client_opts_t client;
-    gust_header_t headers[MAX_HEADERS + 1]; /* + Content-Type */
-    char *copies[MAX_HEADERS];
-    size_t num_headers;
-    char *body; /* the -d parts joined, or NULL */
+    client_headers_t headers; /* sent with the request; its spare slot for Content-Type */
+    char *body;               /* the -d parts joined, or NULL */
     size_t body_len;
 } get_t;
 
@@ -142,8 +134,8 @@ static bool add_data(get_t *g, const char *data, const char **out_path)
 
 static bool has_header(const get_t *g, const char *name)
 {
-    for (size_t i = 0; i < g->num_headers; i++) {
-        if (strcasecmp(g->headers[i].name, name) == 0)
+    for (size_t i = 0; i < g->headers.num; i++) {
+        if (strcasecmp(g->headers.list[i].name, name) == 0)
             return true;
     }
     return false;
@@ -183,16 +175,16 @@ static int run(get_t *g)
     g->client.threads = 1;
     if (!client_new(&c, &g->client))
         return EXIT_FAILED;
-    size_t num_headers = g->num_headers;
+    size_t num_headers = g->headers.num;
     if (g->body != NULL && !has_header(g, "Content-Type"))
-        g->headers[num_headers++] =
+        g->headers.list[num_headers++] =
             (gust_header_t){"Content-Type", "application/x-www-form-urlencoded"};
     gust_request_t req = {
         .method = g->method != NULL ? g->method
                   : g->body != NULL ? "POST"
                                     : "GET",
         .url = g->url,
-        .headers = g->headers,
+        .headers = g->headers.list,
         .num_headers = num_headers,
         .body = g->body,
         .body_len = g->body != NULL ? (ssize_t)g->body_len : 0,
@@ -256,9 +248,7 @@ int get_main(int argc, char **argv)
         const char *path;
         switch (opt) {
         case OPT_HELP:
-            fputs(usage, stdout);
-            fputs(help, stdout);
-            rc = EXIT_DONE;
+            rc = args_help(usage, help);
             goto done;
         case OPT_INCLUDE:
             g.include = true;
@@ -269,18 +259,6 @@ int get_main(int argc, char **argv)
         case OPT_REQUEST:
             g.method = a.value;
             break;
-        case OPT_HEADER:
-            if (g.num_headers == MAX_HEADERS) {
-                snprintf(a.error, sizeof(a.error), "at most %d headers", MAX_HEADERS);
-                ok = false;
-            } else if (!client_header(a.value, &g.headers[g.num_headers],
-                                      &g.copies[g.num_headers])) {
-                snprintf(a.error, sizeof(a.error), "bad header '%s' (want 'Name: value')", a.value);
-                ok = false;
-            } else {
-                g.num_headers++;
-            }
-            break;
         case OPT_DATA:
             if (!add_data(&g, a.value, &path)) {
                 fprintf(stderr, "gust: cannot read %s: %s\n", path != NULL ? path : "-d",
@@ -289,17 +267,8 @@ int get_main(int argc, char **argv)
                 goto done;
             }
             break;
-        case OPT_TIMEOUT:
-            ok = args_seconds(&a, "--timeout", a.value, 86400, &g.client.total_timeout_ns);
-            break;
-        case OPT_INSECURE:
-            g.client.insecure = true;
-            break;
         case OPT_LOCATION:
             g.follow = true;
-            break;
-        case OPT_CACERT:
-            g.client.ca_file = a.value;
             break;
         case OPT_FAIL:
             g.fail = true;
@@ -308,15 +277,10 @@ int get_main(int argc, char **argv)
             g.verbose = true;
             break;
         case ARGS_ARGUMENT:
-            if (g.url != NULL) {
-                snprintf(a.error, sizeof(a.error), "one URL at most ('%s' and '%s')", g.url,
-                         a.value);
-                ok = false;
-            }
-            g.url = a.value;
+            ok = args_one(&a, "URL", &g.url);
             break;
         default:
-            ok = false;
+            ok = client_option(&a, opt, &g.client, &g.headers);
         }
         if (!ok) {
             rc = args_usage_error("gust get", usage, "%s", a.error);
@@ -328,8 +292,7 @@ int get_main(int argc, char **argv)
     else
         rc = run(&g);
 done:
-    for (size_t i = 0; i < g.num_headers; i++)
-        free(g.copies[i]);
+    client_headers_free(&g.headers);
     free(g.body);
     return rc;
 }

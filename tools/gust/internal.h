@@ -97,6 +97,14 @@ bool args_uint(args_t *a, const char *what, const char *s, unsigned long min, un
                unsigned long *out);
 bool args_seconds(args_t *a, const char *what, const char *s, double max_s, uint64_t *out_ns);
 
+/* args_one takes the argument a->value into *slot, the first time; false with
+ * a->error set ("one WHAT at most") if *slot holds one already. */
+bool args_one(args_t *a, const char *what, const char **slot);
+
+/* args_help prints the usage and the help of a command to stdout and returns
+ * EXIT_DONE. */
+int args_help(const char *usage, const char *help);
+
 /* args_usage_error prints "gust CMD: <message>" and the usage to stderr and
  * returns EXIT_USAGE. */
 int args_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
@@ -120,14 +128,40 @@ typedef struct client_s {
     gust_client_t *client;
 } client_t;
 
+/* The options that set client_opts_t, with these ids in the table of every
+ * command that takes them (a command's own ids stay below 100). */
+enum {
+    OPT_THREADS = 100, /* --threads T */
+    OPT_TIMEOUT,       /* --timeout S */
+    OPT_INSECURE,      /* -k, --insecure */
+    OPT_CACERT,        /* --cacert FILE */
+    OPT_HEADER,        /* -H, --header 'Name: value' */
+};
+
+#define CLIENT_MAX_HEADERS 64
+
+/* The headers of the -H options, each pointing into its own copy. */
+typedef struct client_headers_s {
+    /* One spare slot, for a header a command adds (get's Content-Type). */
+    gust_header_t list[CLIENT_MAX_HEADERS + 1];
+    char *copies[CLIENT_MAX_HEADERS];
+    size_t num;
+} client_headers_t;
+
+/* client_option applies `opt`, one of the ids above, to *co (-H to
+ * *headers, which may be NULL where a command's table has no -H); false with
+ * a->error set when its value is bad. False too for any other id, leaving
+ * a->error as it is: a command's switch hands it its default case, where
+ * only ARGS_BAD (args_next's error) arrives besides. */
+bool client_option(args_t *a, int opt, client_opts_t *co, client_headers_t *headers);
+
+/* client_headers_free frees the copies; *h is empty after. */
+void client_headers_free(client_headers_t *h);
+
 /* client_new makes a runtime and a client on it; returns false after
  * printing "gust: ..." on failure (a CA file that does not load). */
 bool client_new(client_t *out, const client_opts_t *opts);
 void client_free(client_t *c);
-
-/* client_header parses "Name: value" into a header pointing into a copy of
- * `line` (*out_copy, freed by the caller); false if it is malformed. */
-bool client_header(const char *line, gust_header_t *out, char **out_copy);
 
 /* ---- json.c ---- */
 
