@@ -137,7 +137,6 @@ gust_client_t *gust_client_new(gust_runtime_t *runtime, const gust_client_opts_t
         session->client = client;
         session->index = i;
         CDS_INIT_LIST_HEAD(&session->idle_lru);
-        CDS_INIT_LIST_HEAD(&session->all);
         CDS_INIT_LIST_HEAD(&session->starved);
         CDS_INIT_LIST_HEAD(&session->active);
         gust_timer_init(&session->sweep);

@@ -75,7 +75,6 @@ static origin_t *destroy(conn_t *conn)
         close(conn->fd);
     if (conn->state == CONN_IDLE)
         gust__session_unidle(conn);
-    cds_list_del(&conn->all_link);
     free(conn->head);
     free(conn->chunk);
     gust_response_free(conn->response);
@@ -232,7 +231,6 @@ void gust__conn_open(session_t *session, origin_t *origin, call_t *call)
     gust_timer_init(&conn->timer);
     CDS_INIT_LIST_HEAD(&conn->idle_link);
     CDS_INIT_LIST_HEAD(&conn->lru_link);
-    cds_list_add(&conn->all_link, &session->all);
     atomic_fetch_add_explicit(&session->opened, 1, memory_order_relaxed);
     conn->state = CONN_RESOLVING;
     conn->phase_start_ns = gust_now_ns();
@@ -243,8 +241,7 @@ void gust__conn_open(session_t *session, origin_t *origin, call_t *call)
         conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
         return;
     }
-    if (!gust__dns_resolve(session->client->dns, origin->host, origin->port, conn, resolved))
-        return; /* resolved() comes later */
+    gust__dns_resolve(session->client->dns, origin->host, origin->port, conn, resolved);
 }
 
 /* ---- reading and writing, over TCP or TLS ---- */

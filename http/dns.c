@@ -223,21 +223,21 @@ static interned_t *make_entry(const char *host, void *arg)
     return &entry->head;
 }
 
-bool gust__dns_resolve(dns_cache_t *dns, const char *host, uint16_t port, conn_t *conn,
+void gust__dns_resolve(dns_cache_t *dns, const char *host, uint16_t port, conn_t *conn,
                        dns_done_fn done)
 {
     addr_list_t addrs;
     if (gust__ip_literal(host, &addrs)) {
         set_port(&addrs, port);
         done(conn, 0, NULL, &addrs);
-        return true;
+        return;
     }
     dns_entry_t *entry = (dns_entry_t *)gust__table_intern(dns->table, host, make_entry,
                                                            destroy_entry, dns);
     struct dns_waiter_s *waiter = entry != NULL ? calloc(1, sizeof(*waiter)) : NULL;
     if (waiter == NULL) {
         done(conn, GUST_ERR_NOMEM, "out of memory", NULL);
-        return true;
+        return;
     }
     uint64_t now = gust_now_ns();
     pthread_mutex_lock(&entry->lock);
@@ -247,7 +247,7 @@ bool gust__dns_resolve(dns_cache_t *dns, const char *host, uint16_t port, conn_t
         free(waiter);
         set_port(&addrs, port);
         done(conn, 0, NULL, &addrs);
-        return true;
+        return;
     }
     if (entry->pending == NULL) {
         entry->pending = gust_runtime_block(dns->runtime, lookup, entry->head.key, free_result);
@@ -282,10 +282,9 @@ bool gust__dns_resolve(dns_cache_t *dns, const char *host, uint16_t port, conn_t
         free(waiter);
         atomic_fetch_sub_explicit(&dns->busy, 1, memory_order_relaxed);
         done(conn, GUST_ERR_NOMEM, "out of memory", NULL);
-        return true;
+        return;
     }
     conn->dns_waiter = waiter;
-    return false;
 }
 
 void gust__dns_forget(struct dns_waiter_s *waiter)

@@ -117,11 +117,11 @@ typedef struct addr_list_s {
 dns_cache_t *gust__dns_new(gust_runtime_t *runtime, uint64_t ttl_ns);
 void gust__dns_free(dns_cache_t *dns);
 /* done(conn, err, why, addrs) gets the addresses of `host` with `port` set:
- * at once on a cache hit, an IP literal or an error (then this returns true),
- * else later on the calling worker (this returns false). err is 0,
+ * at once on a cache hit, an IP literal or an error, else later on the
+ * calling worker after a lookup (which sets conn->looked_up). err is 0,
  * GUST_ERR_DNS or GUST_ERR_NOMEM, with `why` a static message. On a worker. */
 typedef void (*dns_done_fn)(conn_t *conn, int err, const char *why, const addr_list_t *addrs);
-bool gust__dns_resolve(dns_cache_t *dns, const char *host, uint16_t port, conn_t *conn,
+void gust__dns_resolve(dns_cache_t *dns, const char *host, uint16_t port, conn_t *conn,
                        dns_done_fn done);
 uint64_t gust__dns_lookups(const dns_cache_t *dns);
 /* Fills *out with `host` if it is an IPv4 or IPv6 literal (port 0). */
@@ -279,7 +279,6 @@ struct conn_s {
 
     struct cds_list_head idle_link; /* the origin's idle list on this worker */
     struct cds_list_head lru_link;  /* the session's idle list, oldest first */
-    struct cds_list_head all_link;  /* every connection of the session */
 };
 
 /* Opens a connection for `call` on this worker (the slot is reserved). */
@@ -343,7 +342,6 @@ struct session_s {
     gust_client_t *client;
     unsigned index;
     struct cds_list_head idle_lru;
-    struct cds_list_head all;
     struct cds_list_head starved; /* calls waiting for the total limit */
     struct cds_list_head active;  /* calls running on this worker */
     gust_timer_t sweep;           /* looks for cancelled calls among them */
