@@ -310,22 +310,25 @@ static void respond(call_t *call, gust_response_t *response, bool reused)
     call_free(call);
 }
 
-void gust__call_abandon(call_t *call)
+/* Lets go of the call's connection (closing it) or its place in a queue. */
+static void detach(call_t *call)
 {
     if (call->conn != NULL)
         gust__conn_abort(call->conn);
     if (call->waiting != WAIT_NONE)
         gust__session_unwait(call->session, call);
+}
+
+void gust__call_abandon(call_t *call)
+{
+    detach(call);
     call_free(call);
 }
 
 static void on_total_timeout(gust_timer_t *timer)
 {
     call_t *call = timer->data;
-    if (call->conn != NULL)
-        gust__conn_abort(call->conn);
-    if (call->waiting != WAIT_NONE)
-        gust__session_unwait(call->session, call);
+    detach(call);
     gust__call_fail(call, GUST_ERR_TOTAL_TIMEOUT, "no complete response within %llu ms",
                     (unsigned long long)(call->total_timeout_ns / 1000000));
 }
