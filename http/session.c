@@ -418,15 +418,16 @@ static void close_oldest_idle_task(void *arg)
 static void nudge_idle_holder(session_t *session, call_t *call)
 {
     gust_client_t *client = session->client;
+    if (call->waiting == WAIT_ORIGIN) {
+        int w = worker_with_idle(session, call->origin);
+        if (w >= 0)
+            gust_runtime_post(client->runtime, (unsigned)w, close_idle_of_origin_task,
+                              call->origin);
+        return;
+    }
     for (unsigned k = 1; k < client->num_workers; k++) {
         unsigned w = (session->index + k) % client->num_workers;
-        if (call->waiting == WAIT_ORIGIN &&
-            atomic_load_explicit(&call->origin->slots[w].num_idle, memory_order_relaxed) > 0) {
-            gust_runtime_post(client->runtime, w, close_idle_of_origin_task, call->origin);
-            return;
-        }
-        if (call->waiting == WAIT_TOTAL &&
-            atomic_load_explicit(&client->sessions[w].num_idle, memory_order_relaxed) > 0) {
+        if (atomic_load_explicit(&client->sessions[w].num_idle, memory_order_relaxed) > 0) {
             gust_runtime_post(client->runtime, w, close_oldest_idle_task, &client->sessions[w]);
             return;
         }
