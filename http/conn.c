@@ -23,9 +23,6 @@
 #include "http/internal.h"
 #include "runtime/err.h"
 
-/* At most this many interim (1xx) responses before the final one. */
-#define MAX_INTERIM 16
-
 static void on_io(gust_io_t *io, uint32_t events);
 static void on_timer(gust_timer_t *timer);
 static bool start_exchange(conn_t *conn);
@@ -77,8 +74,7 @@ static origin_t *destroy(conn_t *conn)
         gust__session_unidle(conn);
     free(conn->head);
     free(conn->chunk);
-    gust_response_free(conn->response);
-    gust__decoder_clear(&conn->decoder);
+    gust__reader_clear(&conn->reader);
     free(conn);
     return origin;
 }
@@ -273,153 +269,6 @@ static ssize_t conn_writev(conn_t *conn, const struct iovec *iov, int n_iov)
 
 /* ---- the exchange ---- */
 
-static int response_error(conn_t *conn)
-{
-    enum http_errno e = HTTP_PARSER_ERRNO(&conn->parser);
-    if (e >= HPE_CB_message_begin && e <= HPE_CB_chunk_complete && conn->cb_err != 0)
-        return conn->cb_err;
-    if (e == HPE_HEADER_OVERFLOW)
-        return GUST_ERR_HEADER_TOO_LARGE;
-    return GUST_ERR_PARSE;
-}
-
-/* Why parsing stopped, for the error message. */
-static const char *response_why(const conn_t *conn, int err)
-{
-    if (conn->cb_why != NULL)
-        return conn->cb_why;
-    if (err == GUST_ERR_PARSE)
-        return http_errno_description(HTTP_PARSER_ERRNO(&conn->parser));
-    return gust_strerror(err);
-}
-
-static int fail_cb(conn_t *conn, int err)
-{
-    conn->cb_err = err;
-    return -1;
-}
-
-static int check_head_size(conn_t *conn)
-{
-    if (gust__response_head_bytes(conn->response) > conn->session->client->opts.max_header_bytes)
-        return fail_cb(conn, GUST_ERR_HEADER_TOO_LARGE);
-    return 0;
-}
-
-static int on_status(http_parser *p, const char *at, size_t len)
-{
-    conn_t *conn = p->data;
-    if (!gust__response_add_reason(conn->response, at, len))
-        return fail_cb(conn, GUST_ERR_NOMEM);
-    return check_head_size(conn);
-}
-
-static int on_header_field(http_parser *p, const char *at, size_t len)
-{
-    conn_t *conn = p->data;
-    if (conn->head_done)
-        return 0; /* a trailer: read and dropped */
-    bool new_header = conn->header_value || gust_response_num_headers(conn->response) == 0;
-    if (new_header &&
-        gust_response_num_headers(conn->response) >= conn->session->client->opts.max_headers)
-        return fail_cb(conn, GUST_ERR_TOO_MANY_HEADERS);
-    if (!gust__response_add_name(conn->response, at, len, new_header))
-        return fail_cb(conn, GUST_ERR_NOMEM);
-    conn->header_value = false;
-    return check_head_size(conn);
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t len)
-{
-    conn_t *conn = p->data;
-    if (conn->head_done)
-        return 0;
-    if (!gust__response_add_value(conn->response, at, len))
-        return fail_cb(conn, GUST_ERR_NOMEM);
-    conn->header_value = true;
-    return check_head_size(conn);
-}
-
-static int on_headers_complete(http_parser *p)
-{
-    conn_t *conn = p->data;
-    call_t *call = conn->call;
-    if (p->status_code / 100 == 1) {
-        if (p->status_code == 101) {
-            conn->cb_why = "101 Switching Protocols, but no upgrade was asked for";
-            return fail_cb(conn, GUST_ERR_PARSE);
-        }
-        if (++conn->num_interim > MAX_INTERIM) {
-            conn->cb_why = "too many interim (1xx) responses";
-            return fail_cb(conn, GUST_ERR_PARSE);
-        }
-        conn->interim = true;
-        return 0;
-    }
-    if (!gust__response_set_status(conn->response, p->status_code, p->http_minor))
-        return fail_cb(conn, GUST_ERR_NOMEM);
-    conn->head_done = true;
-    gust_timer_stop(&conn->timer); /* the header timeout */
-    const char *encoding = gust_response_header(conn->response, "Content-Encoding");
-    if (call->decompress && encoding != NULL && gust__decoder_init(&conn->decoder, encoding))
-        conn->decoding = true;
-    /* 1: no body, which http-parser cannot know for a HEAD request. */
-    return strcmp(call->method, "HEAD") == 0 ? 1 : 0;
-}
-
-static int deliver_body(void *arg, const void *at, size_t len)
-{
-    conn_t *conn = arg;
-    call_t *call = conn->call;
-    if (call->on_body != NULL)
-        return call->on_body(call->on_body_arg, at, len) == 0 ? 0 : GUST_ERR_CANCELLED;
-    return gust__response_add_body(conn->response, at, len) ? 0 : GUST_ERR_NOMEM;
-}
-
-static int on_body(http_parser *p, const char *at, size_t len)
-{
-    conn_t *conn = p->data;
-    call_t *call = conn->call;
-    conn->body_bytes += len;
-    if (call->max_body_bytes != 0 && conn->body_bytes > call->max_body_bytes)
-        return fail_cb(conn, GUST_ERR_BODY_TOO_LARGE);
-    int err = conn->decoding ? gust__decoder_feed(&conn->decoder, at, len, call->max_decoded_bytes,
-                                                  deliver_body, conn)
-                             : deliver_body(conn, at, len);
-    return err != 0 ? fail_cb(conn, err) : 0;
-}
-
-static int on_message_complete(http_parser *p)
-{
-    conn_t *conn = p->data;
-    if (conn->interim) {
-        /* Forget the 1xx head; the final response follows on the wire. */
-        conn->interim = false;
-        conn->header_value = false;
-        gust__response_reset_head(conn->response);
-        return 0;
-    }
-    if (conn->decoding) {
-        int err = gust__decoder_finish(&conn->decoder);
-        if (err != 0)
-            return fail_cb(conn, err);
-    }
-    conn->complete = true;
-    conn->keep_alive = http_should_keep_alive(p) != 0;
-    /* Stop here: bytes after the response are not ours to parse. */
-    http_parser_pause(p, 1);
-    return 0;
-}
-
-static const http_parser_settings parser_settings = {
-    .on_status = on_status,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_message_complete = on_message_complete,
-};
-
 /* A server's `Keep-Alive: timeout=N` says when it will drop an idle
  * connection; reusing one near that moment races its close. Returns 0 for
  * no such header, UINT64_MAX for timeout=0 (do not keep it at all). */
@@ -440,22 +289,21 @@ static uint64_t server_idle_timeout_ns(const gust_response_t *response)
 static void finish_exchange(conn_t *conn)
 {
     call_t *call = conn->call;
-    gust_response_t *response = conn->response;
-    conn->response = NULL;
+    gust_response_t *response = gust__reader_take(&conn->reader);
+    bool keep_alive = conn->reader.keep_alive;
+    gust__reader_clear(&conn->reader);
     gust_timer_stop(&conn->timer);
-    gust__decoder_clear(&conn->decoder);
-    conn->decoding = false;
     conn->server_idle_ns = server_idle_timeout_ns(response);
     if (conn->server_idle_ns == UINT64_MAX)
-        conn->keep_alive = false;
+        keep_alive = false;
     bool reused = conn->requests_served > 0;
     conn->requests_served++;
     call->conn = NULL;
     conn->call = NULL;
     if (conn->state == CONN_SENDING)
-        conn->keep_alive = false; /* answered before the whole request was sent */
+        keep_alive = false; /* answered before the whole request was sent */
     unsigned max = conn->session->client->opts.max_requests_per_conn;
-    if (conn->keep_alive && (max == 0 || conn->requests_served < max))
+    if (keep_alive && (max == 0 || conn->requests_served < max))
         gust__session_release(conn);
     else
         gust__conn_close(conn);
@@ -473,23 +321,25 @@ static bool read_some(conn_t *conn, uint32_t events)
                 conn->received = true;
                 conn->call->timings.first_byte_ns = gust_now_ns() - conn->phase_start_ns;
             }
-            size_t parsed = http_parser_execute(&conn->parser, &parser_settings,
-                                                session->read_buf, (size_t)n);
-            if (conn->complete) {
-                if (parsed < (size_t)n)
-                    conn->keep_alive = false; /* the server sent more than one answer */
+            bool had_head = conn->reader.head_done;
+            size_t used;
+            int err = gust__reader_feed(&conn->reader, session->read_buf, (size_t)n, &used);
+            if (conn->reader.complete) {
+                if (used < (size_t)n)
+                    conn->reader.keep_alive = false; /* the server sent more than one answer */
                 /* The server's FIN came with the response's end: edge-triggered,
                  * no later event would tell an idle connection about it. */
                 if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-                    conn->keep_alive = false;
+                    conn->reader.keep_alive = false;
                 finish_exchange(conn);
                 return false;
             }
-            if (HTTP_PARSER_ERRNO(&conn->parser) != HPE_OK) {
-                int err = response_error(conn);
-                conn_failed(conn, err, "%s", response_why(conn, err));
+            if (err != 0) {
+                conn_failed(conn, err, "%s", gust__reader_why(&conn->reader));
                 return false;
             }
+            if (!had_head && conn->reader.head_done)
+                gust_timer_stop(&conn->timer); /* the header timeout */
             /* A short read drained the socket, unless the peer also closed:
              * then read on to see the end, which gets no event of its own.
              * TLS reads a record at a time and may hold more: read on. */
@@ -498,18 +348,16 @@ static bool read_some(conn_t *conn, uint32_t events)
                 return true;
         } else if (n == 0) {
             /* The end of a close-delimited body, or a cut-off response. */
-            http_parser_execute(&conn->parser, &parser_settings, NULL, 0);
-            if (conn->complete) {
-                conn->keep_alive = false;
+            int err = gust__reader_end(&conn->reader);
+            if (err == 0) {
+                conn->reader.keep_alive = false;
                 finish_exchange(conn);
-            } else if (HTTP_PARSER_ERRNO(&conn->parser) != HPE_OK &&
-                       HTTP_PARSER_ERRNO(&conn->parser) != HPE_INVALID_EOF_STATE) {
-                int err = response_error(conn);
-                conn_failed(conn, err, "%s", response_why(conn, err));
-            } else {
-                conn_failed(conn, GUST_ERR_CONN_CLOSED, "%s",
+            } else if (err == GUST_ERR_CONN_CLOSED) {
+                conn_failed(conn, err, "%s",
                             conn->received ? "connection closed in the middle of the response"
                                            : "connection closed before any response");
+            } else {
+                conn_failed(conn, err, "%s", gust__reader_why(&conn->reader));
             }
             return false;
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -573,7 +421,7 @@ static bool sent_all(conn_t *conn)
     call_t *call = conn->call;
     conn->state = CONN_RECEIVING;
     conn->phase_start_ns = gust_now_ns();
-    if (call->header_timeout_ns != 0 && !conn->head_done &&
+    if (call->header_timeout_ns != 0 && !conn->reader.head_done &&
         gust_timer_start(&conn->timer, call->header_timeout_ns, on_timer, conn) != 0) {
         conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
         return false;
@@ -632,14 +480,21 @@ static bool start_exchange(conn_t *conn)
     call_t *call = conn->call;
     free(conn->head);
     conn->head = gust__request_head(call, &conn->head_len);
-    gust_response_free(conn->response);
-    conn->response = gust__response_new();
-    if (conn->head == NULL || conn->response == NULL) {
+    const gust_client_opts_t *opts = &conn->session->client->opts;
+    reader_opts_t reading = {
+        .max_header_bytes = opts->max_header_bytes,
+        .max_headers = opts->max_headers,
+        .max_body_bytes = call->max_body_bytes,
+        .max_decoded_bytes = call->max_decoded_bytes,
+        .decompress = call->decompress,
+        .head_request = strcmp(call->method, "HEAD") == 0,
+        .on_body = call->on_body,
+        .on_body_arg = call->on_body_arg,
+    };
+    if (!gust__reader_start(&conn->reader, &reading) || conn->head == NULL) {
         conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
         return false;
     }
-    http_parser_init(&conn->parser, HTTP_RESPONSE);
-    conn->parser.data = conn;
     conn->state = CONN_SENDING;
     conn->head_sent = 0;
     conn->body_sent = 0;
@@ -647,15 +502,6 @@ static bool start_exchange(conn_t *conn)
     conn->chunk_sent = 0;
     conn->body_done = false;
     conn->received = false;
-    conn->header_value = false;
-    conn->head_done = false;
-    conn->interim = false;
-    conn->complete = false;
-    conn->keep_alive = false;
-    conn->num_interim = 0;
-    conn->body_bytes = 0;
-    conn->cb_err = 0;
-    conn->cb_why = NULL;
     conn->phase_start_ns = gust_now_ns();
     return write_some(conn);
 }

@@ -104,6 +104,52 @@ int gust__decoder_feed(decoder_t *d, const void *in, size_t len, size_t cap,
 int gust__decoder_finish(const decoder_t *d);
 void gust__decoder_clear(decoder_t *d);
 
+/* ---- reader.c: one response parsed from bytes ---- */
+
+typedef struct reader_opts_s {
+    size_t max_header_bytes;
+    unsigned max_headers;
+    size_t max_body_bytes;    /* 0 = none */
+    size_t max_decoded_bytes; /* 0 = none */
+    bool decompress;
+    bool head_request; /* the answer to HEAD has no body */
+    gust_body_cb on_body; /* the body goes here instead of the response */
+    void *on_body_arg;
+} reader_opts_t;
+
+typedef struct reader_s {
+    reader_opts_t opts;
+    http_parser parser;
+    gust_response_t *response;
+    decoder_t decoder;
+    bool decoding;
+    bool header_value; /* the parser's last header callback was a value */
+    bool head_done;    /* the final response's headers are in */
+    bool interim;      /* the head being parsed is a 1xx */
+    bool complete;
+    bool keep_alive;   /* the complete response lets the connection live */
+    unsigned num_interim;
+    size_t body_bytes;
+    int err;           /* why reading stopped */
+    const char *why;   /* and in words, if gust_strerror is not enough */
+} reader_t;
+
+/* Starts reading a response into `r`, which is zeroed or was started
+ * before. False when out of memory. */
+bool gust__reader_start(reader_t *r, const reader_opts_t *opts);
+/* Parses received bytes. Returns 0 (more wanted, or r->complete: then
+ * *out_used tells where the response ended) or an error code. */
+int gust__reader_feed(reader_t *r, const char *data, size_t len, size_t *out_used);
+/* The connection ended: 0 if that completed the response (close-delimited
+ * body), GUST_ERR_CONN_CLOSED if it cut it short, or a parse error. */
+int gust__reader_end(reader_t *r);
+/* The error in words. */
+const char *gust__reader_why(const reader_t *r);
+/* Hands the response over (the caller frees it). */
+gust_response_t *gust__reader_take(reader_t *r);
+/* Frees what the reader holds. */
+void gust__reader_clear(reader_t *r);
+
 /* ---- dns.c: the shared DNS cache ---- */
 
 #define GUST_MAX_ADDRS 8
@@ -254,8 +300,7 @@ struct conn_s {
     uint64_t phase_start_ns;
 
     /* The exchange in progress. */
-    http_parser parser;
-    gust_response_t *response;
+    reader_t reader;
     char *head;
     size_t head_len;
     size_t head_sent;
@@ -264,18 +309,7 @@ struct conn_s {
     size_t chunk_len;
     size_t chunk_sent;
     bool body_done;
-    bool received;     /* a response byte arrived */
-    bool header_value; /* the parser's last header callback was a value */
-    bool head_done;    /* the final response's headers are in */
-    bool interim;      /* the head being parsed is a 1xx */
-    bool complete;
-    int cb_err;        /* why a parser callback stopped the parser */
-    const char *cb_why; /* and in words, if gust_strerror is not enough */
-    bool keep_alive;
-    unsigned num_interim;
-    size_t body_bytes;
-    decoder_t decoder;
-    bool decoding;
+    bool received; /* a response byte arrived */
 
     struct cds_list_head idle_link; /* the origin's idle list on this worker */
     struct cds_list_head lru_link;  /* the session's idle list, oldest first */

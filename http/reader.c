@@ -1,0 +1,198 @@
+/* One HTTP/1.1 response read from bytes, through http-parser: the status,
+ * headers within their limits, interim (1xx) heads skipped, the body
+ * decoded and capped or streamed to the caller. It knows nothing of
+ * sockets, so a connection feeds it what it receives and the fuzz targets
+ * and split tests feed it from memory, through the same code. */
+#include <string.h>
+
+#include "http/internal.h"
+#include "runtime/err.h"
+
+/* At most this many interim (1xx) responses before the final one. */
+#define MAX_INTERIM 16
+
+static int stop(reader_t *r, int err, const char *why)
+{
+    r->err = err;
+    r->why = why;
+    return -1;
+}
+
+static int check_head_size(reader_t *r)
+{
+    if (gust__response_head_bytes(r->response) > r->opts.max_header_bytes)
+        return stop(r, GUST_ERR_HEADER_TOO_LARGE, NULL);
+    return 0;
+}
+
+static int on_status(http_parser *p, const char *at, size_t len)
+{
+    reader_t *r = p->data;
+    if (!gust__response_add_reason(r->response, at, len))
+        return stop(r, GUST_ERR_NOMEM, NULL);
+    return check_head_size(r);
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    reader_t *r = p->data;
+    if (r->head_done)
+        return 0; /* a trailer: read and dropped */
+    size_t num = gust_response_num_headers(r->response);
+    bool new_header = r->header_value || num == 0;
+    if (new_header && num >= r->opts.max_headers)
+        return stop(r, GUST_ERR_TOO_MANY_HEADERS, NULL);
+    if (!gust__response_add_name(r->response, at, len, new_header))
+        return stop(r, GUST_ERR_NOMEM, NULL);
+    r->header_value = false;
+    return check_head_size(r);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    reader_t *r = p->data;
+    if (r->head_done)
+        return 0;
+    if (!gust__response_add_value(r->response, at, len))
+        return stop(r, GUST_ERR_NOMEM, NULL);
+    r->header_value = true;
+    return check_head_size(r);
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    reader_t *r = p->data;
+    if (p->status_code / 100 == 1) {
+        if (p->status_code == 101)
+            return stop(r, GUST_ERR_PARSE, "101 Switching Protocols, but no upgrade was asked for");
+        if (++r->num_interim > MAX_INTERIM)
+            return stop(r, GUST_ERR_PARSE, "too many interim (1xx) responses");
+        r->interim = true;
+        return 0;
+    }
+    if (!gust__response_set_status(r->response, p->status_code, p->http_minor))
+        return stop(r, GUST_ERR_NOMEM, NULL);
+    r->head_done = true;
+    const char *encoding = gust_response_header(r->response, "Content-Encoding");
+    if (r->opts.decompress && encoding != NULL && gust__decoder_init(&r->decoder, encoding))
+        r->decoding = true;
+    /* 1: no body, which http-parser cannot know for a HEAD request. */
+    return r->opts.head_request ? 1 : 0;
+}
+
+static int deliver_body(void *arg, const void *at, size_t len)
+{
+    reader_t *r = arg;
+    if (r->opts.on_body != NULL)
+        return r->opts.on_body(r->opts.on_body_arg, at, len) == 0 ? 0 : GUST_ERR_CANCELLED;
+    return gust__response_add_body(r->response, at, len) ? 0 : GUST_ERR_NOMEM;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    reader_t *r = p->data;
+    r->body_bytes += len;
+    if (r->opts.max_body_bytes != 0 && r->body_bytes > r->opts.max_body_bytes)
+        return stop(r, GUST_ERR_BODY_TOO_LARGE, NULL);
+    int err = r->decoding ? gust__decoder_feed(&r->decoder, at, len, r->opts.max_decoded_bytes,
+                                               deliver_body, r)
+                          : deliver_body(r, at, len);
+    return err != 0 ? stop(r, err, NULL) : 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    reader_t *r = p->data;
+    if (r->interim) {
+        /* Forget the 1xx head; the final response follows on the wire. */
+        r->interim = false;
+        r->header_value = false;
+        gust__response_reset_head(r->response);
+        return 0;
+    }
+    if (r->decoding) {
+        int err = gust__decoder_finish(&r->decoder);
+        if (err != 0)
+            return stop(r, err, NULL);
+    }
+    r->complete = true;
+    r->keep_alive = http_should_keep_alive(p) != 0;
+    /* Stop here: bytes after the response belong to the next one. */
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_status = on_status,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+bool gust__reader_start(reader_t *r, const reader_opts_t *opts)
+{
+    gust__reader_clear(r);
+    memset(r, 0, sizeof(*r));
+    r->opts = *opts;
+    r->response = gust__response_new();
+    http_parser_init(&r->parser, HTTP_RESPONSE);
+    r->parser.data = r;
+    return r->response != NULL;
+}
+
+/* The error that stopped the parser: a callback's own, or the parser's. */
+static int parser_error(reader_t *r)
+{
+    enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
+    if (r->err != 0)
+        return r->err;
+    if (e == HPE_HEADER_OVERFLOW)
+        return GUST_ERR_HEADER_TOO_LARGE;
+    r->why = http_errno_description(e);
+    return GUST_ERR_PARSE;
+}
+
+int gust__reader_feed(reader_t *r, const char *data, size_t len, size_t *out_used)
+{
+    size_t used = http_parser_execute(&r->parser, &settings, data, len);
+    if (out_used != NULL)
+        *out_used = used;
+    if (r->complete)
+        return 0;
+    return HTTP_PARSER_ERRNO(&r->parser) == HPE_OK ? 0 : (r->err = parser_error(r));
+}
+
+int gust__reader_end(reader_t *r)
+{
+    if (r->err != 0 || r->complete)
+        return r->err;
+    http_parser_execute(&r->parser, &settings, NULL, 0);
+    if (r->complete)
+        return 0;
+    enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
+    if (e != HPE_OK && e != HPE_INVALID_EOF_STATE)
+        return r->err = parser_error(r);
+    return r->err = GUST_ERR_CONN_CLOSED;
+}
+
+const char *gust__reader_why(const reader_t *r)
+{
+    return r->why != NULL ? r->why : gust_strerror(r->err);
+}
+
+gust_response_t *gust__reader_take(reader_t *r)
+{
+    gust_response_t *response = r->response;
+    r->response = NULL;
+    return response;
+}
+
+void gust__reader_clear(reader_t *r)
+{
+    gust_response_free(r->response);
+    r->response = NULL;
+    gust__decoder_clear(&r->decoder);
+    r->decoding = false;
+}
