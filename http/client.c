@@ -224,6 +224,7 @@ void gust_client_stats(const gust_client_t *client, gust_client_stats_t *out)
         out->connections_opened += atomic_load_explicit(&s->opened, memory_order_relaxed);
         out->connections_reused += atomic_load_explicit(&s->reused, memory_order_relaxed);
         out->retries += atomic_load_explicit(&s->retries, memory_order_relaxed);
+        out->pipelined += atomic_load_explicit(&s->pipelined, memory_order_relaxed);
     }
     out->dns_lookups = gust__dns_lookups(client->dns);
     out->open_connections = atomic_load_explicit(&client->total_open, memory_order_relaxed);
@@ -314,7 +315,7 @@ static void respond(call_t *call, gust_response_t *response, bool reused)
 static void detach(call_t *call)
 {
     if (call->conn != NULL)
-        gust__conn_abort(call->conn);
+        gust__conn_abort(call->conn, call);
     if (call->waiting != WAIT_NONE)
         gust__session_unwait(call->session, call);
 }
@@ -506,6 +507,7 @@ gust_future_t *gust_http_send(gust_client_t *client, const gust_request_t *req)
     call->on_done = req->on_done;
     call->on_done_arg = req->on_done_arg;
     CDS_INIT_LIST_HEAD(&call->active_link);
+    CDS_INIT_LIST_HEAD(&call->pipe_link);
     call->future = gust_future_up_ref(future);
     call->sent_ns = gust_now_ns();
     const char *why = NULL;

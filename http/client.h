@@ -70,6 +70,17 @@ typedef struct gust_client_opts_s {
     /* Requests served by one connection before it is closed; 0 = no limit.
      * Default 0. */
     unsigned max_requests_per_conn;
+    /* HTTP/1.1 pipelining, off by default (0 or 1). When a request finds the
+     * per-host or total limit reached, it may be sent on a busy connection
+     * to its origin that has fewer than this many requests in flight,
+     * instead of waiting for one to free. Only requests that are safe to
+     * send twice are pipelined (GET, HEAD, OPTIONS and the like without a
+     * body), only behind such a request, and only on a connection that has
+     * already answered once with HTTP/1.1 keep-alive. If a connection fails
+     * with requests pipelined on it, those that got no answer are sent
+     * again, and the origin is not pipelined to again: a server that cannot
+     * pipeline is used without it. */
+    unsigned pipeline_depth;
     /* Timeouts (see the top of this file); 0 = none. Defaults: connect 10 s,
      * header 0, total 300 s. */
     uint64_t connect_timeout_ns;
@@ -214,6 +225,7 @@ typedef struct gust_client_stats_s {
     uint64_t connections_opened;
     uint64_t connections_reused; /* requests sent on an already-used connection */
     uint64_t retries;           /* stale keep-alive retries */
+    uint64_t pipelined;         /* requests sent behind others on a connection */
     uint64_t dns_lookups;       /* getaddrinfo calls (cache misses) */
     uint64_t open_connections;  /* now */
 } gust_client_stats_t;

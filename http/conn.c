@@ -72,8 +72,14 @@ static origin_t *destroy(conn_t *conn)
         close(conn->fd);
     if (conn->state == CONN_IDLE)
         gust__session_unidle(conn);
+    if (conn->pipelinable) {
+        cds_list_del(&conn->busy_link);
+        atomic_fetch_sub_explicit(&conn->origin->slots[conn->session->index].num_busy, 1,
+                                  memory_order_relaxed);
+    }
     free(conn->head);
     free(conn->chunk);
+    free(conn->out);
     gust__reader_clear(&conn->reader);
     free(conn);
     return origin;
@@ -90,11 +96,19 @@ origin_t *gust__conn_evict(conn_t *conn)
     return destroy(conn);
 }
 
-void gust__conn_abort(conn_t *conn)
+void gust__conn_abort(conn_t *conn, call_t *call)
 {
-    conn->call->conn = NULL;
+    /* The others on it are safe to send again (see pipeline.c). */
+    CDS_LIST_HEAD(rerun);
+    gust__pipeline_take_all(conn, &rerun);
+    cds_list_del_init(&call->pipe_link);
+    call_t *head = conn->call;
+    head->conn = NULL;
     conn->call = NULL;
+    if (head != call)
+        cds_list_add(&head->pipe_link, &rerun);
     gust__conn_close(conn);
+    gust__pipeline_rerun(&rerun);
 }
 
 /* The connection cannot go on: close it and tell its call. */
@@ -110,10 +124,18 @@ static void conn_failed(conn_t *conn, int err, const char *fmt, ...)
     call_t *call = conn->call;
     bool reused = conn->requests_served > 0;
     bool received = conn->received;
+    /* Calls pipelined behind it got no answer: they run again, and the
+     * origin is not pipelined to again. */
+    CDS_LIST_HEAD(rerun);
+    if (!cds_list_empty(&conn->pipeline)) {
+        gust__pipeline_take_all(conn, &rerun);
+        atomic_store_explicit(&conn->origin->no_pipelining, true, memory_order_relaxed);
+    }
     call->conn = NULL;
     conn->call = NULL;
     gust__conn_close(conn);
     gust__call_conn_failed(call, reused, received, err, "%s", why);
+    gust__pipeline_rerun(&rerun);
 }
 
 /* ---- connecting ---- */
@@ -225,6 +247,8 @@ void gust__conn_open(session_t *session, origin_t *origin, call_t *call)
     conn->call = call;
     call->conn = conn;
     gust_timer_init(&conn->timer);
+    CDS_INIT_LIST_HEAD(&conn->pipeline);
+    CDS_INIT_LIST_HEAD(&conn->busy_link);
     CDS_INIT_LIST_HEAD(&conn->idle_link);
     CDS_INIT_LIST_HEAD(&conn->lru_link);
     atomic_fetch_add_explicit(&session->opened, 1, memory_order_relaxed);
@@ -286,89 +310,189 @@ static uint64_t server_idle_timeout_ns(const gust_response_t *response)
     return (uint64_t)seconds * 1000000000ull - 500000000ull;
 }
 
-static void finish_exchange(conn_t *conn)
+static bool start_reading(conn_t *conn);
+static bool flush_out(conn_t *conn);
+
+bool gust__conn_queue(conn_t *conn, call_t *call)
+{
+    if (!gust__pipeline_push(conn, call))
+        return false;
+    call->timings.queued_ns = gust_now_ns() - call->hop_start_ns;
+    gust__call_arm_total(call);
+    atomic_fetch_add_explicit(&conn->session->reused, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&conn->session->pipelined, 1, memory_order_relaxed);
+    return true;
+}
+
+void gust__conn_pipeline(conn_t *conn, call_t *call)
+{
+    if (!gust__conn_queue(conn, call)) {
+        gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
+        return;
+    }
+    flush_out(conn);
+}
+
+/* The first pipelined call becomes the one answered, and calls waiting here
+ * for the origin take the room it leaves (written by the reader's next
+ * flush). Returns false if the connection is gone. */
+static bool answer_next(conn_t *conn)
+{
+    call_t *call = gust__pipeline_pop(conn);
+    conn->call = call;
+    conn->received = false;
+    conn->phase_start_ns = gust_now_ns();
+    if (!start_reading(conn))
+        return false;
+    if (call->header_timeout_ns != 0 &&
+        gust_timer_start(&conn->timer, call->header_timeout_ns, on_timer, conn) != 0) {
+        conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    gust__pipeline_update(conn);
+    gust__session_fill_pipeline(conn);
+    return true;
+}
+
+/* The exchange with conn->call is complete: the call, detached with its
+ * response, goes to `done`, to be delivered once the connection is settled
+ * (a delivery runs the caller's callback, which may send on it). The
+ * connection goes on to the next pipelined call, or is released or closed.
+ * `more` tells whether bytes follow the response, `peer_closed` whether the
+ * server's FIN came with it. Returns false if the connection is gone or
+ * given away. */
+static bool finish_exchange(conn_t *conn, bool more, bool peer_closed, struct cds_list_head *done)
 {
     call_t *call = conn->call;
-    gust_response_t *response = gust__reader_take(&conn->reader);
+    call->response = gust__reader_take(&conn->reader);
     bool keep_alive = conn->reader.keep_alive;
     gust__reader_clear(&conn->reader);
     gust_timer_stop(&conn->timer);
-    conn->server_idle_ns = server_idle_timeout_ns(response);
+    conn->server_idle_ns = server_idle_timeout_ns(call->response);
     if (conn->server_idle_ns == UINT64_MAX)
         keep_alive = false;
-    bool reused = conn->requests_served > 0;
+    if (conn->state == CONN_SENDING)
+        keep_alive = false; /* answered before the whole request was sent */
+    conn->answered_http11 = keep_alive && gust_response_http_minor(call->response) >= 1;
+    call->reused = conn->requests_served > 0;
     conn->requests_served++;
     call->conn = NULL;
     conn->call = NULL;
-    if (conn->state == CONN_SENDING)
-        keep_alive = false; /* answered before the whole request was sent */
-    unsigned max = conn->session->client->opts.max_requests_per_conn;
-    if (keep_alive && (max == 0 || conn->requests_served < max))
-        gust__session_release(conn);
-    else
-        gust__conn_close(conn);
-    gust__call_got_response(call, response, reused);
+    cds_list_add_tail(&call->pipe_link, done);
+    gust__pipeline_update(conn);
+    if (cds_list_empty(&conn->pipeline)) {
+        /* Bytes nobody asked for, or the server's FIN: edge-triggered, no
+         * later event would tell an idle connection about it. */
+        if (more || peer_closed)
+            keep_alive = false;
+        unsigned max = conn->session->client->opts.max_requests_per_conn;
+        if (keep_alive && (max == 0 || conn->requests_served < max))
+            gust__session_release(conn);
+        else
+            gust__conn_close(conn);
+        return false;
+    }
+    if (keep_alive)
+        return answer_next(conn);
+    /* The server ends the connection (Connection: close) with requests
+     * pipelined on it: they run again on another. */
+    CDS_LIST_HEAD(rerun);
+    gust__pipeline_take_all(conn, &rerun);
+    gust__conn_close(conn);
+    gust__pipeline_rerun(&rerun);
+    return false;
 }
 
-/* Returns false if the connection is gone. */
-static bool read_some(conn_t *conn, uint32_t events)
+/* Parses received bytes, which may end one response and begin the next.
+ * Returns false if the connection is gone or given away. */
+static bool parse(conn_t *conn, const char *data, size_t len, bool peer_closed,
+                  struct cds_list_head *done)
+{
+    while (len > 0) {
+        if (!conn->received) {
+            conn->received = true;
+            conn->call->timings.first_byte_ns = gust_now_ns() - conn->phase_start_ns;
+        }
+        bool had_head = conn->reader.head_done;
+        size_t used;
+        int err = gust__reader_feed(&conn->reader, data, len, &used);
+        data += used;
+        len -= used;
+        if (conn->reader.complete) {
+            if (!finish_exchange(conn, len > 0, peer_closed, done))
+                return false;
+        } else if (err != 0) {
+            conn_failed(conn, err, "%s", gust__reader_why(&conn->reader));
+            return false;
+        } else if (!had_head && conn->reader.head_done) {
+            gust_timer_stop(&conn->timer); /* the header timeout */
+        }
+    }
+    return true;
+}
+
+/* Reads until the socket is drained; completed calls go to `done`. */
+static void receive(conn_t *conn, uint32_t events, struct cds_list_head *done)
 {
     session_t *session = conn->session;
+    bool peer_closed = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     for (;;) {
         ssize_t n = conn_recv(conn, session->read_buf, session->read_buf_len);
         if (n > 0) {
-            if (!conn->received) {
-                conn->received = true;
-                conn->call->timings.first_byte_ns = gust_now_ns() - conn->phase_start_ns;
-            }
-            bool had_head = conn->reader.head_done;
-            size_t used;
-            int err = gust__reader_feed(&conn->reader, session->read_buf, (size_t)n, &used);
-            if (conn->reader.complete) {
-                if (used < (size_t)n)
-                    conn->reader.keep_alive = false; /* the server sent more than one answer */
-                /* The server's FIN came with the response's end: edge-triggered,
-                 * no later event would tell an idle connection about it. */
-                if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-                    conn->reader.keep_alive = false;
-                finish_exchange(conn);
-                return false;
-            }
-            if (err != 0) {
-                conn_failed(conn, err, "%s", gust__reader_why(&conn->reader));
-                return false;
-            }
-            if (!had_head && conn->reader.head_done)
-                gust_timer_stop(&conn->timer); /* the header timeout */
+            if (!parse(conn, session->read_buf, (size_t)n, peer_closed, done))
+                return;
             /* A short read drained the socket, unless the peer also closed:
              * then read on to see the end, which gets no event of its own.
              * TLS reads a record at a time and may hold more: read on. */
             if ((size_t)n < session->read_buf_len && !(events & (EPOLLRDHUP | EPOLLHUP)) &&
-                conn->ssl == NULL)
-                return true;
+                conn->ssl == NULL) {
+                flush_out(conn);
+                return;
+            }
         } else if (n == 0) {
             /* The end of a close-delimited body, or a cut-off response. */
             int err = gust__reader_end(&conn->reader);
-            if (err == 0) {
-                conn->reader.keep_alive = false;
-                finish_exchange(conn);
-            } else if (err == GUST_ERR_CONN_CLOSED) {
-                conn_failed(conn, err, "%s",
+            if (err == 0 && !finish_exchange(conn, false, true, done))
+                return;
+            if (err == 0 || err == GUST_ERR_CONN_CLOSED) {
+                conn_failed(conn, GUST_ERR_CONN_CLOSED, "%s",
                             conn->received ? "connection closed in the middle of the response"
                                            : "connection closed before any response");
             } else {
                 conn_failed(conn, err, "%s", gust__reader_why(&conn->reader));
             }
-            return false;
+            return;
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return true;
+            flush_out(conn);
+            return;
         } else if (errno != EINTR) {
             int e = errno;
             conn_failed(conn, e == ECONNRESET ? GUST_ERR_CONN_RESET : GUST_ERR_IO, "%s: %s",
                         conn->ssl != NULL ? "TLS read" : "recv", strerror(e));
-            return false;
+            return;
         }
     }
+}
+
+/* Hands each completed call its response. */
+static void deliver(struct cds_list_head *done)
+{
+    while (!cds_list_empty(done)) {
+        call_t *call = cds_list_first_entry(done, call_t, pipe_link);
+        cds_list_del_init(&call->pipe_link);
+        gust_response_t *response = call->response;
+        call->response = NULL;
+        gust__call_got_response(call, response, call->reused);
+    }
+}
+
+/* Reads what the server sent, then delivers the responses it completed.
+ * The connection may be gone after. */
+static void read_some(conn_t *conn, uint32_t events)
+{
+    CDS_LIST_HEAD(done);
+    receive(conn, events, &done);
+    deliver(&done);
 }
 
 /* Fills conn->chunk with the next piece of a streamed body, framed for
@@ -426,6 +550,39 @@ static bool sent_all(conn_t *conn)
         conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
         return false;
     }
+    /* It may take pipelined requests now: those waiting come first. */
+    gust__pipeline_update(conn);
+    gust__session_fill_pipeline(conn);
+    return flush_out(conn);
+}
+
+/* After a failed write: true if the socket is only full, else the
+ * connection fails (and is gone). */
+static bool write_blocked(conn_t *conn)
+{
+    int e = errno;
+    if (e == EAGAIN || e == EWOULDBLOCK)
+        return true;
+    conn_failed(conn, e == EPIPE || e == ECONNRESET ? GUST_ERR_CONN_RESET : GUST_ERR_IO, "send: %s",
+                strerror(e));
+    return false;
+}
+
+/* Writes the pipelined request heads not written yet. Returns false if the
+ * connection is gone. */
+static bool flush_out(conn_t *conn)
+{
+    while (conn->out_sent < conn->out_len) {
+        struct iovec iov = {conn->out + conn->out_sent, conn->out_len - conn->out_sent};
+        ssize_t n = conn_writev(conn, &iov, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return write_blocked(conn);
+        conn->out_sent += (size_t)n;
+    }
+    conn->out_len = 0;
+    conn->out_sent = 0;
     return true;
 }
 
@@ -454,14 +611,9 @@ static bool write_some(conn_t *conn)
             return sent_all(conn);
         ssize_t n = conn_writev(conn, iov, n_iov);
         if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return true;
             if (errno == EINTR)
                 continue;
-            int e = errno;
-            conn_failed(conn, e == EPIPE || e == ECONNRESET ? GUST_ERR_CONN_RESET : GUST_ERR_IO,
-                        "send: %s", strerror(e));
-            return false;
+            return write_blocked(conn);
         }
         size_t left = (size_t)n;
         size_t head = conn->head_len - conn->head_sent;
@@ -475,11 +627,11 @@ static bool write_some(conn_t *conn)
     }
 }
 
-static bool start_exchange(conn_t *conn)
+/* Starts reading the answer to conn->call. Returns false if the connection
+ * is gone. */
+static bool start_reading(conn_t *conn)
 {
-    call_t *call = conn->call;
-    free(conn->head);
-    conn->head = gust__request_head(call, &conn->head_len);
+    const call_t *call = conn->call;
     const gust_client_opts_t *opts = &conn->session->client->opts;
     reader_opts_t reading = {
         .max_header_bytes = opts->max_header_bytes,
@@ -491,10 +643,23 @@ static bool start_exchange(conn_t *conn)
         .on_body = call->on_body,
         .on_body_arg = call->on_body_arg,
     };
-    if (!gust__reader_start(&conn->reader, &reading) || conn->head == NULL) {
+    if (!gust__reader_start(&conn->reader, &reading)) {
         conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
         return false;
     }
+    return true;
+}
+
+static bool start_exchange(conn_t *conn)
+{
+    free(conn->head);
+    conn->head = gust__request_head(conn->call, &conn->head_len);
+    if (conn->head == NULL) {
+        conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    if (!start_reading(conn))
+        return false;
     conn->state = CONN_SENDING;
     conn->head_sent = 0;
     conn->body_sent = 0;
@@ -563,6 +728,8 @@ static void on_io(gust_io_t *io, uint32_t events)
             read_some(conn, events);
         break;
     case CONN_RECEIVING:
+        if ((events & EPOLLOUT) && !flush_out(conn))
+            break;
         read_some(conn, events);
         break;
     case CONN_IDLE:

@@ -241,6 +241,9 @@ struct call_s {
     bool migrated;        /* moved to another worker during this hop */
     gust_timer_t total_timer;
     struct cds_list_head wait_link; /* in an origin's or a session's wait list */
+    struct cds_list_head pipe_link; /* in its connection's pipeline */
+    gust_response_t *response; /* complete, to be delivered (conn.c) */
+    bool reused;               /* and whether its connection had served before */
     struct cds_list_head active_link; /* in its session's active list */
     enum { WAIT_NONE, WAIT_ORIGIN, WAIT_TOTAL } waiting;
 };
@@ -311,6 +314,18 @@ struct conn_s {
     bool body_done;
     bool received; /* a response byte arrived */
 
+    /* Pipelining: calls sent after conn->call, oldest first, and their
+     * request heads not yet written. */
+    struct cds_list_head pipeline;
+    unsigned num_pipelined;
+    char *out;
+    size_t out_len;
+    size_t out_sent;
+    size_t out_cap;
+    bool pipelinable;     /* in its origin's busy list: may take more */
+    bool answered_http11; /* a response came with HTTP/1.1 keep-alive */
+    struct cds_list_head busy_link;
+
     struct cds_list_head idle_link; /* the origin's idle list on this worker */
     struct cds_list_head lru_link;  /* the session's idle list, oldest first */
 };
@@ -327,8 +342,34 @@ void gust__conn_close(conn_t *conn);
 /* Closes and frees an idle connection whose total slot the caller takes
  * over; returns the origin whose per-host slot it held. */
 origin_t *gust__conn_evict(conn_t *conn);
-/* The call gives up on its connection (timeout, cancel): closes it. */
-void gust__conn_abort(conn_t *conn);
+/* `call` gives up on its connection (timeout, cancel): closes it; other
+ * calls pipelined on it run again. */
+void gust__conn_abort(conn_t *conn, call_t *call);
+
+/* Sends `call` behind those in flight on `conn` (pipelining). */
+void gust__conn_pipeline(conn_t *conn, call_t *call);
+/* Queues `call` on `conn` the same way, to be written by the connection's
+ * next flush; false (nothing changed) when out of memory. */
+bool gust__conn_queue(conn_t *conn, call_t *call);
+
+/* ---- pipeline.c: HTTP/1.1 pipelining ---- */
+
+/* The call may be pipelined: safe to send twice. */
+bool gust__pipeline_allows(const call_t *call);
+/* Puts `conn` in or out of its origin's busy list, as it may take more
+ * requests or not. */
+void gust__pipeline_update(conn_t *conn);
+/* A busy connection on this worker that `call` may pipeline on, or NULL. */
+conn_t *gust__pipeline_find(session_t *session, const call_t *call);
+/* Queues the call's request head on `conn` to be written and the call to
+ * be answered; false (nothing changed) when out of memory. */
+bool gust__pipeline_push(conn_t *conn, call_t *call);
+/* The next call to be answered, out of the queue; NULL if none. */
+call_t *gust__pipeline_pop(conn_t *conn);
+/* Moves every queued call to `out` (by pipe_link), detached from `conn`. */
+void gust__pipeline_take_all(conn_t *conn, struct cds_list_head *out);
+/* Runs each call of the list again, from the start of its hop. */
+void gust__pipeline_rerun(struct cds_list_head *calls);
 
 /* ---- tls.c ---- */
 
@@ -353,9 +394,11 @@ void gust__tls_free(conn_t *conn);
 
 typedef struct origin_slot_s {
     struct cds_list_head idle;    /* most recently used first */
+    struct cds_list_head busy;    /* connections a request may pipeline on */
     struct cds_list_head waiting; /* calls in arrival order */
     atomic_uint num_idle;
     atomic_uint num_waiting;
+    atomic_uint num_busy; /* in `busy`, for other workers to see */
 } origin_slot_t;
 
 struct origin_s {
@@ -365,6 +408,8 @@ struct origin_s {
     uint16_t port;
     bool https;
     bool insecure; /* TLS without verification: part of the key */
+    /* A connection failed with requests pipelined on it: pipeline no more. */
+    atomic_bool no_pipelining;
     pthread_mutex_t tls_lock;
     SSL_SESSION *tls_session; /* the newest resumable one, under tls_lock */
     atomic_uint num_open;
@@ -388,6 +433,7 @@ struct session_s {
     atomic_uint_fast64_t opened;
     atomic_uint_fast64_t reused;
     atomic_uint_fast64_t retries;
+    atomic_uint_fast64_t pipelined;
 };
 
 /* The calling worker's session, or NULL off the client's runtime. */
@@ -398,6 +444,10 @@ origin_t *gust__origin_get(gust_client_t *client, const gust_url_t *url, bool in
 void gust__origin_destroy(interned_t *origin);
 /* Finds a connection for `call` (idle, new, or a place in a queue). */
 void gust__session_acquire(session_t *session, call_t *call);
+/* Moves calls waiting here for the origin of `conn` onto it while it may
+ * take more (pipelining); their heads are written by the caller's next
+ * flush. Runs no callback. */
+void gust__session_fill_pipeline(conn_t *conn);
 /* Takes `call` out of the wait list it is in (timeout, cancel). */
 void gust__session_unwait(session_t *session, call_t *call);
 /* Takes an idle connection out of the idle lists (before it closes). */

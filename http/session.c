@@ -68,6 +68,7 @@ static interned_t *make_origin(const char *key, void *arg)
     for (unsigned i = 0; i < n; i++) {
         CDS_INIT_LIST_HEAD(&origin->slots[i].idle);
         CDS_INIT_LIST_HEAD(&origin->slots[i].waiting);
+        CDS_INIT_LIST_HEAD(&origin->slots[i].busy);
     }
     return &origin->head;
 }
@@ -220,19 +221,24 @@ static bool add_below(atomic_uint *n, unsigned max)
 static void serve_origin_task(void *arg);
 static void serve_starved_task(void *arg);
 
-/* Asks a worker with calls waiting for `origin` (this one first) to serve
- * them. Out of memory for the post: they wait for the next freed slot or
- * their timeout. */
-static void wake_origin(session_t *session, origin_t *origin)
+/* Asks a worker with calls waiting for `origin` (this one first, unless
+ * `others`) to serve them. Out of memory for the post: they wait for the
+ * next freed slot or their timeout. */
+static void wake_waiters(session_t *session, origin_t *origin, bool others)
 {
     gust_client_t *client = session->client;
-    for (unsigned k = 0; k < client->num_workers; k++) {
+    for (unsigned k = others ? 1 : 0; k < client->num_workers; k++) {
         unsigned w = (session->index + k) % client->num_workers;
         if (atomic_load_explicit(&origin->slots[w].num_waiting, memory_order_relaxed) > 0) {
             gust_runtime_post(client->runtime, w, serve_origin_task, origin);
             return;
         }
     }
+}
+
+static void wake_origin(session_t *session, origin_t *origin)
+{
+    wake_waiters(session, origin, false);
 }
 
 static void wake_starved(session_t *session)
@@ -283,16 +289,29 @@ static reserve_t reserve(session_t *session, origin_t *origin)
 
 /* ---- moving calls to connections ---- */
 
-/* Another worker holding idle connections to `origin`, or -1. */
-static int worker_with_idle(const session_t *session, const origin_t *origin)
+/* Another worker holding idle connections to `origin` (or, with `busy`,
+ * connections it may pipeline on), or -1. */
+static int worker_with(const session_t *session, const origin_t *origin, bool busy)
 {
     unsigned n = session->client->num_workers;
     for (unsigned k = 1; k < n; k++) {
         unsigned w = (session->index + k) % n;
-        if (atomic_load_explicit(&origin->slots[w].num_idle, memory_order_relaxed) > 0)
+        const origin_slot_t *slot = &origin->slots[w];
+        if (atomic_load_explicit(busy ? &slot->num_busy : &slot->num_idle, memory_order_relaxed) >
+            0)
             return (int)w;
     }
     return -1;
+}
+
+static int worker_with_idle(const session_t *session, const origin_t *origin)
+{
+    return worker_with(session, origin, false);
+}
+
+static bool may_pipeline(const session_t *session, const call_t *call)
+{
+    return session->client->opts.pipeline_depth > 1 && gust__pipeline_allows(call);
 }
 
 static void resume_task(void *arg)
@@ -337,16 +356,24 @@ static void serve_origin(session_t *session, origin_t *origin)
         conn_t *conn;
         if (gust__call_cancelled(call)) {
             gust__call_abandon(call);
-        } else if ((conn = take_idle(session, origin)) != NULL) {
+        } else if (!call->want_fresh_conn && (conn = take_idle(session, origin)) != NULL) {
             gust__session_unwait(session, call);
             gust__conn_send(conn, call);
         } else {
             /* Still counted as waiting while it tries (see the top). */
             reserve_t got = reserve(session, origin);
             int w;
+            if (got == PER_HOST_FULL && call->want_fresh_conn && !cds_list_empty(&slot->idle)) {
+                /* A retry needs a new connection: an idle one makes room. */
+                gust__conn_close(cds_list_entry(slot->idle.prev, conn_t, idle_link));
+                continue;
+            }
             if (got == PER_HOST_FULL) {
-                /* Idle connections elsewhere: one waiting call goes there. */
-                if (!call->migrated && (w = worker_with_idle(session, origin)) >= 0) {
+                /* Idle connections elsewhere, or ones to pipeline on: one
+                 * waiting call goes there. */
+                if (!call->migrated && ((w = worker_with_idle(session, origin)) >= 0 ||
+                                        (may_pipeline(session, call) &&
+                                         (w = worker_with(session, origin, true)) >= 0))) {
                     gust__session_unwait(session, call);
                     if (!migrate(session, call, w))
                         wait_on_origin(session, call);
@@ -450,10 +477,23 @@ void gust__session_acquire(session_t *session, call_t *call)
         return;
     /* First come, first served: behind calls already waiting here. */
     if (cds_list_empty(&slot->waiting)) {
-        switch (reserve(session, origin)) {
-        case RESERVED:
+        reserve_t got = reserve(session, origin);
+        if (got == RESERVED) {
             gust__conn_open(session, origin, call);
             return;
+        }
+        /* At a limit: pipelining, where asked for, beats waiting, here or
+         * on the worker where the connections are. */
+        if ((conn = gust__pipeline_find(session, call)) != NULL) {
+            gust__conn_pipeline(conn, call);
+            return;
+        }
+        if (!call->migrated && may_pipeline(session, call) &&
+            (w = worker_with(session, origin, true)) >= 0 && migrate(session, call, w))
+            return;
+        switch (got) {
+        case RESERVED:
+            break;
         case PER_HOST_FULL:
             wait_on_origin(session, call);
             serve_origin(session, origin); /* a slot may have freed meanwhile */
@@ -470,6 +510,31 @@ void gust__session_acquire(session_t *session, call_t *call)
         nudge_idle_holder(session, call);
 }
 
+void gust__session_fill_pipeline(conn_t *conn)
+{
+    session_t *session = conn->session;
+    origin_slot_t *slot = &conn->origin->slots[session->index];
+    call_t *call, *next;
+    cds_list_for_each_entry_safe(call, next, &slot->waiting, wait_link) {
+        if (!conn->pipelinable)
+            return;
+        /* A cancelled call is left to the sweep: abandoning it here would
+         * run its callback in the middle of the connection's work. */
+        if (gust__call_cancelled(call) || !gust__pipeline_allows(call))
+            continue;
+        gust__session_unwait(session, call);
+        if (!gust__conn_queue(conn, call)) {
+            wait_on_origin(session, call);
+            return;
+        }
+    }
+    /* Room left, and calls waiting on other workers: one of them comes. */
+    if (conn->pipelinable && atomic_load_explicit(&conn->origin->num_waiting,
+                                                  memory_order_relaxed) >
+                                 atomic_load_explicit(&slot->num_waiting, memory_order_relaxed))
+        wake_waiters(session, conn->origin, true);
+}
+
 void gust__session_release(conn_t *conn)
 {
     session_t *session = conn->session;
@@ -481,6 +546,12 @@ void gust__session_release(conn_t *conn)
         if (gust__call_cancelled(call)) {
             gust__call_abandon(call);
             continue;
+        }
+        if (call->want_fresh_conn) {
+            /* A retry, which must not go on a kept-alive connection: this
+             * one makes room for a new one. */
+            gust__conn_close(conn);
+            return;
         }
         gust__session_unwait(session, call);
         gust__conn_send(conn, call);

@@ -1,0 +1,276 @@
+/* HTTP/1.1 pipelining (gust_client_opts_t.pipeline_depth): each request gets
+ * its own answer, in order, on few connections; a server that drops a
+ * pipelined connection or closes it with requests queued loses none of
+ * them; requests with a body are never pipelined; a pipelined request that
+ * times out leaves the others alone; and against nginx, thousands of GETs
+ * run pipelined.
+ *
+ * The scripted server answers each GET with its own target as the body, so
+ * a response handed to the wrong request shows. The tests run on a runtime
+ * of one worker, where every connection and call is in one place, except
+ * the one that checks the same on two. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tests/http/client_util.h"
+#include "tests/http/raw_server.h"
+#include "tests/support/nginx.h"
+#include "tests/support/runtime.h"
+
+enum { DEPTH = 8 };
+
+/* How the scripted server treats a connection. */
+typedef struct script_s {
+    /* After answering this many requests on a connection (0: never), close
+     * it: with `Connection: close` if `announce`, else silently. */
+    unsigned close_after;
+    bool announce;
+    long delay_ms; /* before each answer */
+    long slow_ms;  /* before the answer to /slow */
+} script_t;
+
+static bool script_handler(void *arg, raw_conn_t *conn, const raw_request_t *req)
+{
+    const script_t *script = arg;
+    if (strcmp(req->target, "/slow") == 0 && !raw_sleep(conn, script->slow_ms))
+        return false;
+    if (script->delay_ms > 0 && !raw_sleep(conn, script->delay_ms))
+        return false;
+    bool last = script->close_after != 0 && req->index_on_conn + 1 == script->close_after;
+    char answer[1400];
+    snprintf(answer, sizeof(answer), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n%s\r\n%s",
+             strlen(req->target), last && script->announce ? "Connection: close\r\n" : "",
+             req->target);
+    return raw_send(conn, answer) && !last;
+}
+
+static gust_client_t *pipelining_client(gust_runtime_t *runtime, unsigned max_per_host)
+{
+    gust_client_opts_t opts = gust_client_opts_default();
+    opts.max_per_host = max_per_host;
+    opts.pipeline_depth = DEPTH;
+    return new_client(runtime, &opts);
+}
+
+/* Sends `n` requests (GET /p/<i>, or `method` with a body) all at once and
+ * checks that each got 200 with its own target as the body. */
+static void send_all_check(gust_client_t *client, const raw_server_t *server, unsigned n,
+                           const char *method)
+{
+    gust_future_t **futures = calloc(n, sizeof(*futures));
+    char (*urls)[128] = calloc(n, sizeof(*urls));
+    ASSERT_NOT_NULL(futures);
+    ASSERT_NOT_NULL(urls);
+    for (unsigned i = 0; i < n; i++) {
+        char path[32];
+        snprintf(path, sizeof(path), "/p/%u", i);
+        raw_server_url(server, urls[i], sizeof(urls[i]), path);
+        gust_request_t req = {.method = method, .url = urls[i]};
+        if (method != NULL) {
+            req.body = "x";
+            req.body_len = 1;
+        }
+        futures[i] = gust_http_send(client, &req);
+        ASSERT_NOT_NULL(futures[i]);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        outcome_t out = outcome_of(futures[i], urls[i], REQUEST_WAIT_S);
+        ASSERT_RESPONSE(out, 200);
+        char path[32];
+        snprintf(path, sizeof(path), "/p/%u", i);
+        assert_body(&out, path);
+        outcome_clear(&out);
+    }
+    free(futures);
+    free(urls);
+}
+
+static void in_order(unsigned workers)
+{
+    script_t script = {.delay_ms = 1};
+    raw_server_t *server = raw_server_start(script_handler, &script);
+    gust_runtime_t *runtime = new_runtime(workers, 1);
+    gust_client_t *client = pipelining_client(runtime, 2);
+    send_all_check(client, server, 400, NULL);
+    gust_client_stats_t stats = client_stats(client);
+    fprintf(stderr, "  %u workers: pipelined %llu of 400 on %u connections\n", workers,
+            (unsigned long long)stats.pipelined, raw_server_accepted(server));
+    ASSERT_UGT(stats.pipelined, 100);
+    ASSERT_UEQ(stats.retries, 0);
+    /* Two per worker at most: calls move to where a connection is idle, but
+     * the limit holds across workers. */
+    ASSERT_ULE(raw_server_accepted(server), 2);
+    ASSERT_UEQ(stats.connections_opened, raw_server_accepted(server));
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    raw_server_stop(server);
+}
+
+static void test_in_order(void)
+{
+    in_order(1);
+}
+
+static void test_in_order_two_workers(void)
+{
+    in_order(2);
+}
+
+/* The server answers two requests per connection, then closes it without a
+ * word: the pipelined requests behind run again, and the origin is no longer
+ * pipelined to. */
+static void test_dropped_pipeline(void)
+{
+    script_t script = {.close_after = 2, .delay_ms = 1};
+    raw_server_t *server = raw_server_start(script_handler, &script);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    gust_client_t *client = pipelining_client(runtime, 2);
+    send_all_check(client, server, 100, NULL);
+    gust_client_stats_t first = client_stats(client);
+    ASSERT_UGT(first.pipelined, 0);
+    send_all_check(client, server, 100, NULL);
+    gust_client_stats_t second = client_stats(client);
+    fprintf(stderr, "  pipelined %llu, then %llu more; %u connections\n",
+            (unsigned long long)first.pipelined,
+            (unsigned long long)(second.pipelined - first.pipelined),
+            raw_server_accepted(server));
+    ASSERT_UEQ(second.pipelined, first.pipelined);
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    raw_server_stop(server);
+}
+
+/* The server ends each connection after 5 answers with `Connection: close`
+ * (a keep-alive request limit): the queued requests run again elsewhere, and
+ * pipelining goes on. */
+static void test_announced_close(void)
+{
+    script_t script = {.close_after = 5, .announce = true, .delay_ms = 1};
+    raw_server_t *server = raw_server_start(script_handler, &script);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    gust_client_t *client = pipelining_client(runtime, 2);
+    send_all_check(client, server, 200, NULL);
+    gust_client_stats_t first = client_stats(client);
+    send_all_check(client, server, 200, NULL);
+    gust_client_stats_t second = client_stats(client);
+    fprintf(stderr, "  pipelined %llu, then %llu more; %u connections\n",
+            (unsigned long long)first.pipelined,
+            (unsigned long long)(second.pipelined - first.pipelined),
+            raw_server_accepted(server));
+    ASSERT_UGT(first.pipelined, 0);
+    ASSERT_UGT(second.pipelined, first.pipelined);
+    ASSERT_UGE(raw_server_accepted(server), 400 / 5);
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    raw_server_stop(server);
+}
+
+/* Requests with a body (POST here) wait for a free connection instead. */
+static void test_post_not_pipelined(void)
+{
+    script_t script = {.delay_ms = 1};
+    raw_server_t *server = raw_server_start(script_handler, &script);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    gust_client_t *client = pipelining_client(runtime, 1);
+    send_all_check(client, server, 50, "POST");
+    ASSERT_UEQ(client_stats(client).pipelined, 0);
+    ASSERT_UEQ(raw_server_accepted(server), 1);
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    raw_server_stop(server);
+}
+
+/* One pipelined request times out while the server sits on it: it fails
+ * alone; the others, queued on the same connection, run again and succeed. */
+static void test_timeout_in_pipeline(void)
+{
+    script_t script = {.slow_ms = 3000};
+    raw_server_t *server = raw_server_start(script_handler, &script);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    gust_client_t *client = pipelining_client(runtime, 1);
+    char url[128];
+    raw_server_url(server, url, sizeof(url), "/first");
+    outcome_t first = get_wait(client, url); /* the connection answers once */
+    ASSERT_RESPONSE(first, 200);
+    outcome_clear(&first);
+    enum { N = 6 };
+    gust_future_t *futures[N];
+    char urls[N][128];
+    for (unsigned i = 0; i < N; i++) {
+        char path[32];
+        snprintf(path, sizeof(path), i == 2 ? "/slow" : "/p/%u", i);
+        raw_server_url(server, urls[i], sizeof(urls[i]), path);
+        gust_request_t req = {.url = urls[i], .total_timeout_ns = i == 2 ? 200 * MS : 0};
+        futures[i] = gust_http_send(client, &req);
+        ASSERT_NOT_NULL(futures[i]);
+    }
+    for (unsigned i = 0; i < N; i++) {
+        outcome_t out = outcome_of(futures[i], urls[i], REQUEST_WAIT_S);
+        if (i == 2) {
+            ASSERT_ERROR(out, GUST_ERR_TOTAL_TIMEOUT);
+        } else {
+            ASSERT_RESPONSE(out, 200);
+            char path[32];
+            snprintf(path, sizeof(path), "/p/%u", i);
+            assert_body(&out, path);
+        }
+        outcome_clear(&out);
+    }
+    ASSERT_UGT(client_stats(client).pipelined, 0);
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    raw_server_stop(server);
+}
+
+/* 5,000 GETs of 1 KiB from nginx on 4 connections, 16 deep. */
+static void test_nginx(void)
+{
+    nginx_t *nginx = nginx_start(NULL);
+    gust_runtime_t *runtime = new_runtime(2, 1);
+    gust_client_opts_t opts = gust_client_opts_default();
+    opts.max_per_host = 4;
+    opts.pipeline_depth = 16;
+    gust_client_t *client = new_client(runtime, &opts);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/1k.bin", (unsigned)nginx_port(nginx));
+    enum { N = 5000 };
+    gust_future_t **futures = calloc(N, sizeof(*futures));
+    ASSERT_NOT_NULL(futures);
+    for (unsigned i = 0; i < N; i++) {
+        gust_request_t req = {.url = url};
+        futures[i] = gust_http_send(client, &req);
+        ASSERT_NOT_NULL(futures[i]);
+    }
+    for (unsigned i = 0; i < N; i++) {
+        outcome_t out = outcome_of(futures[i], url, REQUEST_WAIT_S);
+        ASSERT_RESPONSE(out, 200);
+        size_t len;
+        body_of(&out, &len);
+        ASSERT_UEQ(len, 1024);
+        outcome_clear(&out);
+    }
+    free(futures);
+    gust_client_stats_t stats = client_stats(client);
+    fprintf(stderr, "  pipelined %llu of %d on %llu connections\n",
+            (unsigned long long)stats.pipelined, N,
+            (unsigned long long)stats.connections_opened);
+    ASSERT_UGT(stats.pipelined, N / 2);
+    ASSERT_ULE(stats.connections_opened, 4 + stats.retries);
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    nginx_stop(nginx);
+}
+
+int main(void)
+{
+    test_t tests[] = {
+        {.name = "400 GETs answered in order, on one worker", .fn = test_in_order},
+        {.name = "400 GETs answered in order, on two workers", .fn = test_in_order_two_workers},
+        {.name = "a server that drops pipelined connections", .fn = test_dropped_pipeline},
+        {.name = "Connection: close with requests queued", .fn = test_announced_close},
+        {.name = "POST is never pipelined", .fn = test_post_not_pipelined},
+        {.name = "a pipelined request times out alone", .fn = test_timeout_in_pipeline},
+        {.name = "5,000 GETs pipelined 16 deep on nginx", .fn = test_nginx},
+    };
+    return run_tests(tests, sizeof(tests) / sizeof(tests[0]), 30);
+}
