@@ -15,8 +15,8 @@
 #include "tools/gust/internal.h"
 
 static const char usage[] =
-    "usage: gust bench [-c N] [-n N | -d SECONDS] [-k] [--threads T] [--timeout S]\n"
-    "                  [--cacert FILE] [-H 'Name: value']... [-X METHOD] URL\n";
+    "usage: gust bench [-c N] [-n N | -d SECONDS] [--pipeline D] [-k] [--threads T]\n"
+    "                  [--timeout S] [--cacert FILE] [-H 'Name: value']... [-X METHOD] URL\n";
 
 static const char help[] =
     "\n"
@@ -24,7 +24,9 @@ static const char help[] =
     "per second, transfer rate, latency percentiles, status codes and errors by\n"
     "name, and the connections opened, on stdout.\n"
     "\n"
-    "  -c, --concurrency N  requests in flight (and connections at most) (default 50)\n"
+    "  -c, --concurrency N  connections, each with one request in flight (default 50)\n"
+    "      --pipeline D     HTTP/1.1 pipelining: D requests in flight per connection\n"
+    "                       (N x D in all; GET and HEAD only) (default 1: none)\n"
     "  -n, --requests N     requests in all (default 10000)\n"
     "  -d, --duration S     run for S seconds instead (at most 3600)\n"
     "  -k, --insecure       do not verify TLS certificates\n"
@@ -44,6 +46,7 @@ enum {
     OPT_REQUESTS,
     OPT_DURATION,
     OPT_REQUEST,
+    OPT_PIPELINE,
 };
 
 static const args_opt_t options[] = {
@@ -57,6 +60,7 @@ static const args_opt_t options[] = {
     {OPT_CACERT, "cacert", 0, true},
     {OPT_HEADER, "header", 'H', true},
     {OPT_REQUEST, "request", 'X', true},
+    {OPT_PIPELINE, "pipeline", 0, true},
     {0, NULL, 0, false},
 };
 
@@ -185,6 +189,7 @@ int bench_main(int argc, char **argv)
     client_opts_t co = {.total_timeout_ns = 30 * NS_PER_S};
     client_headers_t headers = {0};
     unsigned concurrency = 50;
+    unsigned depth = 1;
     uint64_t duration_ns = 0;
     bool have_n = false;
     const char *url = NULL;
@@ -213,6 +218,10 @@ int bench_main(int argc, char **argv)
         case OPT_REQUEST:
             b.req.method = a.value;
             break;
+        case OPT_PIPELINE:
+            if ((ok = args_uint(&a, "--pipeline", a.value, 1, 1024, &n)))
+                depth = (unsigned)n;
+            break;
         case ARGS_ARGUMENT:
             ok = args_one(&a, "URL", &url);
             break;
@@ -234,11 +243,14 @@ int bench_main(int argc, char **argv)
     }
     if (duration_ns != 0)
         b.target = 0;
-    co.max_per_host = concurrency; /* like wrk: one connection per request in flight */
+    /* Like wrk: N connections, each with one request in flight, or D with
+     * pipelining. */
+    co.max_per_host = concurrency;
+    co.pipeline_depth = depth;
     b.req.url = url;
     b.req.headers = headers.list;
     b.req.num_headers = headers.num;
-    rc = run(&b, &co, url, concurrency, duration_ns);
+    rc = run(&b, &co, url, concurrency * depth, duration_ns);
 done:
     client_headers_free(&headers);
     return rc;

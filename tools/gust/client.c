@@ -22,6 +22,7 @@ bool client_new(client_t *out, const client_opts_t *opts)
     if (opts->total_timeout_ns != 0)
         co.total_timeout_ns = opts->total_timeout_ns;
     co.max_per_host = opts->max_per_host;
+    co.pipeline_depth = opts->pipeline_depth;
     co.insecure = opts->insecure;
     co.ca_file = opts->ca_file;
     co.user_agent = "gust/" GUST_CLI_VERSION;

@@ -117,6 +117,7 @@ typedef struct client_opts_s {
     unsigned threads;          /* workers; 0 = one per CPU */
     uint64_t total_timeout_ns; /* 0 = the client's default */
     unsigned max_per_host;     /* 0 = no limit */
+    unsigned pipeline_depth;   /* 0 = no pipelining */
     bool insecure;
     const char *ca_file;
     const gust_header_t *headers;

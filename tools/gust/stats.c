@@ -148,9 +148,9 @@ void stats_summary(const stats_t *s, FILE *out, const char *label, uint64_t wall
     }
     if (client != NULL)
         fprintf(out,
-                "%s:   connections: %llu opened, %llu requests on reused ones, %llu stale ones "
-                "retried\n",
+                "%s:   connections: %llu opened, %llu requests on reused ones (%llu pipelined), "
+                "%llu stale ones retried\n",
                 label, (unsigned long long)client->connections_opened,
                 (unsigned long long)client->connections_reused,
-                (unsigned long long)client->retries);
+                (unsigned long long)client->pipelined, (unsigned long long)client->retries);
 }
