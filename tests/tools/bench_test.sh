@@ -17,6 +17,14 @@ check '"$(cat $OUT)" == *"latency ms: p50 "*", max "*' "latency percentiles"
 opened=$(sed -n 's/.*connections: \([0-9]*\) opened.*/\1/p' "$OUT")
 check '$opened -ge 1 && $opened -le 10' "at most one connection per request in flight ($opened)"
 
+run_gust bench -n 2000 -c 2 --pipeline 8 --threads 1 "$SITE_HTTP/bytes?n=100"
+check '$RC -eq 0' "bench --pipeline exits 0"
+check '"$(cat $OUT)" == *"2000 requests, 16 in flight"*' "2 connections x 8 in flight"
+check '"$(cat $OUT)" == *"responses 2000: 200 x 2000"*' "every pipelined request got 200"
+opened=$(sed -n 's/.*connections: \([0-9]*\) opened.*/\1/p' "$OUT")
+pipelined=$(sed -n 's/.*(\([0-9]*\) pipelined).*/\1/p' "$OUT")
+check '$opened -le 2 && $pipelined -ge 1000' "pipelined on 2 connections ($pipelined on $opened)"
+
 run_gust bench -d 0.5 -c 4 --cacert "$SITE_CA" "$SITE_HTTPS/bytes?n=10"
 check '$RC -eq 0' "bench -d exits 0"
 check '"$(cat $OUT)" == *"for 0.5 s, 4 in flight"*' "the timed header"
