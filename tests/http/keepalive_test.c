@@ -6,6 +6,7 @@
  * Connections belong to workers, and a request runs on whichever worker
  * takes it, so the tests that count exactly which connection a request uses
  * run on a runtime of one worker; the others run on the client's own. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -247,6 +248,40 @@ static void run_stale_case(const void *arg)
     raw_server_stop(server);
 }
 
+/* Every kept-alive connection is stale, and 50 GETs share 2 connections:
+ * each retry waits for the limit, and must get a new connection then, never
+ * a kept-alive one that a finished request hands on. */
+static void test_retry_waits_for_new_connection(void)
+{
+    stale_t stale = {.close_from_conn = UINT_MAX};
+    raw_server_t *server = raw_server_start(stale_handler, &stale);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    gust_client_opts_t opts = gust_client_opts_default();
+    opts.max_per_host = 2;
+    gust_client_t *client = new_client(runtime, &opts);
+    char url[128];
+    raw_server_url(server, url, sizeof(url), "/");
+    enum { N = 50 };
+    gust_future_t *futures[N];
+    for (int i = 0; i < N; i++) {
+        gust_request_t req = {.url = url};
+        futures[i] = gust_http_send(client, &req);
+        ASSERT_NOT_NULL(futures[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        outcome_t out = outcome_of(futures[i], url, REQUEST_WAIT_S);
+        ASSERT_RESPONSE(out, 200);
+        outcome_clear(&out);
+    }
+    gust_client_stats_t stats = client_stats(client);
+    fprintf(stderr, "  connections opened %llu, retries %llu\n",
+            (unsigned long long)stats.connections_opened, (unsigned long long)stats.retries);
+    ASSERT_UGT(stats.retries, 0);
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    raw_server_stop(server);
+}
+
 /* The server closes each connection right after its response, racing the
  * client's next request: whether the client sees the close first or sends
  * into it and retries, every GET succeeds. */
@@ -474,7 +509,7 @@ static void test_max_requests_per_conn(void)
 int main(void)
 {
     enum { NUM_STALE = sizeof(stale_cases) / sizeof(stale_cases[0]) };
-    test_t tests[13 + NUM_STALE] = {
+    test_t tests[14 + NUM_STALE] = {
         {.name = "sequential reuse on one worker", .fn = test_sequential_reuse_one_worker},
         {.name = "the server closes an idle connection", .fn = test_server_closes_idle},
     };
@@ -484,6 +519,8 @@ int main(void)
             .name = stale_cases[i].name, .with_arg = run_stale_case, .arg = &stale_cases[i]};
     tests[n++] =
         (test_t){.name = "the server closes right after each response", .fn = test_close_race};
+    tests[n++] = (test_t){.name = "a retry waits for a new connection, not a kept-alive one",
+                          .fn = test_retry_waits_for_new_connection};
     tests[n++] = (test_t){.name = "idle timeout", .fn = test_idle_timeout};
     tests[n++] = (test_t){.name = "Keep-Alive: timeout=2", .fn = test_server_keepalive_timeout_2};
     tests[n++] = (test_t){.name = "Keep-Alive: timeout=1", .fn = test_server_keepalive_timeout_1};
