@@ -643,18 +643,7 @@ static void test_dns_cache(void)
 
     /* Many connections wanting the name at once share one lookup. */
     client = new_client(NULL, NULL);
-    enum { N = 20 };
-    gust_future_t *futures[N];
-    for (int i = 0; i < N; i++) {
-        gust_request_t req = {.url = url};
-        futures[i] = gust_http_send(client, &req);
-        ASSERT_NOT_NULL(futures[i]);
-    }
-    for (int i = 0; i < N; i++) {
-        outcome_t o = outcome_of(futures[i], url, REQUEST_WAIT_S);
-        ASSERT_RESPONSE(o, 200);
-        outcome_clear(&o);
-    }
+    get_many_ok(client, url, 20);
     ASSERT_UEQ(client_stats(client).dns_lookups, 1);
     gust_client_free(client);
 

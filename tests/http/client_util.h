@@ -128,6 +128,24 @@ static inline void outcome_clear(outcome_t *out)
         outcome_clear(&assert_get_);                                                               \
     } while (0)
 
+/* Sends `n` GETs of `url` at once, then fails the test unless each got 200. */
+static inline void get_many_ok(gust_client_t *client, const char *url, size_t n)
+{
+    gust_future_t **futures = calloc(n, sizeof(*futures));
+    ASSERT_NOT_NULL(futures);
+    for (size_t i = 0; i < n; i++) {
+        gust_request_t req = {.url = url};
+        futures[i] = gust_http_send(client, &req);
+        ASSERT_NOT_NULL(futures[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        outcome_t out = outcome_of(futures[i], url, REQUEST_WAIT_S);
+        ASSERT_RESPONSE(out, 200);
+        outcome_clear(&out);
+    }
+    free(futures);
+}
+
 /* Fails the test unless `haystack` contains `needle`. */
 #define ASSERT_CONTAINS(haystack, needle)                                                          \
     do {                                                                                           \

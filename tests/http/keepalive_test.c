@@ -261,18 +261,7 @@ static void test_retry_waits_for_new_connection(void)
     gust_client_t *client = new_client(runtime, &opts);
     char url[128];
     raw_server_url(server, url, sizeof(url), "/");
-    enum { N = 50 };
-    gust_future_t *futures[N];
-    for (int i = 0; i < N; i++) {
-        gust_request_t req = {.url = url};
-        futures[i] = gust_http_send(client, &req);
-        ASSERT_NOT_NULL(futures[i]);
-    }
-    for (int i = 0; i < N; i++) {
-        outcome_t out = outcome_of(futures[i], url, REQUEST_WAIT_S);
-        ASSERT_RESPONSE(out, 200);
-        outcome_clear(&out);
-    }
+    get_many_ok(client, url, 50);
     gust_client_stats_t stats = client_stats(client);
     fprintf(stderr, "  connections opened %llu, retries %llu\n",
             (unsigned long long)stats.connections_opened, (unsigned long long)stats.retries);

@@ -116,28 +116,42 @@ static void test_in_order_two_workers(void)
     in_order(2);
 }
 
+/* Two waves of `n` GETs, each checked, on one client: what was pipelined
+ * in each, and the connections the server accepted. */
+typedef struct waves_s {
+    uint64_t first;
+    uint64_t second;
+    unsigned accepted;
+} waves_t;
+
+static waves_t two_waves(script_t *script, unsigned n)
+{
+    raw_server_t *server = raw_server_start(script_handler, script);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    gust_client_t *client = pipelining_client(runtime, 2);
+    waves_t w;
+    send_all_check(client, server, n, NULL);
+    w.first = client_stats(client).pipelined;
+    send_all_check(client, server, n, NULL);
+    w.second = client_stats(client).pipelined - w.first;
+    w.accepted = raw_server_accepted(server);
+    fprintf(stderr, "  pipelined %llu, then %llu more; %u connections\n",
+            (unsigned long long)w.first, (unsigned long long)w.second, w.accepted);
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    raw_server_stop(server);
+    return w;
+}
+
 /* The server answers two requests per connection, then closes it without a
  * word: the pipelined requests behind run again, and the origin is no longer
  * pipelined to. */
 static void test_dropped_pipeline(void)
 {
     script_t script = {.close_after = 2, .delay_ms = 1};
-    raw_server_t *server = raw_server_start(script_handler, &script);
-    gust_runtime_t *runtime = new_runtime(1, 1);
-    gust_client_t *client = pipelining_client(runtime, 2);
-    send_all_check(client, server, 100, NULL);
-    gust_client_stats_t first = client_stats(client);
-    ASSERT_UGT(first.pipelined, 0);
-    send_all_check(client, server, 100, NULL);
-    gust_client_stats_t second = client_stats(client);
-    fprintf(stderr, "  pipelined %llu, then %llu more; %u connections\n",
-            (unsigned long long)first.pipelined,
-            (unsigned long long)(second.pipelined - first.pipelined),
-            raw_server_accepted(server));
-    ASSERT_UEQ(second.pipelined, first.pipelined);
-    gust_client_free(client);
-    gust_runtime_free(runtime);
-    raw_server_stop(server);
+    waves_t w = two_waves(&script, 100);
+    ASSERT_UGT(w.first, 0);
+    ASSERT_UEQ(w.second, 0);
 }
 
 /* The server ends each connection after 5 answers with `Connection: close`
@@ -146,23 +160,10 @@ static void test_dropped_pipeline(void)
 static void test_announced_close(void)
 {
     script_t script = {.close_after = 5, .announce = true, .delay_ms = 1};
-    raw_server_t *server = raw_server_start(script_handler, &script);
-    gust_runtime_t *runtime = new_runtime(1, 1);
-    gust_client_t *client = pipelining_client(runtime, 2);
-    send_all_check(client, server, 200, NULL);
-    gust_client_stats_t first = client_stats(client);
-    send_all_check(client, server, 200, NULL);
-    gust_client_stats_t second = client_stats(client);
-    fprintf(stderr, "  pipelined %llu, then %llu more; %u connections\n",
-            (unsigned long long)first.pipelined,
-            (unsigned long long)(second.pipelined - first.pipelined),
-            raw_server_accepted(server));
-    ASSERT_UGT(first.pipelined, 0);
-    ASSERT_UGT(second.pipelined, first.pipelined);
-    ASSERT_UGE(raw_server_accepted(server), 400 / 5);
-    gust_client_free(client);
-    gust_runtime_free(runtime);
-    raw_server_stop(server);
+    waves_t w = two_waves(&script, 200);
+    ASSERT_UGT(w.first, 0);
+    ASSERT_UGT(w.second, 0);
+    ASSERT_UGE(w.accepted, 400 / 5);
 }
 
 /* Requests with a body (POST here) wait for a free connection instead. */
@@ -234,22 +235,7 @@ static void test_nginx(void)
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%u/1k.bin", (unsigned)nginx_port(nginx));
     enum { N = 5000 };
-    gust_future_t **futures = calloc(N, sizeof(*futures));
-    ASSERT_NOT_NULL(futures);
-    for (unsigned i = 0; i < N; i++) {
-        gust_request_t req = {.url = url};
-        futures[i] = gust_http_send(client, &req);
-        ASSERT_NOT_NULL(futures[i]);
-    }
-    for (unsigned i = 0; i < N; i++) {
-        outcome_t out = outcome_of(futures[i], url, REQUEST_WAIT_S);
-        ASSERT_RESPONSE(out, 200);
-        size_t len;
-        body_of(&out, &len);
-        ASSERT_UEQ(len, 1024);
-        outcome_clear(&out);
-    }
-    free(futures);
+    get_many_ok(client, url, N);
     gust_client_stats_t stats = client_stats(client);
     fprintf(stderr, "  pipelined %llu of %d on %llu connections\n",
             (unsigned long long)stats.pipelined, N,
