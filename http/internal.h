@@ -89,6 +89,8 @@ typedef struct decoder_s {
     bool started;   /* inflateInit2 done */
     bool deflate;   /* "deflate": zlib wrapper, or raw if the first bytes say so */
     bool finished;  /* the stream's end was seen */
+    bool have_first; /* "deflate" whose first piece was one byte: held in `first` */
+    unsigned char first; /* until the second byte tells zlib from raw */
     size_t decoded; /* bytes out so far */
 } decoder_t;
 

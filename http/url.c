@@ -1,6 +1,7 @@
 /* URL parsing on top of http-parser's URL parser; see http/url.h. */
 #include "http/url.h"
 
+#include <arpa/inet.h>
 #include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,19 @@ static bool has_forbidden_byte(const char *text)
     return false;
 }
 
+/* Zone identifiers ("fe80::1%25eth0") fail here too: getaddrinfo would not
+ * read them percent-encoded. */
+static bool is_ipv6_address(span_t host)
+{
+    char text[INET6_ADDRSTRLEN];
+    struct in6_addr addr;
+    if ((size_t)host.len >= sizeof(text))
+        return false;
+    memcpy(text, host.ptr, (size_t)host.len);
+    text[host.len] = '\0';
+    return inet_pton(AF_INET6, text, &addr) == 1;
+}
+
 static int fail(const char **out_reason, const char *reason, int err)
 {
     if (out_reason != NULL)
@@ -77,16 +91,20 @@ int gust_url_parse(const char *text, gust_url_t *out, const char **out_reason)
         return fail(out_reason, "scheme is not http or https", GUST_ERR_SCHEME);
     if (!has_field(&parsed, UF_HOST) || field(text, &parsed, UF_HOST).len == 0)
         return fail(out_reason, "URL has no host", GUST_ERR_URL);
-    if (has_field(&parsed, UF_USERINFO))
+    span_t host = field(text, &parsed, UF_HOST);
+    /* http-parser reports a bracketed host without its brackets, and lets
+     * through an empty "@" before the host, which it does not call userinfo. */
+    bool ipv6 = host.ptr > text && host.ptr[-1] == '[';
+    const char *before_host = ipv6 ? host.ptr - 1 : host.ptr;
+    if (has_field(&parsed, UF_USERINFO) || (before_host > text && before_host[-1] == '@'))
         return fail(out_reason, "credentials in URL are not supported", GUST_ERR_URL);
     if (has_field(&parsed, UF_PORT) && parsed.port == 0)
         return fail(out_reason, "port 0", GUST_ERR_URL);
+    if (ipv6 && !is_ipv6_address(host))
+        return fail(out_reason, "bracketed host is not an IPv6 address", GUST_ERR_URL);
 
-    span_t host = field(text, &parsed, UF_HOST);
     uint16_t default_port = https ? 443 : 80;
     uint16_t port = has_field(&parsed, UF_PORT) ? parsed.port : default_port;
-    /* http-parser reports an IPv6 host without its brackets. */
-    bool ipv6 = memchr(host.ptr, ':', (size_t)host.len) != NULL;
     const char *open = ipv6 ? "[" : "";
     const char *close = ipv6 ? "]" : "";
     char port_text[8] = "";
