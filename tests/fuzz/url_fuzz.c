@@ -1,0 +1,134 @@
+/* URL parsing (http/url.h). The input is the URL text up to its first NUL.
+ *
+ * A URL that parses must have been written "http://" or "https://", then
+ * the authority (a host, bracketed when it is an IPv6 literal, an optional
+ * port, no userinfo), then the request target; its parts must agree with
+ * that text and with each other, and a URL rebuilt from its parts must parse
+ * to the same parts. Whatever parses carries no control character or
+ * space. */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/url.h"
+#include "runtime/err.h"
+#include "tests/support/check.h"
+
+static void check_no_forbidden_byte(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+        ASSERT_TRUE(*p > ' ' && *p != 0x7f);
+}
+
+/* The authority as written: after "scheme://", up to the path, query or
+ * fragment. */
+static void check_authority_text(const char *text, const gust_url_t *url)
+{
+    const char *start = strstr(text, "://");
+    ASSERT_NOT_NULL(start);
+    char *written = strndup(start + 3, strcspn(start + 3, "/?#"));
+    ASSERT_NOT_NULL(written);
+    ASSERT_NULL(strchr(written, '@'));
+
+    /* host or [host], then :digits if a port was written. */
+    bool ipv6 = written[0] == '[';
+    ASSERT_TRUE(ipv6 == (strchr(url->host, ':') != NULL));
+    size_t host_len = strlen(url->host);
+    size_t host_end = host_len + (ipv6 ? 2 : 0);
+    ASSERT_UGE(strlen(written), host_end);
+    ASSERT_TRUE(strncmp(written + (ipv6 ? 1 : 0), url->host, host_len) == 0);
+    if (ipv6)
+        ASSERT_TRUE(written[host_len + 1] == ']');
+    const char *port = written + host_end;
+    if (*port != '\0') {
+        ASSERT_TRUE(*port == ':');
+        port++;
+        ASSERT_UGT(strlen(port), 0);
+        ASSERT_UEQ(strspn(port, "0123456789"), strlen(port));
+        ASSERT_UEQ(strtoul(port, NULL, 10), url->port);
+    }
+    free(written);
+}
+
+static char *print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *print(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    ASSERT_NOT_NULL(s);
+    return s;
+}
+
+/* What the parts must say of each other. */
+static void check_parts(const gust_url_t *url)
+{
+    ASSERT_UGT(strlen(url->host), 0);
+    ASSERT_UNE(url->port, 0);
+    ASSERT_TRUE(url->target[0] == '/');
+    check_no_forbidden_byte(url->host);
+    check_no_forbidden_byte(url->target);
+    bool ipv6 = strchr(url->host, ':') != NULL;
+    unsigned default_port = url->https ? 443 : 80;
+    char *host = print("%s%s%s", ipv6 ? "[" : "", url->host, ipv6 ? "]" : "");
+    char *authority =
+        url->port != default_port ? print("%s:%u", host, url->port) : print("%s", host);
+    char *origin = print("%s://%s:%u", url->https ? "https" : "http", host, url->port);
+    ASSERT_STR_EQ(url->authority, authority);
+    ASSERT_STR_EQ(url->origin, origin);
+    free(host);
+    free(authority);
+    free(origin);
+}
+
+static void check_round_trip(const gust_url_t *url)
+{
+    char *text = print("%s://%s%s", url->https ? "https" : "http", url->authority, url->target);
+    gust_url_t again;
+    const char *reason = NULL;
+    int err = gust_url_parse(text, &again, &reason);
+    if (err != 0)
+        CHECK_FAIL_("rebuilt \"%s\" does not parse: %s", text, reason);
+    ASSERT_TRUE(again.https == url->https);
+    ASSERT_UEQ(again.port, url->port);
+    ASSERT_STR_EQ(again.host, url->host);
+    ASSERT_STR_EQ(again.authority, url->authority);
+    ASSERT_STR_EQ(again.target, url->target);
+    ASSERT_STR_EQ(again.origin, url->origin);
+    gust_url_clear(&again);
+    free(text);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *text = strndup((const char *)data, size);
+    if (text == NULL)
+        return 0;
+    gust_url_t url;
+    const char *reason = NULL;
+    int err = gust_url_parse(text, &url, &reason);
+    if (err == 0) {
+        ASSERT_TRUE(strncasecmp(text, "http://", 7) == 0 || strncasecmp(text, "https://", 8) == 0);
+        ASSERT_TRUE(url.https == (strncasecmp(text, "https", 5) == 0));
+        check_no_forbidden_byte(text);
+        check_authority_text(text, &url);
+        check_parts(&url);
+        check_round_trip(&url);
+        gust_url_clear(&url);
+    } else {
+        ASSERT_TRUE(err == GUST_ERR_URL || err == GUST_ERR_SCHEME);
+        ASSERT_NOT_NULL(reason);
+        /* Nothing to free on error: a second clear of a zeroed url is fine. */
+        gust_url_clear(&url);
+    }
+    free(text);
+    return 0;
+}
