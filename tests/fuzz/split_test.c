@@ -224,8 +224,9 @@ static void check_every_split(uint8_t flags, const char *bytes, size_t len, read
 static void check_outcome(const char *name, const read_result_t *r, int err, int status,
                           const char *body, size_t body_len)
 {
-    if (r->err != err || r->status != status ||
-        (body != NULL && (r->body_len != body_len || memcmp(r->body, body, body_len) != 0)))
+    bool body_differs = body != NULL && (r->body_len != body_len ||
+                                         (body_len > 0 && memcmp(r->body, body, body_len) != 0));
+    if (r->err != err || r->status != status || body_differs)
         CHECK_FAIL_("%s: got %s, status %d, %zu body bytes; want %s, status %d", name,
                     r->err != 0 ? gust_err_name(r->err) : "a response", r->status, r->body_len,
                     err != 0 ? gust_err_name(err) : "a response", status);
