@@ -22,6 +22,7 @@
 
 #include "http/internal.h"
 #include "runtime/err.h"
+#include "tests/fuzz/grammar.h"
 #include "tests/fuzz/input.h"
 #include "tests/fuzz/read.h"
 #include "tests/support/check.h"
@@ -53,17 +54,6 @@ static int hex_digit(uint8_t c)
     if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
         return (c | 0x20) - 'a' + 10;
     return -1;
-}
-
-static bool is_tchar(uint8_t c)
-{
-    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-static bool is_value_byte(uint8_t c)
-{
-    return c == '\t' || (c >= ' ' && c != 0x7f);
 }
 
 /* The trailer section from in[at]: plain fields, then the empty line. */

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "http/internal.h"
+#include "tests/fuzz/grammar.h"
 #include "tests/fuzz/input.h"
 #include "tests/support/check.h"
 
@@ -52,11 +53,6 @@ static bool has_control(const char *s, bool tab_allowed)
     return false;
 }
 
-static bool is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 /* A header as read back: name and value without surrounding whitespace. */
 typedef struct field_s {
     const char *name;
@@ -76,12 +72,6 @@ static field_t field(const char *name, const char *value)
     return f;
 }
 
-static bool is_tchar(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 /* Reads a request head by RFC 9112, strictly: request-line, then
  * field-lines, then CRLF, and nothing after it. Fails the check on any
  * deviation. */
@@ -90,7 +80,7 @@ static size_t read_head(const char *head, size_t len, field_t *request_line, fie
 {
     const char *p = head, *end = head + len;
     const char *method = p;
-    while (p < end && is_tchar((unsigned char)*p))
+    while (p < end && is_tchar((uint8_t)*p))
         p++;
     ASSERT_TRUE(p > method && p < end && *p == ' ');
     const char *target = ++p;
@@ -108,7 +98,7 @@ static size_t read_head(const char *head, size_t len, field_t *request_line, fie
         ASSERT_ULT(num, max_fields);
         field_t *f = &fields[num++];
         f->name = p;
-        while (p < end && is_tchar((unsigned char)*p))
+        while (p < end && is_tchar((uint8_t)*p))
             p++;
         f->name_len = (size_t)(p - f->name);
         ASSERT_TRUE(f->name_len > 0 && p < end && *p == ':');
@@ -116,7 +106,7 @@ static size_t read_head(const char *head, size_t len, field_t *request_line, fie
         while (p < end && is_ows(*p))
             p++;
         f->value = p;
-        while (p < end && (*p == '\t' || (unsigned char)*p >= ' ') && *p != 0x7f)
+        while (p < end && is_value_byte((uint8_t)*p))
             p++;
         ASSERT_TRUE(end - p >= 2 && memcmp(p, "\r\n", 2) == 0);
         f->value_len = (size_t)(p - f->value);
