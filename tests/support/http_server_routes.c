@@ -186,10 +186,15 @@ static char *compress_body(int window_bits, bool zeros, size_t len, size_t *out_
 
 /* ---- Well-formed responses ------------------------------------------------- */
 
+/* 200 with n bytes of the pattern. */
+static bool respond_pattern(conn_t *c, const request_t *req, size_t n)
+{
+    return send_head(c, req, 200, (long)n, false, OCTET_STREAM) && send_pattern(c, req, 0, n);
+}
+
 static bool route_bytes(conn_t *c, const request_t *req)
 {
-    long n = test_server__query_num(req, "n", 1024);
-    return send_head(c, req, 200, n, false, OCTET_STREAM) && send_pattern(c, req, 0, (size_t)n);
+    return respond_pattern(c, req, (size_t)test_server__query_num(req, "n", 1024));
 }
 
 static bool route_chunked(conn_t *c, const request_t *req)
@@ -239,10 +244,9 @@ static bool route_delay(conn_t *c, const request_t *req)
            respond_text(c, req, 200, false, "ok");
 }
 
-static bool route_slow_body(conn_t *c, const request_t *req)
+/* n bytes of the pattern, each after a further ms. */
+static bool slow_body(conn_t *c, const request_t *req, long n, long ms)
 {
-    long n = test_server__query_num(req, "n", 10);
-    long ms = test_server__query_num(req, "ms", 100);
     if (!send_head(c, req, 200, n, false, OCTET_STREAM))
         return false;
     for (long i = 0; i < n && !req->head; i++) {
@@ -250,6 +254,12 @@ static bool route_slow_body(conn_t *c, const request_t *req)
             return false;
     }
     return true;
+}
+
+static bool route_slow_body(conn_t *c, const request_t *req)
+{
+    return slow_body(c, req, test_server__query_num(req, "n", 10),
+                     test_server__query_num(req, "ms", 100));
 }
 
 /* Answers 200 "ok" with Content-Type: text/plain and the headers that
@@ -426,12 +436,17 @@ static bool route_close_mid_headers(conn_t *c, const request_t *req)
     return false;
 }
 
-static bool route_close_mid_body(conn_t *c, const request_t *req)
+/* Content-Length n, n/2 bytes of the pattern, then a close. */
+static bool close_mid_body(conn_t *c, const request_t *req, long n)
 {
-    long n = test_server__query_num(req, "n", 1024);
     if (send_head(c, req, 200, n, false, OCTET_STREAM))
         send_pattern(c, req, 0, (size_t)n / 2);
     return false;
+}
+
+static bool route_close_mid_body(conn_t *c, const request_t *req)
+{
+    return close_mid_body(c, req, test_server__query_num(req, "n", 1024));
 }
 
 static bool route_no_close_notify(conn_t *c, const request_t *req)
@@ -447,6 +462,99 @@ static bool route_truncated_tls(conn_t *c, const request_t *req)
 {
     c->skip_close_notify = true;
     return route_close_mid_body(c, req);
+}
+
+/* Ends the connection with a TCP reset once the route returns. */
+static bool reset_connection(conn_t *c)
+{
+    c->reset = true;
+    c->skip_close_notify = true;
+    return false;
+}
+
+static bool route_reset(conn_t *c, const request_t *req)
+{
+    (void)req;
+    return reset_connection(c);
+}
+
+/* Header lines no parser may accept, one per `kind` of /malformed-header. */
+#define LINE_(text)                                                                                \
+    {                                                                                              \
+        text, sizeof(text) - 1                                                                     \
+    }
+static const struct malformed_line_s {
+    const char *text;
+    size_t len; /* the NUL in one of them is part of the line */
+} malformed_lines[] = {
+    LINE_("X-No-Colon\r\n"),
+    LINE_("X-Ctl\x01: v\r\n"),
+    LINE_("X-Nul: a\0b\r\n"),
+};
+#undef LINE_
+enum { NUM_MALFORMED = sizeof(malformed_lines) / sizeof(malformed_lines[0]) };
+
+/* A 200 head with malformed line `kind` among its headers, then "ok" and a
+ * close (the framing is not to be trusted). */
+static bool malformed_header(conn_t *c, size_t kind)
+{
+    static const char status[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n";
+    static const char rest[] = "Content-Length: 2\r\nConnection: close\r\n\r\nok";
+    const struct malformed_line_s *line = &malformed_lines[kind % NUM_MALFORMED];
+    if (test_server__send(c, status, sizeof(status) - 1) &&
+        test_server__send(c, line->text, line->len))
+        test_server__send(c, rest, sizeof(rest) - 1);
+    return false;
+}
+
+static bool route_malformed_header(conn_t *c, const request_t *req)
+{
+    return malformed_header(c, (size_t)test_server__query_num(req, "kind", 0));
+}
+
+/* Headers without end: `X-Fill-<i>: <1000 x's>` lines until the client
+ * stops reading or `mb` MiB have gone. */
+static bool route_endless_headers(conn_t *c, const request_t *req)
+{
+    unsigned long limit = (unsigned long)test_server__query_num(req, "mb", 100) << 20;
+    static const char status[] = "HTTP/1.1 200 OK\r\n";
+    if (!test_server__send(c, status, sizeof(status) - 1))
+        return false;
+    char line[1100];
+    unsigned long sent = sizeof(status) - 1;
+    for (unsigned i = 0; sent < limit; i++) {
+        int prefix = snprintf(line, sizeof(line), "X-Fill-%u: ", i);
+        memset(line + prefix, 'x', 1000);
+        memcpy(line + prefix + 1000, "\r\n", 2);
+        size_t len = (size_t)prefix + 1002;
+        if (!test_server__send(c, line, len))
+            return false;
+        sent += len;
+    }
+    return false;
+}
+
+/* ---- Random faults ------------------------------------------------------------ */
+
+static bool route_random(conn_t *c, const request_t *req)
+{
+    test_server_fault_t f =
+        test_server_random_fault((uint64_t)test_server__query_num(req, "seed", 1));
+    switch (f.kind) {
+    case TEST_FAULT_NONE:
+        return respond_pattern(c, req, f.body_len);
+    case TEST_FAULT_DELAY:
+        return test_server__sleep(c, f.ms) && respond_pattern(c, req, f.body_len);
+    case TEST_FAULT_SLOW_BODY:
+        return slow_body(c, req, (long)f.body_len, f.ms);
+    case TEST_FAULT_RESET:
+        return reset_connection(c);
+    case TEST_FAULT_CLOSE_MID_BODY:
+        return close_mid_body(c, req, (long)f.body_len);
+    case TEST_FAULT_MALFORMED_HEADER:
+        return malformed_header(c, f.variant);
+    }
+    return false;
 }
 
 static bool route_bad_chunk(conn_t *c, const request_t *req)
@@ -527,6 +635,10 @@ static const struct route_s {
     {"/many-1xx", route_many_1xx},
     {"/cl-and-te", route_cl_and_te},
     {"/two-cl", route_two_cl},
+    {"/reset", route_reset},
+    {"/malformed-header", route_malformed_header},
+    {"/endless-headers", route_endless_headers},
+    {"/random", route_random},
 };
 
 bool test_server__route(conn_t *c, const request_t *req)
