@@ -1,6 +1,7 @@
 /* The test server's routes: what each path answers (the table is in
  * http_server.h). A route returns true if the connection may serve another
  * request, false once it has closed it or broken its framing. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,10 +142,10 @@ static bool send_pattern(conn_t *c, const request_t *req, size_t offset, size_t 
     return true;
 }
 
-/* Compresses `len` bytes of the pattern (of zeros if `zeros`) with deflate,
+/* Compresses `len` bytes of the pattern with deflate,
  * in the format window_bits selects (15: zlib, 15 + 16: gzip). Returns a
  * buffer the caller frees. */
-static char *compress_body(int window_bits, bool zeros, size_t len, size_t *out_len)
+static char *compress_body(int window_bits, size_t len, size_t *out_len)
 {
     z_stream z = {0};
     if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) !=
@@ -156,10 +157,7 @@ static char *compress_body(int window_bits, bool zeros, size_t len, size_t *out_
         test_server__die("open_memstream");
 
     char block[PATTERN_BLOCK];
-    if (zeros)
-        memset(block, 0, sizeof(block));
-    else
-        pattern_fill(block, 0, sizeof(block));
+    pattern_fill(block, 0, sizeof(block));
     int flush;
     do {
         size_t n = len < sizeof(block) ? len : sizeof(block);
@@ -323,10 +321,10 @@ static bool route_conn_close(conn_t *c, const request_t *req)
 }
 
 static bool respond_compressed(conn_t *c, const request_t *req, const char *headers,
-                               int window_bits, bool zeros, size_t len)
+                               int window_bits, size_t len)
 {
     size_t body_len;
-    char *body = compress_body(window_bits, zeros, len, &body_len);
+    char *body = compress_body(window_bits, len, &body_len);
     bool ok = respond(c, req, 200, false, headers, body, body_len);
     free(body);
     return ok;
@@ -334,20 +332,68 @@ static bool respond_compressed(conn_t *c, const request_t *req, const char *head
 
 static bool route_gzip(conn_t *c, const request_t *req)
 {
-    return respond_compressed(c, req, OCTET_STREAM "Content-Encoding: gzip\r\n", 15 + 16, false,
+    return respond_compressed(c, req, OCTET_STREAM "Content-Encoding: gzip\r\n", 15 + 16,
                               (size_t)test_server__query_num(req, "n", 1024));
 }
 
 static bool route_deflate(conn_t *c, const request_t *req)
 {
-    return respond_compressed(c, req, OCTET_STREAM "Content-Encoding: deflate\r\n", 15, false,
+    return respond_compressed(c, req, OCTET_STREAM "Content-Encoding: deflate\r\n", 15,
                               (size_t)test_server__query_num(req, "n", 1024));
 }
 
+enum { MIB = 1 << 20 };
+static const unsigned char zero_mib[MIB];
+
+/* One MiB of zeros as raw deflate blocks ended by a full flush: byte-aligned,
+ * not final, and needing no history, so copies of it make one stream. */
+static char *deflate_zero_mib(size_t *out_len)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        test_server__die("deflateInit2");
+    size_t cap = deflateBound(&z, MIB) + 16;
+    char *out = malloc(cap);
+    if (out == NULL)
+        test_server__die("malloc");
+    z.next_in = (Bytef *)zero_mib;
+    z.avail_in = MIB;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    if (deflate(&z, Z_FULL_FLUSH) != Z_OK || z.avail_in != 0)
+        test_server__die("deflate");
+    *out_len = cap - z.avail_out;
+    deflateEnd(&z);
+    return out;
+}
+
+/* mb MiB of zeros, gzip'd about 1000:1: the gzip header, mb copies of
+ * deflate_zero_mib, a final empty block and the trailer. Compressing a GiB
+ * would take seconds; this takes none. */
 static bool route_gzip_bomb(conn_t *c, const request_t *req)
 {
-    return respond_compressed(c, req, OCTET_STREAM "Content-Encoding: gzip\r\n", 15 + 16, true,
-                              (size_t)test_server__query_num(req, "mb", 1) << 20);
+    long mb = test_server__query_num(req, "mb", 1);
+    size_t block_len;
+    char *block = deflate_zero_mib(&block_len);
+    uLong mib_crc = crc32(0, zero_mib, MIB), crc = crc32(0, NULL, 0);
+    for (long i = 0; i < mb; i++)
+        crc = crc32_combine(crc, mib_crc, MIB);
+    uint32_t isize = (uint32_t)((uint64_t)mb * MIB); /* the length mod 2^32 */
+    static const unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
+    /* BFINAL set, fixed Huffman codes, then end-of-block: an empty last block. */
+    unsigned char tail[10] = {0x03, 0x00};
+    for (int i = 0; i < 4; i++) {
+        tail[2 + i] = (unsigned char)(crc >> (8 * i));
+        tail[6 + i] = (unsigned char)(isize >> (8 * i));
+    }
+    long len = (long)sizeof(header) + mb * (long)block_len + (long)sizeof(tail);
+    bool ok = send_head(c, req, 200, len, false, OCTET_STREAM "Content-Encoding: gzip\r\n") &&
+              send_body(c, req, header, sizeof(header));
+    for (long i = 0; ok && i < mb; i++)
+        ok = send_body(c, req, block, block_len);
+    ok = ok && send_body(c, req, tail, sizeof(tail));
+    free(block);
+    return ok;
 }
 
 static bool route_redirect(conn_t *c, const request_t *req)
