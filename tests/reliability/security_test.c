@@ -11,16 +11,35 @@
 #include "tests/support/tls_certs.h"
 #include "tests/support/wait.h"
 
-/* Fails the test unless `req` fails with `err` before anything reaches the
- * server. */
-static void assert_refused_unsent(gust_client_t *client, test_server_t *server,
-                                  const gust_request_t *req, int err)
+/* Sends `req` and fails the test unless it fails with `err`; returns how
+ * long it took. */
+static uint64_t expect_error(gust_client_t *client, const gust_request_t *req, int err)
 {
     outcome_t out = send_wait(client, req);
     ASSERT_ERROR(out, err);
     /* The message shows control characters as '?': it cannot forge log lines. */
     ASSERT_PTR_EQ(strpbrk(out.message, "\r\n"), NULL);
+    uint64_t elapsed_ns = out.elapsed_ns;
     outcome_clear(&out);
+    return elapsed_ns;
+}
+
+/* A GET of `path` on `server` that must fail with `err`. */
+static void expect_get_error(gust_client_t *client, const test_server_t *server, const char *path,
+                             int err)
+{
+    char url[512];
+    test_server_url(server, url, sizeof(url), "%s", path);
+    gust_request_t req = {.url = url};
+    expect_error(client, &req, err);
+}
+
+/* Fails the test unless `req` fails with `err` before anything reaches the
+ * server. */
+static void assert_refused_unsent(gust_client_t *client, test_server_t *server,
+                                  const gust_request_t *req, int err)
+{
+    expect_error(client, req, err);
     ASSERT_UEQ(test_server_connections_accepted(server), 0);
     ASSERT_UEQ(test_server_requests_served(server), 0);
 }
@@ -109,15 +128,12 @@ static void redirect_to_file_refused(void)
     static const char *const targets[] = {"file:///etc/passwd", "file://localhost/etc/passwd",
                                           "FILE:///etc/passwd"};
     for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
-        char url[512];
-        test_server_url(server, url, sizeof(url), "/redirect?code=302&to=%s", targets[i]);
-        outcome_t out = get_wait(client, url);
-        ASSERT_ERROR(out, GUST_ERR_REDIRECT_REFUSED);
-        outcome_clear(&out);
+        char path[256];
+        snprintf(path, sizeof(path), "/redirect?code=302&to=%s", targets[i]);
+        expect_get_error(client, server, path, GUST_ERR_REDIRECT_REFUSED);
     }
-    outcome_t direct = get_wait(client, "file://localhost/etc/passwd");
-    ASSERT_ERROR(direct, GUST_ERR_SCHEME);
-    outcome_clear(&direct);
+    gust_request_t direct = {.url = "file://localhost/etc/passwd"};
+    expect_error(client, &direct, GUST_ERR_SCHEME);
     gust_client_free(client);
     test_server_stop(server);
 }
@@ -148,11 +164,7 @@ static void verification_on_by_default(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         test_server_t *server = tls_server(certs, cases[i].kind);
-        char url[256];
-        test_server_url(server, url, sizeof(url), "/bytes?n=10");
-        outcome_t out = get_wait(client, url);
-        ASSERT_ERROR(out, cases[i].err);
-        outcome_clear(&out);
+        expect_get_error(client, server, "/bytes?n=10", cases[i].err);
         ASSERT_UEQ(test_server_requests_served(server), 0);
         test_server_stop(server);
     }
@@ -177,9 +189,7 @@ static void insecure_connection_not_reused_for_verifying(void)
     outcome_clear(&out);
     /* The insecure connection is idle and alive now. */
     gust_request_t verifying = {.url = url};
-    out = send_wait(client, &verifying);
-    ASSERT_ERROR(out, GUST_ERR_CERT_SELF_SIGNED);
-    outcome_clear(&out);
+    expect_error(client, &verifying, GUST_ERR_CERT_SELF_SIGNED);
     ASSERT_UEQ(test_server_requests_served(server), 1);
     ASSERT_UEQ(test_server_connections_accepted(server), 2);
     gust_client_free(client);
@@ -197,11 +207,7 @@ static void decompression_bomb_stops_at_the_cap(void)
     gust_client_opts_t opts = gust_client_opts_default();
     opts.max_decoded_bytes = 16u << 20;
     gust_client_t *client = new_client(NULL, &opts);
-    char url[256];
-    test_server_url(server, url, sizeof(url), "/gzip-bomb?mb=1024");
-    outcome_t out = get_wait(client, url);
-    ASSERT_ERROR(out, GUST_ERR_DECODED_TOO_LARGE);
-    outcome_clear(&out);
+    expect_get_error(client, server, "/gzip-bomb?mb=1024", GUST_ERR_DECODED_TOO_LARGE);
     gust_client_free(client);
     test_server_stop(server);
 }
@@ -212,11 +218,7 @@ static void endless_headers_stop_at_the_cap(void)
 {
     test_server_t *server = test_server_start(NULL);
     gust_client_t *client = new_client(NULL, NULL);
-    char url[256];
-    test_server_url(server, url, sizeof(url), "/endless-headers?mb=100");
-    outcome_t out = get_wait(client, url);
-    ASSERT_ERROR(out, GUST_ERR_HEADER_TOO_LARGE);
-    outcome_clear(&out);
+    expect_get_error(client, server, "/endless-headers?mb=100", GUST_ERR_HEADER_TOO_LARGE);
     gust_client_free(client);
     /* The client closed the socket unread: the server's next send fails.
      * What the socket buffers took is counted too, a few MiB at most. */
@@ -236,11 +238,9 @@ static void trickle_hits_the_total_timeout(void)
     char url[256];
     test_server_url(server, url, sizeof(url), "/one-byte-per-second");
     gust_request_t req = {.url = url, .total_timeout_ns = 2500 * MS};
-    outcome_t out = send_wait(client, &req);
-    ASSERT_ERROR(out, GUST_ERR_TOTAL_TIMEOUT);
-    ASSERT_UGE(out.elapsed_ns, 2500 * MS);
-    ASSERT_ULT(out.elapsed_ns, 10000 * MS);
-    outcome_clear(&out);
+    uint64_t elapsed_ns = expect_error(client, &req, GUST_ERR_TOTAL_TIMEOUT);
+    ASSERT_UGE(elapsed_ns, 2500 * MS);
+    ASSERT_ULT(elapsed_ns, 10000 * MS);
     gust_client_free(client);
     test_server_stop(server);
 }
