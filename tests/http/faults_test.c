@@ -138,11 +138,11 @@ static size_t split_words(const row_t *row, char *text, char **out_words, size_t
         }
         if (quoted)
             ROW_FAIL_(row, "unterminated quote");
-        char *end = r;
-        if (*r != '\0')
+        bool more = *r != '\0';
+        *w = '\0'; /* may be the blank at r */
+        if (more)
             r++;
-        *w = '\0';
-        w = end + 1; /* past the blank that ended the word: where r is now */
+        w = r;
     }
 }
 
