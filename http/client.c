@@ -139,6 +139,7 @@ gust_client_t *gust_client_new(gust_runtime_t *runtime, const gust_client_opts_t
         CDS_INIT_LIST_HEAD(&session->idle_lru);
         CDS_INIT_LIST_HEAD(&session->starved);
         CDS_INIT_LIST_HEAD(&session->active);
+        CDS_INIT_LIST_HEAD(&session->unflushed);
         gust_timer_init(&session->sweep);
         session->read_buf_len = READ_BUF_LEN;
         session->read_buf = malloc(READ_BUF_LEN);

@@ -72,14 +72,15 @@ static origin_t *destroy(conn_t *conn)
         close(conn->fd);
     if (conn->state == CONN_IDLE)
         gust__session_unidle(conn);
+    cds_list_del(&conn->unflushed_link);
     if (conn->pipelinable) {
         cds_list_del(&conn->busy_link);
         atomic_fetch_sub_explicit(&conn->origin->slots[conn->session->index].num_busy, 1,
                                   memory_order_relaxed);
     }
-    free(conn->head);
+    free(conn->head.data);
     free(conn->chunk);
-    free(conn->out);
+    free(conn->out.data);
     gust__reader_clear(&conn->reader);
     free(conn);
     return origin;
@@ -249,6 +250,7 @@ void gust__conn_open(session_t *session, origin_t *origin, call_t *call)
     gust_timer_init(&conn->timer);
     CDS_INIT_LIST_HEAD(&conn->pipeline);
     CDS_INIT_LIST_HEAD(&conn->busy_link);
+    CDS_INIT_LIST_HEAD(&conn->unflushed_link);
     CDS_INIT_LIST_HEAD(&conn->idle_link);
     CDS_INIT_LIST_HEAD(&conn->lru_link);
     atomic_fetch_add_explicit(&session->opened, 1, memory_order_relaxed);
@@ -328,6 +330,12 @@ void gust__conn_pipeline(conn_t *conn, call_t *call)
 {
     if (!gust__conn_queue(conn, call)) {
         gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
+        return;
+    }
+    session_t *session = conn->session;
+    if (session->delivering > 0) {
+        if (cds_list_empty(&conn->unflushed_link))
+            cds_list_add_tail(&conn->unflushed_link, &session->unflushed);
         return;
     }
     flush_out(conn);
@@ -486,13 +494,28 @@ static void deliver(struct cds_list_head *done)
     }
 }
 
+/* Writes what callbacks pipelined while responses were delivered: a read
+ * that completes k pipelined responses costs one write, not k. */
+static void flush_unflushed(session_t *session)
+{
+    while (!cds_list_empty(&session->unflushed)) {
+        conn_t *conn = cds_list_first_entry(&session->unflushed, conn_t, unflushed_link);
+        cds_list_del_init(&conn->unflushed_link);
+        flush_out(conn);
+    }
+}
+
 /* Reads what the server sent, then delivers the responses it completed.
  * The connection may be gone after. */
 static void read_some(conn_t *conn, uint32_t events)
 {
+    session_t *session = conn->session;
     CDS_LIST_HEAD(done);
+    session->delivering++;
     receive(conn, events, &done);
     deliver(&done);
+    if (--session->delivering == 0)
+        flush_unflushed(session);
 }
 
 /* Fills conn->chunk with the next piece of a streamed body, framed for
@@ -572,8 +595,8 @@ static bool write_blocked(conn_t *conn)
  * connection is gone. */
 static bool flush_out(conn_t *conn)
 {
-    while (conn->out_sent < conn->out_len) {
-        struct iovec iov = {conn->out + conn->out_sent, conn->out_len - conn->out_sent};
+    while (conn->out_sent < conn->out.len) {
+        struct iovec iov = {conn->out.data + conn->out_sent, conn->out.len - conn->out_sent};
         ssize_t n = conn_writev(conn, &iov, 1);
         if (n < 0 && errno == EINTR)
             continue;
@@ -581,7 +604,7 @@ static bool flush_out(conn_t *conn)
             return write_blocked(conn);
         conn->out_sent += (size_t)n;
     }
-    conn->out_len = 0;
+    conn->out.len = 0;
     conn->out_sent = 0;
     return true;
 }
@@ -593,14 +616,14 @@ static bool write_some(conn_t *conn)
     for (;;) {
         struct iovec iov[2];
         int n_iov = 0;
-        if (conn->head_sent < conn->head_len)
-            iov[n_iov++] = (struct iovec){conn->head + conn->head_sent,
-                                          conn->head_len - conn->head_sent};
+        if (conn->head_sent < conn->head.len)
+            iov[n_iov++] = (struct iovec){conn->head.data + conn->head_sent,
+                                          conn->head.len - conn->head_sent};
         if (call->body_read == NULL) {
             if (conn->body_sent < call->body_len)
                 iov[n_iov++] = (struct iovec){(char *)call->body + conn->body_sent,
                                               call->body_len - conn->body_sent};
-        } else if (conn->head_sent == conn->head_len) {
+        } else if (conn->head_sent == conn->head.len) {
             if (conn->chunk_sent == conn->chunk_len && !conn->body_done && !next_chunk(conn))
                 return false;
             if (conn->chunk_sent < conn->chunk_len)
@@ -616,7 +639,7 @@ static bool write_some(conn_t *conn)
             return write_blocked(conn);
         }
         size_t left = (size_t)n;
-        size_t head = conn->head_len - conn->head_sent;
+        size_t head = conn->head.len - conn->head_sent;
         size_t step = left < head ? left : head;
         conn->head_sent += step;
         left -= step;
@@ -652,9 +675,8 @@ static bool start_reading(conn_t *conn)
 
 static bool start_exchange(conn_t *conn)
 {
-    free(conn->head);
-    conn->head = gust__request_head(conn->call, &conn->head_len);
-    if (conn->head == NULL) {
+    conn->head.len = 0;
+    if (!gust__request_head_append(conn->call, &conn->head)) {
         conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
         return false;
     }

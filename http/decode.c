@@ -21,28 +21,22 @@ bool gust__decoder_init(decoder_t *d, const char *encoding)
 
 /* "deflate" should be a zlib stream (RFC 9110), but some servers send raw
  * deflate: a zlib header is two bytes whose big-endian value is a multiple
- * of 31 with method 8. */
-static int window_bits(const decoder_t *d, const unsigned char *in, size_t len)
+ * of 31 with method 8. `head` holds the stream's first two bytes. */
+static int window_bits(const decoder_t *d, const unsigned char head[2])
 {
     if (!d->deflate)
         return 15 + 16;
-    if (len >= 2 && (in[0] & 0x0f) == 8 && ((in[0] << 8) | in[1]) % 31 == 0)
+    if ((head[0] & 0x0f) == 8 && ((head[0] << 8) | head[1]) % 31 == 0)
         return 15;
     return -15;
 }
 
-int gust__decoder_feed(decoder_t *d, const void *in, size_t len, size_t cap,
-                       int (*emit)(void *arg, const void *out, size_t n), void *arg)
+/* Inflates `len` bytes, emitting what comes out. */
+static int inflate_some(decoder_t *d, const unsigned char *in, size_t len, size_t cap,
+                        int (*emit)(void *arg, const void *out, size_t n), void *arg)
 {
-    if (len == 0)
-        return 0;
     if (d->finished)
         return GUST_ERR_DECODE; /* bytes after the end of the stream */
-    if (!d->started) {
-        if (inflateInit2(&d->zs, window_bits(d, in, len)) != Z_OK)
-            return GUST_ERR_NOMEM;
-        d->started = true;
-    }
     unsigned char out[16384];
     d->zs.next_in = (unsigned char *)in;
     d->zs.avail_in = (uInt)len;
@@ -73,9 +67,40 @@ int gust__decoder_feed(decoder_t *d, const void *in, size_t len, size_t cap,
     return 0;
 }
 
+int gust__decoder_feed(decoder_t *d, const void *in, size_t len, size_t cap,
+                       int (*emit)(void *arg, const void *out, size_t n), void *arg)
+{
+    const unsigned char *bytes = in;
+    if (len == 0)
+        return 0;
+    if (!d->started) {
+        /* zlib or raw deflate is told by two bytes, which may come apart. */
+        if (d->deflate && !d->have_first && len == 1) {
+            d->first = bytes[0];
+            d->have_first = true;
+            return 0;
+        }
+        unsigned char head[2] = {bytes[0], len > 1 ? bytes[1] : 0};
+        if (d->have_first) {
+            head[1] = head[0];
+            head[0] = d->first;
+        }
+        if (inflateInit2(&d->zs, window_bits(d, head)) != Z_OK)
+            return GUST_ERR_NOMEM;
+        d->started = true;
+        if (d->have_first) {
+            int err = inflate_some(d, &d->first, 1, cap, emit, arg);
+            if (err != 0)
+                return err;
+        }
+    }
+    return inflate_some(d, bytes, len, cap, emit, arg);
+}
+
 int gust__decoder_finish(const decoder_t *d)
 {
-    return d->started && !d->finished ? GUST_ERR_DECODE : 0;
+    bool begun = d->started || d->have_first;
+    return begun && !d->finished ? GUST_ERR_DECODE : 0;
 }
 
 void gust__decoder_clear(decoder_t *d)

@@ -76,11 +76,17 @@ void gust__response_set_meta(gust_response_t *r, bool reused, unsigned num_redir
 bool gust__is_token(const char *s);
 bool gust__is_field_value(const char *s);
 bool gust__method_is_idempotent(const char *method);
-/* The request head for one hop: request line, Host, the caller's headers,
- * then the client's User-Agent, Accept-Encoding and default headers where the
- * caller did not set them, and the body's framing. Returns a malloc'd string
- * and its length in *out_len, or NULL when out of memory. */
-char *gust__request_head(const call_t *call, size_t *out_len);
+/* A growing byte buffer (malloc'd data). */
+typedef struct outbuf_s {
+    char *data;
+    size_t len;
+    size_t cap;
+} outbuf_t;
+/* Appends the request head for one hop to `out`: request line, Host, the
+ * caller's headers, then the client's User-Agent, Accept-Encoding and
+ * default headers where the caller did not set them, and the body's framing.
+ * Returns false, leaving `out` as it was, when out of memory. */
+bool gust__request_head_append(const call_t *call, outbuf_t *out);
 
 /* ---- decode.c: Content-Encoding gzip and deflate ---- */
 
@@ -89,6 +95,8 @@ typedef struct decoder_s {
     bool started;   /* inflateInit2 done */
     bool deflate;   /* "deflate": zlib wrapper, or raw if the first bytes say so */
     bool finished;  /* the stream's end was seen */
+    bool have_first; /* "deflate" whose first piece was one byte: held in `first` */
+    unsigned char first; /* until the second byte tells zlib from raw */
     size_t decoded; /* bytes out so far */
 } decoder_t;
 
@@ -304,8 +312,7 @@ struct conn_s {
 
     /* The exchange in progress. */
     reader_t reader;
-    char *head;
-    size_t head_len;
+    outbuf_t head; /* the request head, its buffer kept for the next */
     size_t head_sent;
     size_t body_sent;
     char *chunk;   /* a pending piece of a streamed body, with its framing */
@@ -318,13 +325,12 @@ struct conn_s {
      * request heads not yet written. */
     struct cds_list_head pipeline;
     unsigned num_pipelined;
-    char *out;
-    size_t out_len;
+    outbuf_t out;
     size_t out_sent;
-    size_t out_cap;
     bool pipelinable;     /* in its origin's busy list: may take more */
     bool answered_http11; /* a response came with HTTP/1.1 keep-alive */
     struct cds_list_head busy_link;
+    struct cds_list_head unflushed_link; /* in session->unflushed */
 
     struct cds_list_head idle_link; /* the origin's idle list on this worker */
     struct cds_list_head lru_link;  /* the session's idle list, oldest first */
@@ -428,6 +434,10 @@ struct session_s {
     atomic_uint num_idle;
     char *read_buf;
     size_t read_buf_len;
+    /* While responses are delivered, the requests their callbacks pipeline
+     * collect here and go out in one write per connection afterwards. */
+    unsigned delivering;
+    struct cds_list_head unflushed;
     /* Counters, written by this worker only. */
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t opened;

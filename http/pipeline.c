@@ -9,9 +9,6 @@
  * can simply run again. Connections that may take more requests are kept in
  * their origin's busy list on their worker, where a request that finds the
  * connection limit reached looks before it waits. */
-#include <stdlib.h>
-#include <string.h>
-
 #include "http/internal.h"
 
 bool gust__pipeline_allows(const call_t *call)
@@ -66,25 +63,8 @@ conn_t *gust__pipeline_find(session_t *session, const call_t *call)
 
 bool gust__pipeline_push(conn_t *conn, call_t *call)
 {
-    size_t len;
-    char *head = gust__request_head(call, &len);
-    if (head == NULL)
+    if (!gust__request_head_append(call, &conn->out))
         return false;
-    if (conn->out_len + len > conn->out_cap) {
-        size_t cap = conn->out_cap > 0 ? conn->out_cap : 1024;
-        while (cap < conn->out_len + len)
-            cap *= 2;
-        char *out = realloc(conn->out, cap);
-        if (out == NULL) {
-            free(head);
-            return false;
-        }
-        conn->out = out;
-        conn->out_cap = cap;
-    }
-    memcpy(conn->out + conn->out_len, head, len);
-    conn->out_len += len;
-    free(head);
     cds_list_add_tail(&call->pipe_link, &conn->pipeline);
     conn->num_pipelined++;
     call->conn = conn;

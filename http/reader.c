@@ -59,16 +59,27 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     return check_head_size(r);
 }
 
+/* 1xx, 204 and 304 never have a body, whatever their headers say (RFC 9112
+ * 6.3); neither has the answer to HEAD, which http-parser cannot know. */
+static bool has_no_body(const reader_t *r, unsigned status)
+{
+    return status / 100 == 1 || status == 204 || status == 304 || r->opts.head_request;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     reader_t *r = p->data;
+    if (p->status_code < 100)
+        return stop(r, GUST_ERR_PARSE, "status code below 100");
+    /* Returning 1 tells http-parser the message has no body. */
+    int body = has_no_body(r, p->status_code) ? 1 : 0;
     if (p->status_code / 100 == 1) {
         if (p->status_code == 101)
             return stop(r, GUST_ERR_PARSE, "101 Switching Protocols, but no upgrade was asked for");
         if (++r->num_interim > MAX_INTERIM)
             return stop(r, GUST_ERR_PARSE, "too many interim (1xx) responses");
         r->interim = true;
-        return 0;
+        return body;
     }
     if (!gust__response_set_status(r->response, p->status_code, p->http_minor))
         return stop(r, GUST_ERR_NOMEM, NULL);
@@ -76,8 +87,7 @@ static int on_headers_complete(http_parser *p)
     const char *encoding = gust_response_header(r->response, "Content-Encoding");
     if (r->opts.decompress && encoding != NULL && gust__decoder_init(&r->decoder, encoding))
         r->decoding = true;
-    /* 1: no body, which http-parser cannot know for a HEAD request. */
-    return r->opts.head_request ? 1 : 0;
+    return body;
 }
 
 static int deliver_body(void *arg, const void *at, size_t len)

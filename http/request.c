@@ -65,43 +65,79 @@ static bool announces_empty_body(const char *method)
            strcmp(method, "PATCH") == 0;
 }
 
-static void put_header(FILE *out, const char *name, const char *value)
+/* Grows `out` to hold `more` bytes past its end. */
+static bool reserve(outbuf_t *out, size_t more)
 {
-    fprintf(out, "%s: %s\r\n", name, value);
+    if (out->len + more <= out->cap)
+        return true;
+    size_t cap = out->cap > 0 ? out->cap : 256;
+    while (cap < out->len + more)
+        cap *= 2;
+    char *data = realloc(out->data, cap);
+    if (data == NULL)
+        return false;
+    out->data = data;
+    out->cap = cap;
+    return true;
 }
 
-char *gust__request_head(const call_t *call, size_t *out_len)
+/* Appends unless an earlier append failed; *ok turns false when out of
+ * memory, so a head is written with one check at its end. */
+static void put(outbuf_t *out, bool *ok, const char *s, size_t n)
+{
+    *ok = *ok && reserve(out, n);
+    if (*ok) {
+        memcpy(out->data + out->len, s, n);
+        out->len += n;
+    }
+}
+
+static void put_str(outbuf_t *out, bool *ok, const char *s)
+{
+    put(out, ok, s, strlen(s));
+}
+
+static void put_header(outbuf_t *out, bool *ok, const char *name, const char *value)
+{
+    put_str(out, ok, name);
+    put(out, ok, ": ", 2);
+    put_str(out, ok, value);
+    put(out, ok, "\r\n", 2);
+}
+
+bool gust__request_head_append(const call_t *call, outbuf_t *out)
 {
     const gust_client_t *client = call->client;
-    char *head = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&head, &len);
-    if (out == NULL)
-        return NULL;
-    fprintf(out, "%s %s HTTP/1.1\r\n", call->method, call->url.target);
+    size_t start = out->len;
+    bool ok = true;
+    put_str(out, &ok, call->method);
+    put(out, &ok, " ", 1);
+    put_str(out, &ok, call->url.target);
+    put(out, &ok, " HTTP/1.1\r\n", 11);
     if (!has_header(call->headers, call->num_headers, "Host"))
-        put_header(out, "Host", call->url.authority);
+        put_header(out, &ok, "Host", call->url.authority);
     for (size_t i = 0; i < call->num_headers; i++)
-        put_header(out, call->headers[i].name, call->headers[i].value);
+        put_header(out, &ok, call->headers[i].name, call->headers[i].value);
     if (client->user_agent != NULL && !has_header(call->headers, call->num_headers, "User-Agent"))
-        put_header(out, "User-Agent", client->user_agent);
+        put_header(out, &ok, "User-Agent", client->user_agent);
     if (call->decompress && !has_header(call->headers, call->num_headers, "Accept-Encoding"))
-        put_header(out, "Accept-Encoding", "gzip, deflate");
+        put_header(out, &ok, "Accept-Encoding", "gzip, deflate");
     for (size_t i = 0; i < client->opts.num_headers; i++) {
         if (!has_header(call->headers, call->num_headers, client->headers[i].name))
-            put_header(out, client->headers[i].name, client->headers[i].value);
+            put_header(out, &ok, client->headers[i].name, client->headers[i].value);
     }
-    if (call->body_read != NULL && call->body_read_len < 0)
-        put_header(out, "Transfer-Encoding", "chunked");
-    else if (call->body_read != NULL)
-        fprintf(out, "Content-Length: %zd\r\n", call->body_read_len);
-    else if (call->body_len > 0 || announces_empty_body(call->method))
-        fprintf(out, "Content-Length: %zu\r\n", call->body_len);
-    fputs("\r\n", out);
-    if (fclose(out) != 0) {
-        free(head);
-        return NULL;
+    char length[24];
+    if (call->body_read != NULL && call->body_read_len < 0) {
+        put_header(out, &ok, "Transfer-Encoding", "chunked");
+    } else if (call->body_read != NULL) {
+        snprintf(length, sizeof(length), "%zd", call->body_read_len);
+        put_header(out, &ok, "Content-Length", length);
+    } else if (call->body_len > 0 || announces_empty_body(call->method)) {
+        snprintf(length, sizeof(length), "%zu", call->body_len);
+        put_header(out, &ok, "Content-Length", length);
     }
-    *out_len = len;
-    return head;
+    put(out, &ok, "\r\n", 2);
+    if (!ok)
+        out->len = start;
+    return ok;
 }

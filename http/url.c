@@ -1,8 +1,8 @@
 /* URL parsing on top of http-parser's URL parser; see http/url.h. */
 #include "http/url.h"
 
+#include <arpa/inet.h>
 #include <http_parser.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -46,6 +46,53 @@ static bool has_forbidden_byte(const char *text)
     return false;
 }
 
+/* Zone identifiers ("fe80::1%25eth0") fail here too: getaddrinfo would not
+ * read them percent-encoded. */
+static bool is_ipv6_address(span_t host)
+{
+    char text[INET6_ADDRSTRLEN];
+    struct in6_addr addr;
+    if ((size_t)host.len >= sizeof(text))
+        return false;
+    memcpy(text, host.ptr, (size_t)host.len);
+    text[host.len] = '\0';
+    return inet_pton(AF_INET6, text, &addr) == 1;
+}
+
+/* Writes ":port" (7 bytes at most) and returns its length; printf would
+ * cost more than the rest of parsing a URL. */
+static int format_port(char *buf, unsigned port)
+{
+    char digits[5];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + port % 10);
+        port /= 10;
+    } while (port != 0);
+    buf[0] = ':';
+    for (int i = 0; i < n; i++)
+        buf[1 + i] = digits[n - 1 - i];
+    return n + 1;
+}
+
+/* The parts joined into one malloc'd string, NULL when out of memory. */
+static char *concat(const span_t *parts, size_t num)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < num; i++)
+        len += (size_t)parts[i].len;
+    char *joined = malloc(len + 1);
+    if (joined == NULL)
+        return NULL;
+    char *at = joined;
+    for (size_t i = 0; i < num; i++) {
+        memcpy(at, parts[i].ptr, (size_t)parts[i].len);
+        at += parts[i].len;
+    }
+    *at = '\0';
+    return joined;
+}
+
 static int fail(const char **out_reason, const char *reason, int err)
 {
     if (out_reason != NULL)
@@ -77,22 +124,20 @@ int gust_url_parse(const char *text, gust_url_t *out, const char **out_reason)
         return fail(out_reason, "scheme is not http or https", GUST_ERR_SCHEME);
     if (!has_field(&parsed, UF_HOST) || field(text, &parsed, UF_HOST).len == 0)
         return fail(out_reason, "URL has no host", GUST_ERR_URL);
-    if (has_field(&parsed, UF_USERINFO))
+    span_t host = field(text, &parsed, UF_HOST);
+    /* http-parser reports a bracketed host without its brackets, and lets
+     * through an empty "@" before the host, which it does not call userinfo. */
+    bool ipv6 = host.ptr > text && host.ptr[-1] == '[';
+    const char *before_host = ipv6 ? host.ptr - 1 : host.ptr;
+    if (has_field(&parsed, UF_USERINFO) || (before_host > text && before_host[-1] == '@'))
         return fail(out_reason, "credentials in URL are not supported", GUST_ERR_URL);
     if (has_field(&parsed, UF_PORT) && parsed.port == 0)
         return fail(out_reason, "port 0", GUST_ERR_URL);
+    if (ipv6 && !is_ipv6_address(host))
+        return fail(out_reason, "bracketed host is not an IPv6 address", GUST_ERR_URL);
 
-    span_t host = field(text, &parsed, UF_HOST);
     uint16_t default_port = https ? 443 : 80;
     uint16_t port = has_field(&parsed, UF_PORT) ? parsed.port : default_port;
-    /* http-parser reports an IPv6 host without its brackets. */
-    bool ipv6 = memchr(host.ptr, ':', (size_t)host.len) != NULL;
-    const char *open = ipv6 ? "[" : "";
-    const char *close = ipv6 ? "]" : "";
-    char port_text[8] = "";
-    if (port != default_port)
-        snprintf(port_text, sizeof(port_text), ":%u", port);
-
     span_t path = {"/", 1};
     if (has_field(&parsed, UF_PATH))
         path = field(text, &parsed, UF_PATH);
@@ -104,16 +149,21 @@ int gust_url_parse(const char *text, gust_url_t *out, const char **out_reason)
         query.len++;
     }
 
+    char port_text[8];
+    span_t port_part = {port_text, format_port(port_text, port)};
+    span_t open_bracket = {"[", ipv6 ? 1 : 0};
+    span_t close_bracket = {"]", ipv6 ? 1 : 0};
+    span_t no_port = {"", 0};
+    span_t scheme_part = https ? (span_t){"https://", 8} : (span_t){"http://", 7};
     out->https = https;
     out->port = port;
-    out->host = strndup(host.ptr, (size_t)host.len);
-    if (asprintf(&out->authority, "%s%.*s%s%s", open, host.len, host.ptr, close, port_text) < 0)
-        out->authority = NULL;
-    if (asprintf(&out->target, "%.*s%.*s", path.len, path.ptr, query.len, query.ptr) < 0)
-        out->target = NULL;
-    if (asprintf(&out->origin, "%s://%s%.*s%s:%u", https ? "https" : "http", open, host.len,
-                 host.ptr, close, port) < 0)
-        out->origin = NULL;
+    out->host = concat(&host, 1);
+    out->authority = concat((span_t[]){open_bracket, host, close_bracket,
+                                       port != default_port ? port_part : no_port},
+                            4);
+    out->target = concat((span_t[]){path, query}, 2);
+    out->origin = concat((span_t[]){scheme_part, open_bracket, host, close_bracket, port_part},
+                         5);
     if (out->host == NULL || out->authority == NULL || out->target == NULL || out->origin == NULL) {
         gust_url_clear(out);
         return fail(out_reason, "out of memory", GUST_ERR_NOMEM);

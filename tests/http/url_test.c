@@ -46,6 +46,10 @@ static const bad_case_t bad[] = {
     {"http://example.com:0/", GUST_ERR_URL},
     {"http://example.com:99999/", GUST_ERR_URL},
     {"http://[::1/", GUST_ERR_URL},
+    {"http://@example.com/", GUST_ERR_URL},
+    {"http://[abc]/", GUST_ERR_URL},
+    {"http://[1.2.3.4]/", GUST_ERR_URL},
+    {"http://[fe80::1%25eth0]/", GUST_ERR_URL},
 };
 
 int main(void)
