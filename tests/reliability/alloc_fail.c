@@ -16,7 +16,6 @@ void *__real_aligned_alloc(size_t alignment, size_t size);
 char *__real_strdup(const char *s);
 char *__real_strndup(const char *s, size_t n);
 int __real_vasprintf(char **out, const char *fmt, va_list ap);
-FILE *__real_open_memstream(char **out_buf, size_t *out_len);
 void __real_free(void *ptr);
 
 /* Relaxed throughout: each counter is read on its own, after the threads
@@ -134,17 +133,6 @@ int __wrap_asprintf(char **out, const char *fmt, ...)
     int n = __wrap_vasprintf(out, fmt, ap);
     va_end(ap);
     return n;
-}
-
-/* The buffer it will hand back is the caller's to free: counted now. */
-FILE *__wrap_open_memstream(char **out_buf, size_t *out_len)
-{
-    if (should_fail())
-        return NULL;
-    FILE *f = __real_open_memstream(out_buf, out_len);
-    if (f != NULL)
-        counted(f);
-    return f;
 }
 
 void __wrap_free(void *ptr)
