@@ -172,16 +172,14 @@ fail:
 
 typedef struct drain_s {
     session_t *session;
-    atomic_uint *left;
-    sem_t *done;
+    sem_t done;
 } drain_t;
 
 static void close_idle_task(void *arg)
 {
     drain_t *drain = arg;
     gust__session_close_idle(drain->session);
-    if (atomic_fetch_sub_explicit(drain->left, 1, memory_order_acq_rel) == 1)
-        sem_post(drain->done);
+    sem_post(&drain->done);
 }
 
 void gust_client_free(gust_client_t *client)
@@ -189,25 +187,21 @@ void gust_client_free(gust_client_t *client)
     if (client == NULL)
         return;
     gust__await_zero(&client->in_flight);
-    /* Idle connections live on their workers' reactors: close them there.
-     * Each worker runs its posts in order, so anything posted before this
-     * (a slot handed on) has run by then. */
-    unsigned n = client->num_workers;
-    drain_t *drains = calloc(n, sizeof(*drains));
-    atomic_uint left = n;
-    sem_t done;
-    sem_init(&done, 0, 0);
-    for (unsigned i = 0; drains != NULL && i < n; i++) {
-        drains[i] = (drain_t){&client->sessions[i], &left, &done};
-        while (!gust_runtime_post(client->runtime, i, close_idle_task, &drains[i])) {
+    /* Idle connections live on their workers' reactors: close them there,
+     * one worker at a time, so that freeing allocates nothing and cannot
+     * fail. Each worker runs its posts in order, so anything posted before
+     * this (a slot handed on) has run by then. */
+    for (unsigned i = 0; i < client->num_workers; i++) {
+        drain_t drain = {.session = &client->sessions[i]};
+        sem_init(&drain.done, 0, 0);
+        while (!gust_runtime_post(client->runtime, i, close_idle_task, &drain)) {
             struct timespec ms = {0, 1000000}; /* out of memory: try again */
             nanosleep(&ms, NULL);
         }
+        while (sem_wait(&drain.done) != 0) {
+        }
+        sem_destroy(&drain.done);
     }
-    if (drains != NULL)
-        sem_wait(&done);
-    sem_destroy(&done);
-    free(drains);
     free_client(client);
 }
 

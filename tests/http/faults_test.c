@@ -1,7 +1,8 @@
-/* The client against every behaviour of the test server, as a table: each
- * case names a route (or a URL), the request and client options, and the
- * exact outcome: a status with its body, or the error code with words its
- * message must contain (every message must also name the URL).
+/* The client against every behaviour of the test server, as a table kept
+ * as data (faults.txt, its format at its top): each case names a route (or a
+ * URL), the request and client options, and the exact outcome: a status with
+ * its body, or the error code with words its message must contain (every
+ * message must also name the URL).
  *
  * Most cases then send a second request on the same client, to check what
  * the first one left behind: the connection kept alive and reused (its
@@ -37,7 +38,10 @@ typedef enum then_e {
     THEN_NOTHING_SENT, /* the request failed before any connection */
 } then_t;
 
+/* One row of the table. */
 typedef struct fault_case_s {
+    char *line;       /* the row's text, which every string below points into */
+    unsigned line_no; /* in faults.txt */
     const char *name;
     /* The request. */
     const char *method; /* NULL: GET */
@@ -74,196 +78,305 @@ typedef struct fault_case_s {
     then_t then;
 } fault_case_t;
 
-#define KIB 1024
-#define MIB (1024 * 1024)
+/* ---- Reading the table (faults.txt) ---- */
 
-/* One case per paragraph reads better than one field per line. */
-/* clang-format off */
-static const fault_case_t cases[] = {
-    /* ---- well-formed framings ---- */
-    {.name = "content-length body", .path = "/bytes?n=100000", .status = 200,
-     .body_kind = BODY_PATTERN, .body_len = 100000, .then = THEN_REUSE},
-    {.name = "empty content-length body", .path = "/bytes?n=0", .status = 200,
-     .body_kind = BODY_TEXT, .body_text = "", .resp_header = "Content-Length", .resp_value = "0",
-     .then = THEN_REUSE},
-    {.name = "chunked with a trailer", .path = "/chunked?n=10000&chunk=333", .status = 200,
-     .body_kind = BODY_PATTERN, .body_len = 10000, .resp_header = "transfer-encoding",
-     .resp_value = "chunked", .then = THEN_REUSE},
-    {.name = "chunked, empty", .path = "/chunked?n=0", .status = 200, .body_kind = BODY_TEXT,
-     .body_text = "", .then = THEN_REUSE},
-    {.name = "close-delimited body", .path = "/close-delimited?n=70000", .status = 200,
-     .body_kind = BODY_PATTERN, .body_len = 70000, .then = THEN_NEW_CONN},
-    {.name = "Connection: close", .path = "/conn-close", .status = 200, .body_kind = BODY_TEXT,
-     .body_text = "ok", .resp_header = "Connection", .resp_value = "close", .then = THEN_NEW_CONN},
-    {.name = "keep-alive the server closes while idle", .path = "/keepalive-then-close?ms=50",
-     .status = 200, .body_kind = BODY_TEXT, .body_text = "ok", .sleep_ms = 300,
-     .then = THEN_NEW_CONN},
-    {.name = "HEAD with Content-Length", .method = "HEAD", .path = "/bytes?n=1000", .status = 200,
-     .body_kind = BODY_TEXT, .body_text = "", .resp_header = "Content-Length", .resp_value = "1000",
-     .then = THEN_REUSE},
-    {.name = "HEAD of a chunked resource", .method = "HEAD", .path = "/chunked?n=1000",
-     .status = 200, .body_kind = BODY_TEXT, .body_text = "", .then = THEN_REUSE},
-    {.name = "204 has no body", .path = "/status?code=204", .status = 204, .body_kind = BODY_TEXT,
-     .body_text = "", .then = THEN_REUSE},
-    {.name = "304 has no body", .path = "/status?code=304", .status = 304, .body_kind = BODY_TEXT,
-     .body_text = "", .then = THEN_REUSE},
-    {.name = "404 is a response", .path = "/status?code=404", .status = 404, .body_kind = BODY_TEXT,
-     .body_text = "404 Not Found", .then = THEN_REUSE},
-    {.name = "500 is a response", .path = "/status?code=500", .status = 500, .body_kind = BODY_TEXT,
-     .body_text = "500 Internal Server Error", .then = THEN_REUSE},
-    {.name = "unknown route is a 404", .path = "/no/such/route", .status = 404,
-     .body_kind = BODY_TEXT, .body_text = "not found", .then = THEN_REUSE},
-    {.name = "POST echoed", .method = "POST", .path = "/echo-body", .body = "hello, body",
-     .status = 200, .body_kind = BODY_TEXT, .body_text = "hello, body", .then = THEN_REUSE},
+/* Where a row is read, for messages about it. */
+typedef struct row_s {
+    const char *file;
+    unsigned line_no;
+} row_t;
 
-    /* ---- interim responses ---- */
-    {.name = "100 Continue, then 200", .path = "/100-continue", .status = 200,
-     .body_kind = BODY_TEXT, .body_text = "ok", .resp_header = "Content-Type",
-     .resp_value = "text/plain", .then = THEN_REUSE},
-    {.name = "3 x 103, then 200", .path = "/many-1xx?count=3", .status = 200,
-     .body_kind = BODY_TEXT, .body_text = "ok", .then = THEN_REUSE},
-    {.name = "16 x 103 (the most allowed), then 200", .path = "/many-1xx?count=16", .status = 200,
-     .body_kind = BODY_TEXT, .body_text = "ok", .then = THEN_REUSE},
-    {.name = "17 x 103 is too many", .path = "/many-1xx?count=17", .err = GUST_ERR_PARSE,
-     .message = "/many-1xx?count=17", .then = THEN_NEW_CONN},
+#define ROW_FAIL_(row, ...)                                                                        \
+    do {                                                                                           \
+        fprintf(stderr, "%s:%u: ", (row)->file, (row)->line_no);                                   \
+        CHECK_FAIL_(__VA_ARGS__);                                                                  \
+    } while (0)
 
-    /* ---- timeouts ---- */
-    {.name = "delay within the header timeout", .path = "/delay?ms=20", .header_timeout_ms = 2000,
-     .status = 200, .body_kind = BODY_TEXT, .body_text = "ok", .then = THEN_REUSE},
-    {.name = "delay past the header timeout", .path = "/delay?ms=2000", .header_timeout_ms = 100,
-     .err = GUST_ERR_HEADER_TIMEOUT, .message = "no response headers", .min_ms = 100,
-     .then = THEN_NEW_CONN},
-    {.name = "slow body: the header timeout ends at the headers", .path = "/slow-body?n=5&ms=60",
-     .header_timeout_ms = 150, .status = 200, .body_kind = BODY_PATTERN, .body_len = 5,
-     .then = THEN_REUSE},
-    {.name = "slow body past the total timeout", .path = "/slow-body?n=20&ms=100",
-     .total_timeout_ms = 300, .err = GUST_ERR_TOTAL_TIMEOUT, .message = "300 ms", .min_ms = 300,
-     .then = THEN_NEW_CONN},
-    {.name = "no response vs the total timeout", .path = "/no-response", .total_timeout_ms = 200,
-     .err = GUST_ERR_TOTAL_TIMEOUT, .message = "200 ms", .min_ms = 200, .then = THEN_NEW_CONN},
-    {.name = "no response vs the header timeout", .path = "/no-response", .header_timeout_ms = 200,
-     .err = GUST_ERR_HEADER_TIMEOUT, .message = "no response headers", .min_ms = 200,
-     .then = THEN_NEW_CONN},
-    {.name = "head trickled 1 byte / 50 ms vs the total timeout",
-     .path = "/one-byte-per-second?ms=50", .total_timeout_ms = 300, .err = GUST_ERR_TOTAL_TIMEOUT,
-     .min_ms = 300, .then = THEN_NEW_CONN},
-    {.name = "head trickled 1 byte / 50 ms vs the header timeout (a deadline, not idle time)",
-     .path = "/one-byte-per-second?ms=50", .header_timeout_ms = 300, .err = GUST_ERR_HEADER_TIMEOUT,
-     .min_ms = 300, .then = THEN_NEW_CONN},
-    {.name = "head trickled 1 byte / ms within the header timeout",
-     .path = "/one-byte-per-second?ms=1", .header_timeout_ms = 5000, .status = 200,
-     .body_kind = BODY_TEXT, .body_text = "ok", .then = THEN_REUSE},
+/* Splits `text` in place into words separated by blanks; a "quoted" part
+ * (C escapes \r \n \t \" \\) may hold blanks. Returns the number of words,
+ * at most `max`. */
+static size_t split_words(const row_t *row, char *text, char **out_words, size_t max)
+{
+    size_t n = 0;
+    char *r = text, *w = text; /* decoding only shortens, so w never passes r */
+    for (;;) {
+        while (*r == ' ' || *r == '\t')
+            r++;
+        if (*r == '\0')
+            return n;
+        if (n == max)
+            ROW_FAIL_(row, "more than %zu words", max);
+        out_words[n++] = w;
+        bool quoted = false;
+        for (; *r != '\0' && (quoted || (*r != ' ' && *r != '\t')); r++) {
+            if (*r == '"') {
+                quoted = !quoted;
+                continue;
+            }
+            if (quoted && *r == '\\') {
+                r++;
+                switch (*r) {
+                case 'r':
+                    *w++ = '\r';
+                    break;
+                case 'n':
+                    *w++ = '\n';
+                    break;
+                case 't':
+                    *w++ = '\t';
+                    break;
+                case '"':
+                case '\\':
+                    *w++ = *r;
+                    break;
+                default:
+                    ROW_FAIL_(row, "unknown escape \\%c", *r);
+                }
+                continue;
+            }
+            *w++ = *r;
+        }
+        if (quoted)
+            ROW_FAIL_(row, "unterminated quote");
+        bool more = *r != '\0';
+        *w = '\0'; /* may be the blank at r */
+        if (more)
+            r++;
+        w = r;
+    }
+}
 
-    /* ---- cut-off and malformed responses ---- */
-    {.name = "close in the middle of the headers", .path = "/close-mid-headers",
-     .err = GUST_ERR_CONN_CLOSED, .message = "closed", .then = THEN_NEW_CONN},
-    {.name = "close in the middle of the body", .path = "/close-mid-body?n=100000",
-     .err = GUST_ERR_CONN_CLOSED, .message = "closed", .then = THEN_NEW_CONN},
-    {.name = "bad chunk size", .path = "/bad-chunk", .err = GUST_ERR_PARSE, .message = "chunk size",
-     .then = THEN_NEW_CONN},
-    {.name = "Content-Length and Transfer-Encoding", .path = "/cl-and-te", .err = GUST_ERR_PARSE,
-     .message = "content-length", .then = THEN_NEW_CONN},
-    {.name = "two Content-Lengths", .path = "/two-cl", .err = GUST_ERR_PARSE,
-     .message = "content-length", .then = THEN_NEW_CONN},
+/* A number with an optional KiB or MiB suffix. */
+static long parse_num(const row_t *row, const char *text)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    if (end == text || errno != 0)
+        ROW_FAIL_(row, "\"%s\" is not a number", text);
+    if (strcmp(end, "KiB") == 0)
+        return n * 1024;
+    if (strcmp(end, "MiB") == 0)
+        return n * 1024 * 1024;
+    if (*end != '\0')
+        ROW_FAIL_(row, "\"%s\" is not a number", text);
+    return n;
+}
 
-    /* ---- limits ---- */
-    {.name = "headers within max_header_bytes", .path = "/big-headers?n=8192",
-     .max_header_bytes = 16 * KIB, .status = 200, .body_kind = BODY_TEXT, .body_text = "ok",
-     .then = THEN_REUSE},
-    {.name = "60 KB of headers within the default max_header_bytes", .path = "/big-headers?n=60000",
-     .status = 200, .body_kind = BODY_TEXT, .body_text = "ok", .then = THEN_REUSE},
-    {.name = "100 KB of headers over the highest max_header_bytes (80 KiB)",
-     .path = "/big-headers?n=100000", .max_header_bytes = GUST_MAX_HEADER_BYTES,
-     .max_headers = 1000, .err = GUST_ERR_HEADER_TOO_LARGE, .then = THEN_NEW_CONN},
-    {.name = "headers over max_header_bytes", .path = "/big-headers?n=32768",
-     .max_header_bytes = 16 * KIB, .err = GUST_ERR_HEADER_TOO_LARGE, .then = THEN_NEW_CONN},
-    {.name = "headers over the default max_header_bytes", .path = "/big-headers?n=200000",
-     .err = GUST_ERR_HEADER_TOO_LARGE, .then = THEN_NEW_CONN},
-    {.name = "max_headers exactly", .path = "/many-headers?count=8", .max_headers = 10,
-     .status = 200, .body_kind = BODY_TEXT, .body_text = "ok", .resp_header = "x-header-7",
-     .resp_value = "7", .then = THEN_REUSE},
-    {.name = "one header over max_headers", .path = "/many-headers?count=9", .max_headers = 10,
-     .err = GUST_ERR_TOO_MANY_HEADERS, .then = THEN_NEW_CONN},
-    {.name = "more headers than the default max_headers", .path = "/many-headers?count=200",
-     .err = GUST_ERR_TOO_MANY_HEADERS, .then = THEN_NEW_CONN},
-    {.name = "body of exactly max_body_bytes", .path = "/bytes?n=1024", .max_body_bytes = 1024,
-     .status = 200, .body_kind = BODY_PATTERN, .body_len = 1024, .then = THEN_REUSE},
-    {.name = "body one byte over max_body_bytes", .path = "/bytes?n=1025", .max_body_bytes = 1024,
-     .err = GUST_ERR_BODY_TOO_LARGE, .then = THEN_NEW_CONN},
-    {.name = "chunked body over max_body_bytes", .path = "/chunked?n=5000", .max_body_bytes = 4096,
-     .err = GUST_ERR_BODY_TOO_LARGE, .then = THEN_NEW_CONN},
-    {.name = "close-delimited body over max_body_bytes", .path = "/close-delimited?n=5000",
-     .max_body_bytes = 4096, .err = GUST_ERR_BODY_TOO_LARGE, .then = THEN_NEW_CONN},
+/* The gust_err whose gust_err_name is `name`, or 0. */
+static int err_by_name(const char *name)
+{
+    for (int err = -1; strcmp(gust_err_name(err), "UNKNOWN") != 0; err--) {
+        if (strcmp(gust_err_name(err), name) == 0)
+            return err;
+    }
+    return 0;
+}
 
-    /* ---- content codings ---- */
-    {.name = "gzip decoded", .path = "/gzip?n=100000", .status = 200, .body_kind = BODY_PATTERN,
-     .body_len = 100000, .then = THEN_REUSE},
-    {.name = "deflate (zlib format) decoded", .path = "/deflate?n=100000", .status = 200,
-     .body_kind = BODY_PATTERN, .body_len = 100000, .then = THEN_REUSE},
-    {.name = "max_body_bytes counts the bytes received, not decoded", .path = "/gzip?n=100000",
-     .max_body_bytes = 4096, .status = 200, .body_kind = BODY_PATTERN, .body_len = 100000,
-     .then = THEN_REUSE},
-    {.name = "gzip of nothing", .path = "/gzip?n=0", .status = 200, .body_kind = BODY_TEXT,
-     .body_text = "", .then = THEN_REUSE},
-    {.name = "HEAD of a gzip resource", .method = "HEAD", .path = "/gzip?n=1000", .status = 200,
-     .body_kind = BODY_TEXT, .body_text = "", .then = THEN_REUSE},
-    {.name = "gzip left alone with no_decompress", .path = "/gzip?n=100000", .no_decompress = true,
-     .status = 200, .body_kind = BODY_GZIP, .body_len = -1, .resp_header = "Content-Encoding",
-     .resp_value = "gzip", .then = THEN_REUSE},
-    {.name = "gzip decoded to exactly max_decoded_bytes", .path = "/gzip?n=1000",
-     .max_decoded_bytes = 1000, .status = 200, .body_kind = BODY_PATTERN, .body_len = 1000,
-     .then = THEN_REUSE},
-    {.name = "gzip decoded one byte over max_decoded_bytes", .path = "/gzip?n=1001",
-     .max_decoded_bytes = 1000, .err = GUST_ERR_DECODED_TOO_LARGE, .then = THEN_NEW_CONN},
-    {.name = "1 MiB gzip bomb under a 1 MiB cap", .path = "/gzip-bomb?mb=1",
-     .max_decoded_bytes = MIB, .status = 200, .body_kind = BODY_ZEROS, .body_len = MIB,
-     .then = THEN_REUSE},
-    {.name = "64 MiB gzip bomb vs a 1 MiB cap", .path = "/gzip-bomb?mb=64",
-     .max_decoded_bytes = MIB, .err = GUST_ERR_DECODED_TOO_LARGE, .then = THEN_NEW_CONN},
+/* Splits "key=value" at its '=': returns the value, or NULL if there is none. */
+static char *split_key(char *word)
+{
+    char *eq = strchr(word, '=');
+    if (eq == NULL)
+        return NULL;
+    *eq = '\0';
+    return eq + 1;
+}
 
-    /* ---- redirects (the details are in redirect_test) ---- */
-    {.name = "redirect followed", .path = "/redirect?code=302&to=/bytes%3Fn%3D10", .status = 200,
-     .body_kind = BODY_PATTERN, .body_len = 10, .final_path = "/bytes?n=10", .then = THEN_REUSE},
-    {.name = "redirect returned with max_redirects -1", .path = "/redirect?code=302&to=/x",
-     .max_redirects = -1, .status = 302, .body_kind = BODY_TEXT, .body_text = "redirecting",
-     .resp_header = "Location", .resp_value = "/x", .then = THEN_REUSE},
-    {.name = "redirect chain", .path = "/redirect-chain?n=3", .status = 200, .body_kind = BODY_TEXT,
-     .body_text = "done", .final_path = "/redirect-chain?n=0", .then = THEN_REUSE},
+static void parse_request(const row_t *row, fault_case_t *c, char *column)
+{
+    char *words[3];
+    if (split_words(row, column, words, 3) != 2)
+        ROW_FAIL_(row, "the request is METHOD and a path or URL");
+    c->method = strcmp(words[0], "GET") == 0 ? NULL : words[0];
+    if (words[1][0] == '/')
+        c->path = words[1];
+    else
+        c->url = words[1];
+}
 
-    /* ---- failures before any response ---- */
-    {.name = "connection refused", .url = "http://127.0.0.1:%u/refused",
-     .err = GUST_ERR_CONNECT_REFUSED, .message = "127.0.0.1:%u"},
-    {.name = "connect timeout (a listener whose backlog is full)",
-     .url = "http://127.0.0.1:%u/unanswered", .port = PORT_UNANSWERED, .connect_timeout_ms = 200,
-     .err = GUST_ERR_CONNECT_TIMEOUT, .message = "127.0.0.1:%u", .min_ms = 200},
-    {.name = "total timeout before the connect timeout", .url = "http://127.0.0.1:%u/unanswered",
-     .port = PORT_UNANSWERED, .connect_timeout_ms = 5000, .total_timeout_ms = 200,
-     .err = GUST_ERR_TOTAL_TIMEOUT, .min_ms = 200},
-    {.name = "DNS failure", .url = "http://nonexistent.invalid/x", .err = GUST_ERR_DNS,
-     .message = "nonexistent.invalid"},
-    {.name = "malformed URL", .url = "http//127.0.0.1/", .err = GUST_ERR_URL,
-     .then = THEN_NOTHING_SENT},
-    {.name = "URL without a host", .url = "http:///x", .err = GUST_ERR_URL,
-     .then = THEN_NOTHING_SENT},
-    {.name = "CR LF in the URL", .path = "/echo\r\nX-Injected: 1", .err = GUST_ERR_URL,
-     .then = THEN_NOTHING_SENT},
-    {.name = "ftp:// scheme", .url = "ftp://127.0.0.1/file", .err = GUST_ERR_SCHEME,
-     .then = THEN_NOTHING_SENT},
-    {.name = "CR LF in a header value", .path = "/echo", .header_name = "X-Ok",
-     .header_value = "a\r\nX-Injected: 1", .err = GUST_ERR_BAD_REQUEST, .then = THEN_NOTHING_SENT},
-    {.name = "LF alone in a header value", .path = "/echo", .header_name = "X-Ok",
-     .header_value = "a\nb", .err = GUST_ERR_BAD_REQUEST, .then = THEN_NOTHING_SENT},
-    {.name = "colon in a header name", .path = "/echo", .header_name = "X-Bad:",
-     .header_value = "v", .err = GUST_ERR_BAD_REQUEST, .then = THEN_NOTHING_SENT},
-    {.name = "CR LF in the method", .method = "GET /x HTTP/1.1\r\nX-Injected: 1\r\n",
-     .path = "/echo", .err = GUST_ERR_BAD_REQUEST, .then = THEN_NOTHING_SENT},
-    {.name = "space in the method", .method = "GE T", .path = "/echo", .err = GUST_ERR_BAD_REQUEST,
-     .then = THEN_NOTHING_SENT},
-    {.name = "caller's Content-Length", .method = "POST", .path = "/echo",
-     .header_name = "Content-Length", .header_value = "5", .body = "hello",
-     .err = GUST_ERR_BAD_REQUEST, .then = THEN_NOTHING_SENT},
-};
-/* clang-format on */
+static void parse_options(const row_t *row, fault_case_t *c, char *column)
+{
+    char *words[16];
+    size_t n = split_words(row, column, words, 16);
+    for (size_t i = 0; i < n; i++) {
+        const char *key = words[i];
+        char *value = split_key(words[i]);
+        if (value == NULL)
+            ROW_FAIL_(row, "option %s has no value", key);
+        if (strcmp(key, "header_name") == 0)
+            c->header_name = value;
+        else if (strcmp(key, "header_value") == 0)
+            c->header_value = value;
+        else if (strcmp(key, "body") == 0)
+            c->body = value;
+        else if (strcmp(key, "connect_timeout_ms") == 0)
+            c->connect_timeout_ms = (unsigned)parse_num(row, value);
+        else if (strcmp(key, "header_timeout_ms") == 0)
+            c->header_timeout_ms = (unsigned)parse_num(row, value);
+        else if (strcmp(key, "total_timeout_ms") == 0)
+            c->total_timeout_ms = (unsigned)parse_num(row, value);
+        else if (strcmp(key, "max_body_bytes") == 0)
+            c->max_body_bytes = (size_t)parse_num(row, value);
+        else if (strcmp(key, "max_redirects") == 0)
+            c->max_redirects = (int)parse_num(row, value);
+        else if (strcmp(key, "no_decompress") == 0)
+            c->no_decompress = parse_num(row, value) != 0;
+        else if (strcmp(key, "max_header_bytes") == 0)
+            c->max_header_bytes =
+                strcmp(value, "max") == 0 ? GUST_MAX_HEADER_BYTES : (size_t)parse_num(row, value);
+        else if (strcmp(key, "max_headers") == 0)
+            c->max_headers = (unsigned)parse_num(row, value);
+        else if (strcmp(key, "max_decoded_bytes") == 0)
+            c->max_decoded_bytes = (size_t)parse_num(row, value);
+        else if (strcmp(key, "port") == 0 && strcmp(value, "unanswered") == 0)
+            c->port = PORT_UNANSWERED;
+        else if (strcmp(key, "port") == 0 && strcmp(value, "refused") == 0)
+            c->port = PORT_REFUSED;
+        else if (strcmp(key, "sleep_ms") == 0)
+            c->sleep_ms = (unsigned)parse_num(row, value);
+        else
+            ROW_FAIL_(row, "unknown option %s=%s", key, value);
+    }
+}
+
+/* The body after a status: pattern=N, text=T, zeros=N, gzip=N|any. */
+static void parse_body(const row_t *row, fault_case_t *c, const char *kind, const char *value)
+{
+    if (strcmp(kind, "pattern") == 0) {
+        c->body_kind = BODY_PATTERN;
+        c->body_len = parse_num(row, value);
+    } else if (strcmp(kind, "text") == 0) {
+        c->body_kind = BODY_TEXT;
+        c->body_text = value;
+    } else if (strcmp(kind, "zeros") == 0) {
+        c->body_kind = BODY_ZEROS;
+        c->body_len = parse_num(row, value);
+    } else if (strcmp(kind, "gzip") == 0) {
+        c->body_kind = BODY_GZIP;
+        c->body_len = strcmp(value, "any") == 0 ? -1 : parse_num(row, value);
+    } else {
+        ROW_FAIL_(row, "unknown outcome %s=%s", kind, value);
+    }
+}
+
+static void parse_outcome(const row_t *row, fault_case_t *c, char *column)
+{
+    char *words[8];
+    size_t n = split_words(row, column, words, 8);
+    if (n == 0)
+        ROW_FAIL_(row, "no outcome");
+    if (words[0][0] >= '0' && words[0][0] <= '9') {
+        c->status = (int)parse_num(row, words[0]);
+    } else {
+        c->err = err_by_name(words[0]);
+        if (c->err == 0)
+            ROW_FAIL_(row, "%s is neither a status nor a gust_err name", words[0]);
+    }
+    for (size_t i = 1; i < n; i++) {
+        const char *key = words[i];
+        char *value = split_key(words[i]);
+        if (value == NULL)
+            ROW_FAIL_(row, "%s has no value", key);
+        if (c->err != 0 && strcmp(key, "message") == 0) {
+            c->message = value;
+        } else if (c->err != 0 && strcmp(key, "min_ms") == 0) {
+            c->min_ms = (unsigned)parse_num(row, value);
+        } else if (c->err == 0 && strcmp(key, "header") == 0) {
+            char *colon = strchr(value, ':');
+            if (colon == NULL)
+                ROW_FAIL_(row, "header=%s is not Name:value", value);
+            *colon = '\0';
+            c->resp_header = value;
+            c->resp_value = colon + 1;
+        } else if (c->err == 0 && strcmp(key, "final") == 0) {
+            c->final_path = value;
+        } else if (c->err == 0) {
+            parse_body(row, c, key, value);
+        } else {
+            ROW_FAIL_(row, "unknown outcome %s=%s for an error", key, value);
+        }
+    }
+}
+
+static then_t parse_then(const row_t *row, char *column)
+{
+    char *words[2];
+    size_t n = split_words(row, column, words, 2);
+    if (n == 0)
+        return THEN_NONE;
+    if (n == 1 && strcmp(words[0], "reuse") == 0)
+        return THEN_REUSE;
+    if (n == 1 && strcmp(words[0], "new-conn") == 0)
+        return THEN_NEW_CONN;
+    if (n == 1 && strcmp(words[0], "nothing-sent") == 0)
+        return THEN_NOTHING_SENT;
+    ROW_FAIL_(row, "then is reuse, new-conn, nothing-sent or empty");
+}
+
+/* Reads one row: the line (which *c takes and every string in it points
+ * into) has five columns separated by '|'. */
+static void parse_row(const row_t *row, char *line, fault_case_t *c)
+{
+    char *columns[5];
+    size_t n = 0;
+    for (char *p = line; n < 5; n++) {
+        columns[n] = p;
+        p = strchr(p, '|');
+        if (p == NULL) {
+            n++;
+            break;
+        }
+        *p++ = '\0';
+    }
+    if (n != 5)
+        ROW_FAIL_(row, "%zu columns, not 5 (name | request | options | outcome | then)", n);
+    *c = (fault_case_t){.line = line, .line_no = row->line_no};
+    char *name_end = columns[0] + strlen(columns[0]);
+    while (name_end > columns[0] && name_end[-1] == ' ')
+        *--name_end = '\0';
+    c->name = columns[0];
+    parse_request(row, c, columns[1]);
+    parse_options(row, c, columns[2]);
+    parse_outcome(row, c, columns[3]);
+    c->then = parse_then(row, columns[4]);
+}
+
+/* Reads every case of the table at `path`; the caller frees them with
+ * free_cases. */
+static fault_case_t *read_cases(const char *path, size_t *out_num)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        CHECK_FAIL_("fopen %s: %s", path, strerror(errno));
+    fault_case_t *cases = NULL;
+    size_t num = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    for (row_t row = {path, 1}; (len = getline(&line, &cap, f)) >= 0; row.line_no++) {
+        if (len > 0 && line[len - 1] == '\n')
+            line[--len] = '\0';
+        if (strspn(line, " \t") == (size_t)len || line[0] == '#')
+            continue;
+        cases = realloc(cases, (num + 1) * sizeof(*cases));
+        ASSERT_NOT_NULL(cases);
+        char *copy = strdup(line);
+        ASSERT_NOT_NULL(copy);
+        parse_row(&row, copy, &cases[num++]);
+    }
+    free(line);
+    ASSERT_EQ(fclose(f), 0);
+    *out_num = num;
+    return cases;
+}
+
+static void free_cases(fault_case_t *cases, size_t num)
+{
+    for (size_t i = 0; i < num; i++)
+        free(cases[i].line);
+    free(cases);
+}
 
 /* A port on 127.0.0.1 where a connect is never answered: a listener with
  * no room in its accept queue, which it never empties, drops every SYN. */
@@ -464,19 +577,22 @@ static void max_header_bytes_is_capped(void)
     ASSERT_EQ(errno, EINVAL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    ASSERT_EQ(argc, 2); /* the table's path */
+    size_t n;
+    fault_case_t *cases = read_cases(argv[1], &n);
     max_header_bytes_is_capped();
     uint16_t ports[2];
     int refusing_fd = refusing_socket(&ports[PORT_REFUSED]);
     int fillers[4];
     int unanswered_fd = unanswered_listener(&ports[PORT_UNANSWERED], fillers, 4);
 
-    size_t n = sizeof(cases) / sizeof(cases[0]);
     size_t failed = 0;
-    bool passed[sizeof(cases) / sizeof(cases[0])];
+    bool *passed = calloc(n, sizeof(*passed));
+    ASSERT_NOT_NULL(passed);
     for (size_t i = 0; i < n; i++) {
-        fprintf(stderr, "[%zu/%zu] %s\n", i + 1, n, cases[i].name);
+        fprintf(stderr, "[%zu/%zu] %s (line %u)\n", i + 1, n, cases[i].name, cases[i].line_no);
         uint64_t start = now_ns();
         child_arg_t arg = {&cases[i], ports};
         passed[i] = run_in_child(run_case_child, &arg, CASE_LIMIT_S);
@@ -494,10 +610,12 @@ int main(void)
         fprintf(stderr, "\n%zu of %zu cases FAILED:\n", failed, n);
         for (size_t i = 0; i < n; i++) {
             if (!passed[i])
-                fprintf(stderr, "  [%zu] %s\n", i + 1, cases[i].name);
+                fprintf(stderr, "  %s:%u: %s\n", argv[1], cases[i].line_no, cases[i].name);
         }
-        return 1;
+    } else {
+        fprintf(stderr, "%zu cases passed\n", n);
     }
-    fprintf(stderr, "%zu cases passed\n", n);
-    return 0;
+    free(passed);
+    free_cases(cases, n);
+    return failed > 0 ? 1 : 0;
 }

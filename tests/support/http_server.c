@@ -117,11 +117,17 @@ static void *conn_main(void *arg)
     else if (s->tls_ctx == NULL || test_server__tls_accept(c))
         serve(c);
     test_server__tls_end(c);
-
-    /* Sending our FIN first lets the client see the end of the response at
-     * once; then linger (see LINGER_MS). */
-    shutdown(c->fd, SHUT_WR);
-    test_server__drain(c, LINGER_MS);
+    if (c->reset) {
+        /* No FIN: close sends a reset at once. */
+        struct linger abort_on_close = {.l_onoff = 1, .l_linger = 0};
+        if (setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close)) != 0)
+            test_server__die("setsockopt(SO_LINGER)");
+    } else {
+        /* Sending our FIN first lets the client see the end of the response
+         * at once; then linger (see LINGER_MS). */
+        shutdown(c->fd, SHUT_WR);
+        test_server__drain(c, LINGER_MS);
+    }
 
     pthread_mutex_lock(&s->lock);
     close(c->fd);
@@ -287,6 +293,7 @@ test_server_t *test_server_start(const test_server_opts_t *opts)
     atomic_init(&s->requests_served, 0);
     atomic_init(&s->tls_handshakes, 0);
     atomic_init(&s->tls_resumed, 0);
+    atomic_init(&s->bytes_sent, 0);
 
     errno = pthread_create(&s->acceptor, NULL, accept_main, s);
     if (errno != 0)
@@ -376,4 +383,10 @@ unsigned long test_server_tls_resumed(const test_server_t *s)
 {
     /* Relaxed: see the counters in struct test_server_s. */
     return atomic_load_explicit(&s->tls_resumed, memory_order_relaxed);
+}
+
+unsigned long test_server_bytes_sent(const test_server_t *s)
+{
+    /* Relaxed: see the counters in struct test_server_s. */
+    return atomic_load_explicit(&s->bytes_sent, memory_order_relaxed);
 }

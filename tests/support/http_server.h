@@ -84,6 +84,14 @@
  *   /many-1xx?count=3       count interim `103 Early Hints` responses, then "ok".
  *   /cl-and-te              both Content-Length and `Transfer-Encoding: chunked`, then closes.
  *   /two-cl                 two different Content-Length headers, then closes.
+ *   /reset                  reads the request, then resets the connection (SO_LINGER 0): no
+ *                           answer, no FIN, no close_notify.
+ *   /malformed-header       a 200 head with one header line no parser accepts, by kind: 0 no
+ *     ?kind=0               colon, 1 a control character in the name, 2 a NUL in the value;
+ *                           then "ok" and closes.
+ *   /endless-headers?mb=100 a status line, then `X-Fill-<i>: <1000 x's>` header lines without
+ *                           end, until the client stops reading or mb MiB have been sent.
+ *   /random?seed=1          the fault test_server_random_fault(seed) picks (below).
  *   anything else           404 "not found".
  *
  * Every wait (delays, trickles, idle connections) ends at once when the server
@@ -164,5 +172,35 @@ unsigned long test_server_requests_served(const test_server_t *server);
  * read a response on that connection. 0 on plain HTTP. Any thread. */
 unsigned long test_server_tls_handshakes(const test_server_t *server);
 unsigned long test_server_tls_resumed(const test_server_t *server);
+
+/* test_server_bytes_sent returns how many bytes the server has sent on all
+ * its connections (before any TLS), counted as each send returns. Any thread. */
+unsigned long test_server_bytes_sent(const test_server_t *server);
+
+/* ---- Random faults (/random?seed=S) ---------------------------------------------
+ *
+ * Each seed picks one behaviour, the same every time, so that a client that
+ * sent /random?seed=S knows what it must have got. About 80% are good
+ * answers; the rest are split among the faults. */
+
+typedef enum test_fault_kind_e {
+    TEST_FAULT_NONE,             /* 200, body_len bytes of the pattern */
+    TEST_FAULT_DELAY,            /* waits ms, then as NONE */
+    TEST_FAULT_SLOW_BODY,        /* 200, body_len bytes of the pattern, each after ms */
+    TEST_FAULT_RESET,            /* as /reset */
+    TEST_FAULT_CLOSE_MID_BODY,   /* Content-Length body_len, half the body, then a close */
+    TEST_FAULT_MALFORMED_HEADER, /* as /malformed-header?kind=variant */
+} test_fault_kind_t;
+
+typedef struct test_server_fault_s {
+    test_fault_kind_t kind;
+    size_t body_len;
+    long ms;
+    unsigned variant;
+} test_server_fault_t;
+
+/* test_server_random_fault returns what /random?seed=<seed> does. Any
+ * thread; seed is below 2^63. */
+test_server_fault_t test_server_random_fault(uint64_t seed);
 
 #endif

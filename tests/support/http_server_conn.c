@@ -118,6 +118,8 @@ bool test_server__send(conn_t *c, const void *data, size_t len)
         long n = c->io->write(c, p, len);
         if (n <= 0)
             return false;
+        /* Relaxed: see the counters in struct test_server_s. */
+        atomic_fetch_add_explicit(&c->server->bytes_sent, (unsigned long)n, memory_order_relaxed);
         p += n;
         len -= (size_t)n;
     }

@@ -72,6 +72,9 @@ struct test_server_s {
      * reads its first request. */
     atomic_ulong tls_handshakes;
     atomic_ulong tls_resumed;
+    /* Bytes handed to the transport (before TLS), counted as each send
+     * returns. */
+    atomic_ulong bytes_sent;
 };
 
 /* A growable byte buffer. */
@@ -89,6 +92,9 @@ struct conn_s {
     struct ssl_st *ssl;  /* NULL on a plain connection */
     /* A route asks for the TLS connection to end without close_notify. */
     bool skip_close_notify;
+    /* A route asks for the connection to end with a TCP reset (SO_LINGER 0)
+     * instead of a FIN; it sets skip_close_notify too. */
+    bool reset;
     pthread_t thread;
     conn_t *prev, *next; /* on the server's live or finished list */
     /* Bytes received and not yet consumed: the current request (or the start

@@ -1,6 +1,7 @@
 /* The test server's routes: what each path answers (the table is in
  * http_server.h). A route returns true if the connection may serve another
  * request, false once it has closed it or broken its framing. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,10 +142,10 @@ static bool send_pattern(conn_t *c, const request_t *req, size_t offset, size_t 
     return true;
 }
 
-/* Compresses `len` bytes of the pattern (of zeros if `zeros`) with deflate,
+/* Compresses `len` bytes of the pattern with deflate,
  * in the format window_bits selects (15: zlib, 15 + 16: gzip). Returns a
  * buffer the caller frees. */
-static char *compress_body(int window_bits, bool zeros, size_t len, size_t *out_len)
+static char *compress_body(int window_bits, size_t len, size_t *out_len)
 {
     z_stream z = {0};
     if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) !=
@@ -156,10 +157,7 @@ static char *compress_body(int window_bits, bool zeros, size_t len, size_t *out_
         test_server__die("open_memstream");
 
     char block[PATTERN_BLOCK];
-    if (zeros)
-        memset(block, 0, sizeof(block));
-    else
-        pattern_fill(block, 0, sizeof(block));
+    pattern_fill(block, 0, sizeof(block));
     int flush;
     do {
         size_t n = len < sizeof(block) ? len : sizeof(block);
@@ -186,10 +184,15 @@ static char *compress_body(int window_bits, bool zeros, size_t len, size_t *out_
 
 /* ---- Well-formed responses ------------------------------------------------- */
 
+/* 200 with n bytes of the pattern. */
+static bool respond_pattern(conn_t *c, const request_t *req, size_t n)
+{
+    return send_head(c, req, 200, (long)n, false, OCTET_STREAM) && send_pattern(c, req, 0, n);
+}
+
 static bool route_bytes(conn_t *c, const request_t *req)
 {
-    long n = test_server__query_num(req, "n", 1024);
-    return send_head(c, req, 200, n, false, OCTET_STREAM) && send_pattern(c, req, 0, (size_t)n);
+    return respond_pattern(c, req, (size_t)test_server__query_num(req, "n", 1024));
 }
 
 static bool route_chunked(conn_t *c, const request_t *req)
@@ -239,10 +242,9 @@ static bool route_delay(conn_t *c, const request_t *req)
            respond_text(c, req, 200, false, "ok");
 }
 
-static bool route_slow_body(conn_t *c, const request_t *req)
+/* n bytes of the pattern, each after a further ms. */
+static bool slow_body(conn_t *c, const request_t *req, long n, long ms)
 {
-    long n = test_server__query_num(req, "n", 10);
-    long ms = test_server__query_num(req, "ms", 100);
     if (!send_head(c, req, 200, n, false, OCTET_STREAM))
         return false;
     for (long i = 0; i < n && !req->head; i++) {
@@ -250,6 +252,12 @@ static bool route_slow_body(conn_t *c, const request_t *req)
             return false;
     }
     return true;
+}
+
+static bool route_slow_body(conn_t *c, const request_t *req)
+{
+    return slow_body(c, req, test_server__query_num(req, "n", 10),
+                     test_server__query_num(req, "ms", 100));
 }
 
 /* Answers 200 "ok" with Content-Type: text/plain and the headers that
@@ -313,10 +321,10 @@ static bool route_conn_close(conn_t *c, const request_t *req)
 }
 
 static bool respond_compressed(conn_t *c, const request_t *req, const char *headers,
-                               int window_bits, bool zeros, size_t len)
+                               int window_bits, size_t len)
 {
     size_t body_len;
-    char *body = compress_body(window_bits, zeros, len, &body_len);
+    char *body = compress_body(window_bits, len, &body_len);
     bool ok = respond(c, req, 200, false, headers, body, body_len);
     free(body);
     return ok;
@@ -324,20 +332,68 @@ static bool respond_compressed(conn_t *c, const request_t *req, const char *head
 
 static bool route_gzip(conn_t *c, const request_t *req)
 {
-    return respond_compressed(c, req, OCTET_STREAM "Content-Encoding: gzip\r\n", 15 + 16, false,
+    return respond_compressed(c, req, OCTET_STREAM "Content-Encoding: gzip\r\n", 15 + 16,
                               (size_t)test_server__query_num(req, "n", 1024));
 }
 
 static bool route_deflate(conn_t *c, const request_t *req)
 {
-    return respond_compressed(c, req, OCTET_STREAM "Content-Encoding: deflate\r\n", 15, false,
+    return respond_compressed(c, req, OCTET_STREAM "Content-Encoding: deflate\r\n", 15,
                               (size_t)test_server__query_num(req, "n", 1024));
 }
 
+enum { MIB = 1 << 20 };
+static const unsigned char zero_mib[MIB];
+
+/* One MiB of zeros as raw deflate blocks ended by a full flush: byte-aligned,
+ * not final, and needing no history, so copies of it make one stream. */
+static char *deflate_zero_mib(size_t *out_len)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        test_server__die("deflateInit2");
+    size_t cap = deflateBound(&z, MIB) + 16;
+    char *out = malloc(cap);
+    if (out == NULL)
+        test_server__die("malloc");
+    z.next_in = (Bytef *)zero_mib;
+    z.avail_in = MIB;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    if (deflate(&z, Z_FULL_FLUSH) != Z_OK || z.avail_in != 0)
+        test_server__die("deflate");
+    *out_len = cap - z.avail_out;
+    deflateEnd(&z);
+    return out;
+}
+
+/* mb MiB of zeros, gzip'd about 1000:1: the gzip header, mb copies of
+ * deflate_zero_mib, a final empty block and the trailer. Compressing a GiB
+ * would take seconds; this takes none. */
 static bool route_gzip_bomb(conn_t *c, const request_t *req)
 {
-    return respond_compressed(c, req, OCTET_STREAM "Content-Encoding: gzip\r\n", 15 + 16, true,
-                              (size_t)test_server__query_num(req, "mb", 1) << 20);
+    long mb = test_server__query_num(req, "mb", 1);
+    size_t block_len;
+    char *block = deflate_zero_mib(&block_len);
+    uLong mib_crc = crc32(0, zero_mib, MIB), crc = crc32(0, NULL, 0);
+    for (long i = 0; i < mb; i++)
+        crc = crc32_combine(crc, mib_crc, MIB);
+    uint32_t isize = (uint32_t)((uint64_t)mb * MIB); /* the length mod 2^32 */
+    static const unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
+    /* BFINAL set, fixed Huffman codes, then end-of-block: an empty last block. */
+    unsigned char tail[10] = {0x03, 0x00};
+    for (int i = 0; i < 4; i++) {
+        tail[2 + i] = (unsigned char)(crc >> (8 * i));
+        tail[6 + i] = (unsigned char)(isize >> (8 * i));
+    }
+    long len = (long)sizeof(header) + mb * (long)block_len + (long)sizeof(tail);
+    bool ok = send_head(c, req, 200, len, false, OCTET_STREAM "Content-Encoding: gzip\r\n") &&
+              send_body(c, req, header, sizeof(header));
+    for (long i = 0; ok && i < mb; i++)
+        ok = send_body(c, req, block, block_len);
+    ok = ok && send_body(c, req, tail, sizeof(tail));
+    free(block);
+    return ok;
 }
 
 static bool route_redirect(conn_t *c, const request_t *req)
@@ -426,12 +482,17 @@ static bool route_close_mid_headers(conn_t *c, const request_t *req)
     return false;
 }
 
-static bool route_close_mid_body(conn_t *c, const request_t *req)
+/* Content-Length n, n/2 bytes of the pattern, then a close. */
+static bool close_mid_body(conn_t *c, const request_t *req, long n)
 {
-    long n = test_server__query_num(req, "n", 1024);
     if (send_head(c, req, 200, n, false, OCTET_STREAM))
         send_pattern(c, req, 0, (size_t)n / 2);
     return false;
+}
+
+static bool route_close_mid_body(conn_t *c, const request_t *req)
+{
+    return close_mid_body(c, req, test_server__query_num(req, "n", 1024));
 }
 
 static bool route_no_close_notify(conn_t *c, const request_t *req)
@@ -447,6 +508,99 @@ static bool route_truncated_tls(conn_t *c, const request_t *req)
 {
     c->skip_close_notify = true;
     return route_close_mid_body(c, req);
+}
+
+/* Ends the connection with a TCP reset once the route returns. */
+static bool reset_connection(conn_t *c)
+{
+    c->reset = true;
+    c->skip_close_notify = true;
+    return false;
+}
+
+static bool route_reset(conn_t *c, const request_t *req)
+{
+    (void)req;
+    return reset_connection(c);
+}
+
+/* Header lines no parser may accept, one per `kind` of /malformed-header. */
+#define LINE_(text)                                                                                \
+    {                                                                                              \
+        text, sizeof(text) - 1                                                                     \
+    }
+static const struct malformed_line_s {
+    const char *text;
+    size_t len; /* the NUL in one of them is part of the line */
+} malformed_lines[] = {
+    LINE_("X-No-Colon\r\n"),
+    LINE_("X-Ctl\x01: v\r\n"),
+    LINE_("X-Nul: a\0b\r\n"),
+};
+#undef LINE_
+enum { NUM_MALFORMED = sizeof(malformed_lines) / sizeof(malformed_lines[0]) };
+
+/* A 200 head with malformed line `kind` among its headers, then "ok" and a
+ * close (the framing is not to be trusted). */
+static bool malformed_header(conn_t *c, size_t kind)
+{
+    static const char status[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n";
+    static const char rest[] = "Content-Length: 2\r\nConnection: close\r\n\r\nok";
+    const struct malformed_line_s *line = &malformed_lines[kind % NUM_MALFORMED];
+    if (test_server__send(c, status, sizeof(status) - 1) &&
+        test_server__send(c, line->text, line->len))
+        test_server__send(c, rest, sizeof(rest) - 1);
+    return false;
+}
+
+static bool route_malformed_header(conn_t *c, const request_t *req)
+{
+    return malformed_header(c, (size_t)test_server__query_num(req, "kind", 0));
+}
+
+/* Headers without end: `X-Fill-<i>: <1000 x's>` lines until the client
+ * stops reading or `mb` MiB have gone. */
+static bool route_endless_headers(conn_t *c, const request_t *req)
+{
+    unsigned long limit = (unsigned long)test_server__query_num(req, "mb", 100) << 20;
+    static const char status[] = "HTTP/1.1 200 OK\r\n";
+    if (!test_server__send(c, status, sizeof(status) - 1))
+        return false;
+    char line[1100];
+    unsigned long sent = sizeof(status) - 1;
+    for (unsigned i = 0; sent < limit; i++) {
+        int prefix = snprintf(line, sizeof(line), "X-Fill-%u: ", i);
+        memset(line + prefix, 'x', 1000);
+        memcpy(line + prefix + 1000, "\r\n", 2);
+        size_t len = (size_t)prefix + 1002;
+        if (!test_server__send(c, line, len))
+            return false;
+        sent += len;
+    }
+    return false;
+}
+
+/* ---- Random faults ------------------------------------------------------------ */
+
+static bool route_random(conn_t *c, const request_t *req)
+{
+    test_server_fault_t f =
+        test_server_random_fault((uint64_t)test_server__query_num(req, "seed", 1));
+    switch (f.kind) {
+    case TEST_FAULT_NONE:
+        return respond_pattern(c, req, f.body_len);
+    case TEST_FAULT_DELAY:
+        return test_server__sleep(c, f.ms) && respond_pattern(c, req, f.body_len);
+    case TEST_FAULT_SLOW_BODY:
+        return slow_body(c, req, (long)f.body_len, f.ms);
+    case TEST_FAULT_RESET:
+        return reset_connection(c);
+    case TEST_FAULT_CLOSE_MID_BODY:
+        return close_mid_body(c, req, (long)f.body_len);
+    case TEST_FAULT_MALFORMED_HEADER:
+        return malformed_header(c, f.variant);
+    }
+    return false;
 }
 
 static bool route_bad_chunk(conn_t *c, const request_t *req)
@@ -527,6 +681,10 @@ static const struct route_s {
     {"/many-1xx", route_many_1xx},
     {"/cl-and-te", route_cl_and_te},
     {"/two-cl", route_two_cl},
+    {"/reset", route_reset},
+    {"/malformed-header", route_malformed_header},
+    {"/endless-headers", route_endless_headers},
+    {"/random", route_random},
 };
 
 bool test_server__route(conn_t *c, const request_t *req)

@@ -10,7 +10,11 @@
  *     connection closed after its idle time;
  *   - compression: /gzip and /deflate inflate to the pattern, /gzip-bomb to
  *     zeros;
+ *   - faults: /reset resets, /malformed-header's lines, /endless-headers up
+ *     to its limit and test_server_bytes_sent, /random as
+ *     test_server_random_fault says;
  *   - a client that leaves mid-body; IPv6; test_server_url;
+ *   - the server in a process of its own, and its counts;
  *   - stop: returns within a second while a /no-response and a trickling
  *     connection are open, and leaves no fd behind.
  *
@@ -30,6 +34,7 @@
 #include "tests/support/check.h"
 #include "tests/support/fds.h"
 #include "tests/support/http_server.h"
+#include "tests/support/http_server_process.h"
 #include "tests/support/wait.h"
 
 /* How long a read may wait for the server before the test fails. */
@@ -217,6 +222,10 @@ static const struct exact_case_s {
     {"/two-cl",
      "HTTP/1.1 200 OK\r\n" OCTET "Content-Length: 6\r\nContent-Length: 5\r\n" CLOSE "hello!"},
     {"/nowhere", "HTTP/1.1 404 Not Found\r\n" TEXT "Content-Length: 9\r\n" CLOSE "not found"},
+    {"/malformed-header?kind=0",
+     "HTTP/1.1 200 OK\r\n" TEXT "X-No-Colon\r\nContent-Length: 2\r\n" CLOSE "ok"},
+    {"/malformed-header?kind=1",
+     "HTTP/1.1 200 OK\r\n" TEXT "X-Ctl\x01: v\r\nContent-Length: 2\r\n" CLOSE "ok"},
 };
 
 static void exact(test_server_t *s)
@@ -502,6 +511,94 @@ static void compression(test_server_t *s)
     printf("ok compression\n");
 }
 
+/* ---- Faults beyond the exact table ------------------------------------------------ */
+
+/* Sends `target` with Connection: close; true if the server reset the
+ * connection, false if it closed it after sending *out_len bytes (the
+ * caller frees *out_response). */
+static bool reset_or_response(const test_server_t *s, const char *target, char **out_response,
+                              size_t *out_len)
+{
+    int fd = connect_to(s, false);
+    char request[256];
+    snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\nConnection: close\r\n\r\n", target);
+    send_str(fd, request);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    ASSERT_NOT_NULL(buf);
+    ssize_t n;
+    while ((n = recv(fd, buf + len, cap - len, 0)) > 0) {
+        len += (size_t)n;
+        if (len == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            ASSERT_NOT_NULL(buf);
+        }
+    }
+    close(fd);
+    if (n < 0) {
+        ASSERT_EQ(errno, ECONNRESET);
+        ASSERT_UEQ(len, 0);
+        free(buf);
+        return true;
+    }
+    *out_response = buf;
+    *out_len = len;
+    return false;
+}
+
+static void faults(test_server_t *s)
+{
+    char *response;
+    size_t len;
+    ASSERT_TRUE(reset_or_response(s, "/reset", &response, &len));
+
+    static const char nul_line[] =
+        "HTTP/1.1 200 OK\r\n" TEXT "X-Nul: a\0b\r\nContent-Length: 2\r\n" CLOSE "ok";
+    ASSERT_FALSE(reset_or_response(s, "/malformed-header?kind=2", &response, &len));
+    ASSERT_UEQ(len, sizeof(nul_line) - 1);
+    ASSERT_EQ(memcmp(response, nul_line, len), 0);
+    free(response);
+
+    /* 1 MiB of header lines, each whole, then a close; every byte counted. */
+    unsigned long sent_before = test_server_bytes_sent(s);
+    ASSERT_FALSE(reset_or_response(s, "/endless-headers?mb=1", &response, &len));
+    ASSERT_UGE(len, 1u << 20);
+    ASSERT_ULT(len, (1u << 20) + 1100);
+    ASSERT_EQ(memcmp(response, "HTTP/1.1 200 OK\r\nX-Fill-0: xxx", 30), 0);
+    ASSERT_EQ(memcmp(response + len - 2, "\r\n", 2), 0);
+    ASSERT_NULL(memmem(response, len, "\r\n\r\n", 4));
+    ASSERT_UEQ(test_server_bytes_sent(s) - sent_before, len);
+    free(response);
+
+    /* Each kind of random fault at least once, as its seed says. */
+    bool seen[TEST_FAULT_MALFORMED_HEADER + 1] = {false};
+    for (unsigned long seed = 0; seed < 200; seed++) {
+        test_server_fault_t f = test_server_random_fault(seed);
+        ASSERT_EQ(test_server_random_fault(seed).kind, f.kind);
+        seen[f.kind] = true;
+        char target[64];
+        snprintf(target, sizeof(target), "/random?seed=%lu", seed);
+        bool reset = reset_or_response(s, target, &response, &len);
+        ASSERT_EQ(reset, f.kind == TEST_FAULT_RESET);
+        if (reset)
+            continue;
+        if (f.kind == TEST_FAULT_MALFORMED_HEADER) {
+            ASSERT_NOT_NULL(strstr(response, "HTTP/1.1 200 OK\r\n"));
+        } else {
+            size_t want_body = f.kind == TEST_FAULT_CLOSE_MID_BODY ? f.body_len / 2 : f.body_len;
+            char *end = strstr(response, "\r\n\r\n");
+            ASSERT_NOT_NULL(end);
+            ASSERT_UEQ(content_length(response), f.body_len);
+            ASSERT_UEQ(len - (size_t)(end + 4 - response), want_body);
+        }
+        free(response);
+    }
+    for (int kind = 0; kind <= TEST_FAULT_MALFORMED_HEADER; kind++)
+        ASSERT_TRUE(seen[kind]);
+    printf("ok faults\n");
+}
+
 /* ---- Clients and addresses --------------------------------------------------------- */
 
 /* A client that leaves mid-body ends only its own connection. */
@@ -552,6 +649,41 @@ static void addresses(test_server_t *s)
     printf("ok addresses\n");
 }
 
+/* ---- A server in a process of its own ------------------------------------------ */
+
+/* Run before this process has threads: the server's process is a fork. */
+static void in_a_process(void)
+{
+    int fds_before = count_fds();
+    test_server_process_t *p = test_server_process_start(NULL);
+    test_server_counts_t counts = test_server_process_counts(p);
+    ASSERT_UEQ(counts.requests_served, 0);
+    ASSERT_UEQ(counts.bytes_sent, 0);
+
+    unsigned port;
+    ASSERT_EQ(sscanf(test_server_process_origin(p), "http://127.0.0.1:%u", &port), 1);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                               .sin_port = htons((uint16_t)port)};
+    ASSERT_EQ(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    send_str(fd, "GET /bytes?n=3 HTTP/1.1\r\nConnection: close\r\n\r\n");
+    size_t len;
+    char *response = recv_all(fd, &len);
+    ASSERT_STR_EQ(response, "HTTP/1.1 200 OK\r\n" OCTET "Content-Length: 3\r\n" CLOSE "abc");
+    close(fd);
+
+    counts = test_server_process_counts(p);
+    ASSERT_UEQ(counts.connections_accepted, 1);
+    ASSERT_UEQ(counts.requests_served, 1);
+    ASSERT_UEQ(counts.bytes_sent, len);
+    free(response);
+    test_server_process_stop(p);
+    ASSERT_EQ(count_fds(), fds_before);
+    printf("ok in_a_process\n");
+}
+
 /* ---- Stop --------------------------------------------------------------------- */
 
 /* Stopping does not wait for a connection that never gets an answer nor for
@@ -589,6 +721,7 @@ int main(void)
     /* Progress lines reach the log even if a check aborts later. */
     setvbuf(stdout, NULL, _IOLBF, 0);
     int fds_at_start = count_fds();
+    in_a_process();
 
     test_server_t *s = test_server_start(NULL);
     exact(s);
@@ -598,6 +731,7 @@ int main(void)
     echo(s);
     framing_rules(s);
     compression(s);
+    faults(s);
     client_leaves(s);
     addresses(s);
     test_server_stop(s);
