@@ -38,12 +38,10 @@ int main(int argc, char **argv)
         return 127;
     }
     fwrite(child.output, 1, child.output_len, stdout);
-    int status = WIFEXITED(child.status) ? WEXITSTATUS(child.status)
-                                         : 128 + WTERMSIG(child.status);
-    printf("\nrun-measured status=%d wall_ns=%llu cpu_ns=%llu maxrss_kb=%ld timed_out=%d\n",
-           status, (unsigned long long)child.wall_ns,
-           (unsigned long long)bench_rusage_cpu_ns(&child.usage), child.usage.ru_maxrss,
-           timed_out ? 1 : 0);
+    int status = WIFEXITED(child.status) ? WEXITSTATUS(child.status) : 128 + WTERMSIG(child.status);
+    printf("\nrun-measured status=%d wall_ns=%llu cpu_ns=%llu maxrss_kb=%ld timed_out=%d\n", status,
+           (unsigned long long)child.wall_ns, (unsigned long long)bench_rusage_cpu_ns(&child.usage),
+           child.usage.ru_maxrss, timed_out ? 1 : 0);
     bench_child_free(&child);
     return 0;
 }
