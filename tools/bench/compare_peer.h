@@ -45,8 +45,13 @@ typedef struct peer_ops_s {
     bench_result_t (*urls)(const peer_urls_t *urls);
 } peer_ops_t;
 
-/* peer_main parses the command line above, runs the mode with `ops` and
- * prints its line; returns main's exit status. */
-int peer_main(int argc, char **argv, const peer_ops_t *ops);
+/* What a peer program defines: peer_main.c's main parses the command line
+ * above, runs the mode with these and prints the line. */
+extern const peer_ops_t compare_peer_ops;
+
+/* Defines compare_peer_ops: COMPARE_PEER("gust_peer", version, load, urls); */
+#define COMPARE_PEER(NAME, VERSION, LOAD, URLS)                                                    \
+    const peer_ops_t compare_peer_ops = {                                                          \
+        .name = (NAME), .version = (VERSION), .load = (LOAD), .urls = (URLS)}
 
 #endif

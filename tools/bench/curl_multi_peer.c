@@ -96,13 +96,4 @@ done:
     return r;
 }
 
-int main(int argc, char **argv)
-{
-    static const peer_ops_t ops = {
-        .name = "curl_multi_peer",
-        .version = version,
-        .load = bench_curl,
-        .urls = add_all,
-    };
-    return peer_main(argc, argv, &ops);
-}
+COMPARE_PEER("curl_multi_peer", version, bench_curl, add_all);

@@ -74,13 +74,4 @@ done:
     return r;
 }
 
-int main(int argc, char **argv)
-{
-    static const peer_ops_t ops = {
-        .name = "gust_peer",
-        .version = version,
-        .load = bench_gust,
-        .urls = send_all,
-    };
-    return peer_main(argc, argv, &ops);
-}
+COMPARE_PEER("gust_peer", version, bench_gust, send_all);

@@ -1,5 +1,6 @@
-/* tools/bench/peer_main.c: the command line and output of the C peers of
- * tools/bench/compare (see compare_peer.h). */
+/* tools/bench/peer_main.c: main of the C peers of tools/bench/compare: the
+ * command line and the output (see compare_peer.h) around the peer's
+ * compare_peer_ops. */
 #include "tools/bench/compare_peer.h"
 #include "tools/bench/measure.h"
 
@@ -33,8 +34,9 @@ static void print_result(const bench_result_t *r)
            r->failures, (double)r->wall_ns / 1e9, r->connections, why);
 }
 
-int peer_main(int argc, char **argv, const peer_ops_t *ops)
+int main(int argc, char **argv)
 {
+    const peer_ops_t *ops = &compare_peer_ops;
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         printf("%s\n", ops->version());
         return 0;

@@ -266,28 +266,22 @@ class Script(OwnProtocol):
         return [sys.executable, os.path.join(run.BENCH, "peers", self.script)]
 
 
-class Aiohttp(Script):
-    name, label, script = "aiohttp", "Python aiohttp", "aiohttp_client.py"
-    scale = 0.2
+# The Python peers: name, label, file in peers/, share of the counts (each
+# run of a slow client bounded to about 10 s at full size).
+SCRIPTS = [
+    ("aiohttp", "Python aiohttp", "aiohttp_client.py", 0.2),
+    ("requests-futures", "requests-futures", "requests_futures_client.py", 0.05),
+    ("threadpool", "ThreadPoolExecutor + Session", "threadpool_client.py", 0.05),
+    ("gevent", "gevent + requests", "gevent_client.py", 0.05),
+]
 
 
-class RequestsFutures(Script):
-    name, label, script = "requests-futures", "requests-futures", "requests_futures_client.py"
-    scale = 0.05
+def _script_peer(name, label, script, scale):
+    return type(script[:-3], (Script,), {"name": name, "label": label, "script": script,
+                                         "scale": scale})
 
 
-class ThreadPool(Script):
-    name, label, script = "threadpool", "ThreadPoolExecutor + Session", "threadpool_client.py"
-    scale = 0.05
-
-
-class Gevent(Script):
-    name, label, script = "gevent", "gevent + requests", "gevent_client.py"
-    scale = 0.05
-
-
-ALL = [GustLib, GustBench, H2load, Wrk, Ab, Curl, Go, Node, Aiohttp, RequestsFutures, ThreadPool,
-       Gevent]
+ALL = [GustLib, GustBench, H2load, Wrk, Ab, Curl, Go, Node] + [_script_peer(*s) for s in SCRIPTS]
 NAMES = [p.name for p in ALL]
 
 
