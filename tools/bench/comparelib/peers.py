@@ -245,7 +245,7 @@ class Go(OwnProtocol):
 
 class Node(OwnProtocol):
     name, label = "node", "Node http (keepAlive agent)"
-    scale = 0.5
+    scale = 0.1
 
     def prepare(self, bins):
         self.path = shutil.which("node") or shutil.which("nodejs")
@@ -269,7 +269,7 @@ class Script(OwnProtocol):
 # The Python peers: name, label, file in peers/, share of the counts (each
 # run of a slow client bounded to about 10 s at full size).
 SCRIPTS = [
-    ("aiohttp", "Python aiohttp", "aiohttp_client.py", 0.2),
+    ("aiohttp", "Python aiohttp", "aiohttp_client.py", 0.1),
     ("requests-futures", "requests-futures", "requests_futures_client.py", 0.05),
     ("threadpool", "ThreadPoolExecutor + Session", "threadpool_client.py", 0.05),
     ("gevent", "gevent + requests", "gevent_client.py", 0.05),

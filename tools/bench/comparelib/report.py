@@ -32,6 +32,8 @@ def _status(row):
 
 
 def table(header, rows):
+    if not rows:
+        return "(no client of this part was selected)"
     lines = ["| " + " | ".join(header) + " |",
              "|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|"]
     for r in rows:

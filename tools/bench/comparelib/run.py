@@ -39,6 +39,9 @@ def _on_term(signum, frame):
     raise KeyboardInterrupt("signal %d" % signum)
 
 
+# Ctrl-C raises KeyboardInterrupt even where SIGINT came in ignored (a
+# background job of a script).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 signal.signal(signal.SIGTERM, _on_term)
 signal.signal(signal.SIGHUP, _on_term)
 
