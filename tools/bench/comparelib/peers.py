@@ -10,6 +10,7 @@ wait4 for every peer alike (comparelib/run.py)."""
 import os
 import re
 import shutil
+import subprocess
 import sys
 
 from . import run
@@ -50,6 +51,22 @@ class Peer:
 
     def prepare(self, bins):
         """Finds what the peer needs; sets self.missing when something is."""
+
+    def version_argv(self):
+        """A command whose first line of output names the peer's version."""
+        return None
+
+    def version(self):
+        """That line (at most 60 characters), or "?"."""
+        argv = None if self.missing else self.version_argv()
+        if argv is None:
+            return "?"
+        try:
+            p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            return "?"
+        return (p.stdout.strip().splitlines() or ["?"])[0][:60]
 
     def load_argv(self, url, requests, concurrency, duration_s):
         raise NotImplementedError
@@ -107,6 +124,9 @@ class Built(OwnProtocol):
     def command(self):
         return [self.path]
 
+    def version_argv(self):
+        return self.command() + ["--version"]
+
 
 class GustLib(Built):
     name, label, target = "gust", "gust (library)", "tools/bench/gust_peer"
@@ -123,6 +143,9 @@ class GustBench(Peer):
 
     def prepare(self, bins):
         Built.prepare(self, bins)
+
+    def version_argv(self):
+        return [self.path, "--version"]
 
     def load_argv(self, url, requests, concurrency, duration_s, pipeline=1):
         argv = [self.path, "bench", "-c", str(concurrency), "-n", str(requests)]
@@ -165,9 +188,13 @@ class System(Peer):
         if self.path is None:
             self.missing = "%s not found (tools/setup installs it)" % self.program
 
+    def version_argv(self):
+        return [self.path, self.version_flag]
+
 
 class H2load(System):
     name, label, program = "h2load", "h2load --h1", "h2load"
+    version_flag = "--version"
     urls_why = "one host per run"
 
     def load_argv(self, url, requests, concurrency, duration_s):
@@ -188,6 +215,7 @@ class H2load(System):
 
 class Wrk(System):
     name, label, program = "wrk", "wrk", "wrk"
+    version_flag = "-v"
     duration_based = True
     urls_why = "one URL per run"
 
@@ -215,6 +243,7 @@ class Wrk(System):
 
 class Ab(System):
     name, label, program = "ab", "ab -k", "ab"
+    version_flag = "-V"
     urls_why = "one URL per run"
 
     def load_argv(self, url, requests, concurrency, duration_s):
@@ -239,6 +268,9 @@ class Go(OwnProtocol):
         if self.path is None:
             self.missing = bins.get("go_why") or "go_client not built"
 
+    def version_argv(self):
+        return ["go", "version"]
+
     def command(self):
         return [self.path]
 
@@ -252,6 +284,9 @@ class Node(OwnProtocol):
         if self.path is None:
             self.missing = "node not found"
 
+    def version_argv(self):
+        return [self.path, "-p", "'node ' + process.version"]
+
     def command(self):
         return [self.path, os.path.join(run.BENCH, "peers", "node_client.js")]
 
@@ -262,23 +297,30 @@ class Script(OwnProtocol):
 
     script = ""
 
+    module = ""
+
     def command(self):
         return [sys.executable, os.path.join(run.BENCH, "peers", self.script)]
 
+    def version_argv(self):
+        return [sys.executable, "-c", "import sys, %s as m; print('Python %%d.%%d, %s %%s' %% "
+                "(sys.version_info[:2] + (m.__version__,)))" % (self.module, self.module)]
+
 
 # The Python peers: name, label, file in peers/, share of the counts (each
-# run of a slow client bounded to about 10 s at full size).
+# run of a slow client bounded to about 10 s at full size), the module whose
+# version is reported.
 SCRIPTS = [
-    ("aiohttp", "Python aiohttp", "aiohttp_client.py", 0.1),
-    ("requests-futures", "requests-futures", "requests_futures_client.py", 0.05),
-    ("threadpool", "ThreadPoolExecutor + Session", "threadpool_client.py", 0.05),
-    ("gevent", "gevent + requests", "gevent_client.py", 0.05),
+    ("aiohttp", "Python aiohttp", "aiohttp_client.py", 0.1, "aiohttp"),
+    ("requests-futures", "requests-futures", "requests_futures_client.py", 0.05, "requests"),
+    ("threadpool", "ThreadPoolExecutor + Session", "threadpool_client.py", 0.05, "requests"),
+    ("gevent", "gevent + requests", "gevent_client.py", 0.05, "gevent"),
 ]
 
 
-def _script_peer(name, label, script, scale):
+def _script_peer(name, label, script, scale, module):
     return type(script[:-3], (Script,), {"name": name, "label": label, "script": script,
-                                         "scale": scale})
+                                         "scale": scale, "module": module})
 
 
 ALL = [GustLib, GustBench, H2load, Wrk, Ab, Curl, Go, Node] + [_script_peer(*s) for s in SCRIPTS]

@@ -207,9 +207,12 @@ def goals(results):
 def markdown(results):
     meta = results["meta"]
     parts = ["# gust beside its peers", "",
-             "%s, %s, %d CPUs (%s), load average at start %s. Command: `%s`; %s." % (
-                 meta["date"], meta["machine"], meta["nproc"], meta["cpu"], meta["loadavg"],
-                 meta["command"], meta["mode"])]
+             "%s, gust %s, %s, %d CPUs (%s), load average at start %s. Command: `%s`; %s." % (
+                 meta["date"], meta["commit"], meta["machine"], meta["nproc"], meta["cpu"],
+                 meta["loadavg"], meta["command"], meta["mode"])]
+    if meta.get("clients"):
+        parts += ["", "Clients: " + "; ".join("%s: %s" % kv for kv in meta["clients"].items()) +
+                  "."]
     for key in sorted(results["parts"]):
         parts += ["", "## " + TITLES[key], "", RENDER[key](results["parts"][key])]
     parts += ["", "## Goals (issue 8)", "",
