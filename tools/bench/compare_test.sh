@@ -8,7 +8,7 @@
 set -euo pipefail
 
 out="${TEST_TMPDIR:-$(mktemp -d)}/compare"
-timeout 120 tools/bench/compare --smoke --no-build --bin-root "$PWD" --only gust,libcurl \
+timeout 50 tools/bench/compare --smoke --no-build --bin-root "$PWD" --only gust,libcurl \
     --parts 1,4 --out "$out" > "$out.md" 2> "$out.log" || {
     echo "compare failed:"; cat "$out.log" "$out.md"; exit 1; }
 cat "$out.md"
