@@ -2,7 +2,7 @@
 keep-alive load (part 1), for a list of URLs under a connection limit
 (part 2), and how its output is read back.
 
-Every peer's output becomes a dict {ok, failed, wall_s, why}: answers with
+Every peer's output becomes a dict {ok, failures, wall_s, why}: answers with
 status 200, everything else, and the seconds from the first request to the
 last answer as the client itself reports them (for gust fetch, which does
 not, the wall time of the whole process). CPU time and peak RSS come from
@@ -88,7 +88,7 @@ def parse_result_line(text):
                   r"why=(.*)$", text, re.M)
     if m is None:
         raise Unreadable("no compare-result line")
-    return {"ok": int(m.group(1)), "failed": int(m.group(2)), "wall_s": float(m.group(3)),
+    return {"ok": int(m.group(1)), "failures": int(m.group(2)), "wall_s": float(m.group(3)),
             "connections": int(m.group(4)) or None, "why": m.group(5).strip()}
 
 
@@ -167,13 +167,13 @@ class GustBench(Peer):
             lines = len(re.findall(r'^\{"index"', text, re.M))
             if lines == 0:
                 raise Unreadable("no JSON lines from gust fetch")
-            return {"ok": ok, "failed": lines - ok, "wall_s": measured.wall_s,
+            return {"ok": ok, "failures": lines - ok, "wall_s": measured.wall_s,
                     "why": "" if ok == lines else "a request failed", "connections": None,
                     "note": "gust fetch; process wall time"}
         done = _num(r"gust bench: (\d+) requests in", text, cast=int)
         rate = _num(r"requests in [\d.]+ s: ([\d.]+) req/s", text)
         errors = _num(r"errors (\d+)", text, cast=int)
-        return {"ok": done - errors, "failed": errors, "wall_s": done / rate if rate else 0,
+        return {"ok": done - errors, "failures": errors, "wall_s": done / rate if rate else 0,
                 "why": "" if errors == 0 else re.search(r"errors .*", text).group(0),
                 "connections": _num(r"connections: (\d+) opened", text, 0, int) or None}
 
@@ -209,7 +209,7 @@ class H2load(System):
             raise Unreadable("no 'finished in' line")
         ok = _num(r"status codes: (\d+) 2xx", text, cast=int)
         done = _num(r"requests: \d+ total, \d+ started, (\d+) done", text, cast=int)
-        return {"ok": ok, "failed": done - ok, "wall_s": _seconds(m.group(1), m.group(2)),
+        return {"ok": ok, "failures": done - ok, "wall_s": _seconds(m.group(1), m.group(2)),
                 "why": "" if done == ok else "non-2xx or errors", "connections": None}
 
 
@@ -236,7 +236,7 @@ class Wrk(System):
         done = int(m.group(1))
         bad = _num(r"Non-2xx or 3xx responses: (\d+)", text, 0, int)
         errors = re.search(r"Socket errors: (.*)", text)
-        return {"ok": done - bad, "failed": bad, "wall_s": _seconds(m.group(2), m.group(3)),
+        return {"ok": done - bad, "failures": bad, "wall_s": _seconds(m.group(2), m.group(3)),
                 "why": errors.group(0) if errors else "", "connections": None,
                 "note": "duration-based"}
 
@@ -255,7 +255,7 @@ class Ab(System):
         failed = _num(r"^Failed requests:\s+(\d+)", text, cast=int)
         non2xx = _num(r"^Non-2xx responses:\s+(\d+)", text, 0, int)
         bad = failed + non2xx
-        return {"ok": done - bad, "failed": bad,
+        return {"ok": done - bad, "failures": bad,
                 "wall_s": _num(r"^Time taken for tests:\s+([\d.]+) seconds", text),
                 "why": "" if bad == 0 else "failed or non-2xx", "connections": None}
 

@@ -28,6 +28,8 @@ def _status(row):
         return "missing: " + row["missing"]
     if row.get("failed"):
         return "failed: " + row["failed"]
+    if row.get("pending"):
+        return "not run (interrupted)"
     return None
 
 

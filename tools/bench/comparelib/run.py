@@ -303,10 +303,11 @@ class Servers:
         self.log("compare_servers on 127.0.0.1:%d and :%d" % tuple(ports))
 
     def nginx_url(self, name):
-        return "http://127.0.0.1:%d/%s" % (self.nginx_port, name)
+        return "http://127.0.0.1:%s/%s" % (self.nginx_port, name)
 
     def delay_url(self, which, path):
-        return "http://127.0.0.1:%d/%s" % (self.delay_ports[which], path)
+        port = self.delay_ports[which] if self.delay_ports else None
+        return "http://127.0.0.1:%s/%s" % (port, path)
 
     def stop(self):
         # nginx: SIGQUIT is its graceful stop; compare_servers ends with its stdin.
