@@ -535,6 +535,33 @@ void gust__session_fill_pipeline(conn_t *conn)
         wake_waiters(session, conn->origin, true);
 }
 
+/* How far into the starved calls a released connection looks for one to
+ * its origin: bounded, so that a long queue costs no more per release. */
+enum { STARVED_LOOKAHEAD = 16 };
+
+/* An early call starved on this worker for `origin` that may take a
+ * kept-alive connection, or NULL. None when the oldest starved call is for
+ * an origin with no connection at all: reuse lets every other origin go on,
+ * that one only a freed slot. */
+static call_t *starved_for(session_t *session, const origin_t *origin)
+{
+    if (cds_list_empty(&session->starved))
+        return NULL;
+    const call_t *oldest = cds_list_first_entry(&session->starved, call_t, wait_link);
+    if (oldest->origin != origin &&
+        atomic_load_explicit(&oldest->origin->num_open, memory_order_relaxed) == 0)
+        return NULL;
+    unsigned looked = 0;
+    call_t *call;
+    cds_list_for_each_entry(call, &session->starved, wait_link) {
+        if (++looked > STARVED_LOOKAHEAD)
+            break;
+        if (call->origin == origin && !call->want_fresh_conn && !gust__call_cancelled(call))
+            return call;
+    }
+    return NULL;
+}
+
 void gust__session_release(conn_t *conn)
 {
     session_t *session = conn->session;
@@ -557,9 +584,20 @@ void gust__session_release(conn_t *conn)
         gust__conn_send(conn, call);
         return;
     }
-    /* Calls for other origins wait for the slot this connection holds. */
     if (atomic_load_explicit(&client->num_starved, memory_order_relaxed) > 0) {
-        gust__conn_close(conn);
+        /* Calls wait for a slot under the total limit. One for this origin
+         * takes the connection as it is; otherwise it closes, and the slot
+         * goes to a call for another origin. */
+        call_t *call = starved_for(session, origin);
+        if (call != NULL) {
+            gust__session_unwait(session, call);
+            gust__conn_send(conn, call);
+        } else {
+            gust__conn_close(conn);
+            /* Here, not in the task the freed slot posted: another
+             * connection finishing before that task ran would close too. */
+            serve_starved(session);
+        }
         return;
     }
     make_idle(session, conn);

@@ -175,6 +175,77 @@ static void test_total(void)
     raw_server_stop(a);
 }
 
+/* Completion order, recorded by the callbacks. */
+typedef struct finish_order_s {
+    atomic_uint next;
+} finish_order_t;
+
+typedef struct order_slot_s {
+    finish_order_t *order;
+    unsigned place; /* the order this request finished in */
+} order_slot_t;
+
+static void record_finish(gust_future_t *future, void *arg)
+{
+    (void)future;
+    order_slot_t *slot = arg;
+    /* Release: the place is written before the count that covers it. */
+    slot->place = atomic_load_explicit(&slot->order->next, memory_order_relaxed);
+    atomic_store_explicit(&slot->order->next, slot->place + 1, memory_order_release);
+}
+
+/* Under the total limit a connection that finishes goes on with a call
+ * queued for its own origin instead of closing, but a call for an origin
+ * with no connection still gets the next freed slot in its turn. */
+static void test_total_reuses_for_own_origin(void)
+{
+    test_server_t *a = test_server_start(NULL);
+    test_server_t *b = test_server_start(NULL);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    gust_client_opts_t opts = gust_client_opts_default();
+    opts.max_total = 2;
+    gust_client_t *client = new_client(runtime, &opts);
+    char url_a[256], url_b[256];
+    test_server_url(a, url_a, sizeof(url_a), "/delay?ms=30");
+    test_server_url(b, url_b, sizeof(url_b), "/delay?ms=30");
+    /* 6 for a, 1 for b, 6 more for a. */
+    enum { NUM = 13, B_INDEX = 6 };
+    finish_order_t order = {0};
+    order_slot_t slots[NUM];
+    gust_future_t *futures[NUM];
+    for (unsigned i = 0; i < NUM; i++) {
+        slots[i] = (order_slot_t){.order = &order};
+        gust_request_t req = {.url = i == B_INDEX ? url_b : url_a,
+                              .on_done = record_finish,
+                              .on_done_arg = &slots[i]};
+        futures[i] = gust_http_send(client, &req);
+        ASSERT_NOT_NULL(futures[i]);
+    }
+    for (unsigned i = 0; i < NUM; i++) {
+        outcome_t out = outcome_of(futures[i], i == B_INDEX ? url_b : url_a, REQUEST_WAIT_S);
+        ASSERT_RESPONSE(out, 200);
+        outcome_clear(&out);
+    }
+    /* A future completes before its callback runs: wait for the last. */
+    for (int i = 0; atomic_load_explicit(&order.next, memory_order_acquire) < NUM; i++) {
+        ASSERT_LT(i, 5000);
+        sleep_ms(1);
+    }
+    gust_client_stats_t stats = client_stats(client);
+    fprintf(stderr, "  %llu connections opened (%lu to a, %lu to b); b finished %u of %u\n",
+            (unsigned long long)stats.connections_opened, test_server_connections_accepted(a),
+            test_server_connections_accepted(b), slots[B_INDEX].place + 1, NUM);
+    /* Two to a, one to b when its turn came, one to a again after it:
+     * closing each finished connection would have opened 13. */
+    ASSERT_ULE(stats.connections_opened, 4);
+    /* b was not left until a's queue ran dry. */
+    ASSERT_ULT(slots[B_INDEX].place, slots[NUM - 1].place);
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    test_server_stop(b);
+    test_server_stop(a);
+}
+
 /* Waits (at most 5 s) until the server has read `n` requests. */
 static void wait_served(const test_server_t *server, unsigned long n)
 {
@@ -473,6 +544,8 @@ int main(void)
         {.name = "max_per_host 2, one worker", .fn = test_per_host_one_worker},
         {.name = "max_per_host 2, the client's own runtime", .fn = test_per_host},
         {.name = "max_total 3 over two origins", .fn = test_total},
+        {.name = "max_total 2: reuse for the own origin, a slot for one with none",
+         .fn = test_total_reuses_for_own_origin},
         {.name = "the total timeout covers the queue", .fn = test_total_timeout_covers_queue},
         {.name = "total_after_queue", .fn = test_total_after_queue},
         {.name = "cancel a request with no response", .fn = test_cancel_no_response},

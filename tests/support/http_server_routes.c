@@ -102,10 +102,13 @@ static bool send_body(conn_t *c, const request_t *req, const void *data, size_t 
     return req->head || test_server__send(c, data, len);
 }
 
-/* Sends a whole response with a Content-Length body. */
+/* Sends a whole response with a Content-Length body; a 204 or 304 gets
+ * neither (a client reads the bytes of such a body as the next response). */
 static bool respond(conn_t *c, const request_t *req, int status, bool close, const char *headers,
                     const void *body, size_t len)
 {
+    if (status == 204 || status == 304)
+        return send_head(c, req, status, -1, close, headers);
     return send_head(c, req, status, (long)len, close, headers) && send_body(c, req, body, len);
 }
 
