@@ -46,18 +46,20 @@ static int inflate_some(decoder_t *d, const unsigned char *in, size_t len, size_
         d->zs.next_out = out;
         d->zs.avail_out = sizeof(out);
         int rc = inflate(&d->zs, Z_NO_FLUSH);
+        /* What zlib made before an error counts against the cap first, so
+         * the error is the same wherever the input was split. */
+        size_t n = sizeof(out) - d->zs.avail_out;
+        d->decoded += n;
+        if (cap != 0 && d->decoded > cap)
+            return GUST_ERR_DECODED_TOO_LARGE;
         if (rc == Z_STREAM_END)
             d->finished = true;
         else if (rc == Z_MEM_ERROR)
             return GUST_ERR_NOMEM;
         else if (rc != Z_OK && rc != Z_BUF_ERROR)
             return GUST_ERR_DECODE;
-        size_t n = sizeof(out) - d->zs.avail_out;
         if (n == 0 && rc == Z_BUF_ERROR)
             break; /* needs more input */
-        d->decoded += n;
-        if (cap != 0 && d->decoded > cap)
-            return GUST_ERR_DECODED_TOO_LARGE;
         int err = n > 0 ? emit(arg, out, n) : 0;
         if (err != 0)
             return err;

@@ -101,12 +101,19 @@ static int deliver_body(void *arg, const void *at, size_t len)
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     reader_t *r = p->data;
-    r->body_bytes += len;
-    if (r->opts.max_body_bytes != 0 && r->body_bytes > r->opts.max_body_bytes)
-        return stop(r, GUST_ERR_BODY_TOO_LARGE, NULL);
-    int err = r->decoding ? gust__decoder_feed(&r->decoder, at, len, r->opts.max_decoded_bytes,
+    size_t max = r->opts.max_body_bytes;
+    /* A piece that crosses the cap is read up to it first, so that a bad
+     * byte below the cap gives the same error however the body was split. */
+    bool over = max != 0 && len > max - r->body_bytes;
+    size_t take = over ? max - r->body_bytes : len;
+    r->body_bytes += take;
+    int err = 0;
+    if (take > 0)
+        err = r->decoding ? gust__decoder_feed(&r->decoder, at, take, r->opts.max_decoded_bytes,
                                                deliver_body, r)
-                          : deliver_body(r, at, len);
+                          : deliver_body(r, at, take);
+    if (err == 0 && over)
+        err = GUST_ERR_BODY_TOO_LARGE;
     return err != 0 ? stop(r, err, NULL) : 0;
 }
 

@@ -1,6 +1,7 @@
 /* The response reader on bytes from memory: the exact outcome of the cases
  * the fuzz targets found wrong once (bodies of 1xx, 204 and 304, status codes
- * below 100, a deflate body whose first piece is one byte). */
+ * below 100, a deflate body whose first piece is one byte, errors that
+ * depended on where the bytes were split). */
 #include <string.h>
 #include <zlib.h>
 
@@ -14,13 +15,13 @@ static reader_opts_t default_opts(void)
     return opts;
 }
 
-/* Feeds `len` bytes in pieces of `piece` bytes until the response completes;
- * returns the reader's result, *out_used the bytes the response took. */
-static int read_in_pieces(reader_t *r, const char *bytes, size_t len, size_t piece,
-                          size_t *out_used)
+/* Feeds `len` bytes, with `opts`, in pieces of `piece` bytes until the
+ * response completes; returns the reader's result, *out_used the bytes the
+ * response took. */
+static int read_with(reader_t *r, const reader_opts_t *opts, const char *bytes, size_t len,
+                     size_t piece, size_t *out_used)
 {
-    reader_opts_t opts = default_opts();
-    ASSERT_TRUE(gust__reader_start(r, &opts));
+    ASSERT_TRUE(gust__reader_start(r, opts));
     size_t at = 0;
     while (at < len) {
         size_t n = len - at < piece ? len - at : piece;
@@ -34,6 +35,23 @@ static int read_in_pieces(reader_t *r, const char *bytes, size_t len, size_t pie
     }
     *out_used = at;
     return r->complete ? 0 : gust__reader_end(r);
+}
+
+static int read_in_pieces(reader_t *r, const char *bytes, size_t len, size_t piece,
+                          size_t *out_used)
+{
+    reader_opts_t opts = default_opts();
+    return read_with(r, &opts, bytes, len, piece, out_used);
+}
+
+/* The error of reading `len` bytes with `opts`, whole or in `piece`s. */
+static int error_of(const reader_opts_t *opts, const char *bytes, size_t len, size_t piece)
+{
+    reader_t r = {0};
+    size_t used = 0;
+    int err = read_with(&r, opts, bytes, len, piece, &used);
+    gust__reader_clear(&r);
+    return err;
 }
 
 /* Reads `text` whole and checks status, body and where the response ended. */
@@ -114,11 +132,57 @@ static void test_deflate_of_one_byte(void)
     gust__reader_clear(&r);
 }
 
+/* A body over its cap that is also undecodable fails as undecodable,
+ * however it was split: the part below the cap is read first. */
+static void test_body_cap_after_decoding(void)
+{
+    char text[1024];
+    int head = snprintf(text, sizeof(text),
+                        "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: 600\r\n\r\n");
+    memset(text + head, 0xff, 600);
+    size_t len = (size_t)head + 600;
+    reader_opts_t opts = default_opts();
+    opts.max_body_bytes = 512;
+    ASSERT_EQ(error_of(&opts, text, len, len), GUST_ERR_DECODE);
+    ASSERT_EQ(error_of(&opts, text, len, (size_t)head + 10), GUST_ERR_DECODE);
+}
+
+/* Output zlib made before a data error counts against the decoded cap, so
+ * the error does not depend on where the input was split. */
+static void test_decoded_cap_before_data_error(void)
+{
+    char plain[300];
+    memset(plain, 'a', sizeof(plain));
+    unsigned char packed[64];
+    z_stream zs = {0};
+    ASSERT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    zs.next_in = (Bytef *)plain;
+    zs.avail_in = sizeof(plain);
+    zs.next_out = packed;
+    zs.avail_out = sizeof(packed);
+    ASSERT_EQ(deflate(&zs, Z_SYNC_FLUSH), Z_OK);
+    size_t packed_len = sizeof(packed) - zs.avail_out;
+    deflateEnd(&zs);
+    char text[512];
+    int head = snprintf(text, sizeof(text),
+                        "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %zu\r\n\r\n",
+                        packed_len + 4);
+    memcpy(text + head, packed, packed_len);
+    memset(text + head + packed_len, 0xff, 4);
+    size_t len = (size_t)head + packed_len + 4;
+    reader_opts_t opts = default_opts();
+    opts.max_decoded_bytes = 256;
+    ASSERT_EQ(error_of(&opts, text, len, len), GUST_ERR_DECODED_TOO_LARGE);
+    ASSERT_EQ(error_of(&opts, text, len, (size_t)head + packed_len), GUST_ERR_DECODED_TOO_LARGE);
+}
+
 int main(void)
 {
     test_no_body_statuses();
     test_status_below_100();
     test_deflate_in_single_bytes();
     test_deflate_of_one_byte();
+    test_body_cap_after_decoding();
+    test_decoded_cap_before_data_error();
     return 0;
 }
