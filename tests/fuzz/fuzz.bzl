@@ -26,11 +26,11 @@ def gust_fuzz_target(name, srcs, deps, corpus):
         srcs = srcs,
         copts = GUST_COPTS,
         linkopts = select({
-            "//tests/fuzz:fuzzing": ["-fsanitize=fuzzer"],
+            "//tools/bazel:fuzz": ["-fsanitize=fuzzer"],
             "//conditions:default": [],
         }),
         deps = deps + select({
-            "//tests/fuzz:fuzzing": [],
+            "//tools/bazel:fuzz": [],
             "//conditions:default": ["//tests/fuzz:driver"],
         }),
     )
