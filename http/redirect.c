@@ -76,8 +76,10 @@ static bool same_origin(const gust_url_t *a, const gust_url_t *b)
 int gust__redirect(call_t *call, const gust_response_t *response, const char **out_why)
 {
     int status = gust_response_status(response);
+    if (!is_redirect(status) || call->max_redirects == 0)
+        return 0;
     const char *location = gust_response_header(response, "Location");
-    if (!is_redirect(status) || call->max_redirects == 0 || location == NULL || *location == '\0')
+    if (location == NULL || *location == '\0')
         return 0;
     if (call->num_redirects >= call->max_redirects) {
         *out_why = "too many redirects";

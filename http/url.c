@@ -11,10 +11,8 @@
 
 void gust_url_clear(gust_url_t *url)
 {
+    /* One allocation holds all four strings, host first (see place). */
     free(url->host);
-    free(url->authority);
-    free(url->target);
-    free(url->origin);
     memset(url, 0, sizeof(*url));
 }
 
@@ -75,22 +73,26 @@ static int format_port(char *buf, unsigned port)
     return n + 1;
 }
 
-/* The parts joined into one malloc'd string, NULL when out of memory. */
-static char *concat(const span_t *parts, size_t num)
+/* The parts' total length. */
+static size_t length_of(const span_t *parts, size_t num)
 {
     size_t len = 0;
     for (size_t i = 0; i < num; i++)
         len += (size_t)parts[i].len;
-    char *joined = malloc(len + 1);
-    if (joined == NULL)
-        return NULL;
-    char *at = joined;
+    return len;
+}
+
+/* Writes the parts joined, and a NUL, at *at, which moves past them;
+ * returns where they start. */
+static char *place(char **at, const span_t *parts, size_t num)
+{
+    char *start = *at;
     for (size_t i = 0; i < num; i++) {
-        memcpy(at, parts[i].ptr, (size_t)parts[i].len);
-        at += parts[i].len;
+        memcpy(*at, parts[i].ptr, (size_t)parts[i].len);
+        *at += parts[i].len;
     }
-    *at = '\0';
-    return joined;
+    *(*at)++ = '\0';
+    return start;
 }
 
 static int fail(const char **out_reason, const char *reason, int err)
@@ -155,18 +157,22 @@ int gust_url_parse(const char *text, gust_url_t *out, const char **out_reason)
     span_t close_bracket = {"]", ipv6 ? 1 : 0};
     span_t no_port = {"", 0};
     span_t scheme_part = https ? (span_t){"https://", 8} : (span_t){"http://", 7};
+    span_t authority[] = {open_bracket, host, close_bracket,
+                          port != default_port ? port_part : no_port};
+    span_t target[] = {path, query};
+    span_t origin[] = {scheme_part, open_bracket, host, close_bracket, port_part};
+    /* One allocation for the four strings: a request parses one URL per
+     * hop, and each malloc counts at that rate. */
+    char *block = malloc((size_t)host.len + length_of(authority, 4) + length_of(target, 2) +
+                         length_of(origin, 5) + 4);
+    if (block == NULL)
+        return fail(out_reason, "out of memory", GUST_ERR_NOMEM);
+    char *at = block;
     out->https = https;
     out->port = port;
-    out->host = concat(&host, 1);
-    out->authority = concat((span_t[]){open_bracket, host, close_bracket,
-                                       port != default_port ? port_part : no_port},
-                            4);
-    out->target = concat((span_t[]){path, query}, 2);
-    out->origin = concat((span_t[]){scheme_part, open_bracket, host, close_bracket, port_part},
-                         5);
-    if (out->host == NULL || out->authority == NULL || out->target == NULL || out->origin == NULL) {
-        gust_url_clear(out);
-        return fail(out_reason, "out of memory", GUST_ERR_NOMEM);
-    }
+    out->host = place(&at, &host, 1);
+    out->authority = place(&at, authority, 4);
+    out->target = place(&at, target, 2);
+    out->origin = place(&at, origin, 5);
     return 0;
 }
