@@ -296,11 +296,9 @@ static void respond(call_t *call, gust_response_t *response, bool reused)
 {
     call->timings.total_ns = gust_now_ns() - call->sent_ns;
     gust__response_set_meta(response, reused, call->num_redirects, &call->timings);
-    if (!gust__response_set_url(response, call->url_text)) {
-        gust_response_free(response);
-        gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
-        return;
-    }
+    /* The call ends here: its URL text goes to the response as it is. */
+    gust__response_take_url(response, call->url_text);
+    call->url_text = NULL;
     if (!gust_future_set_value(call->future, response, destroy_response))
         gust_response_free(response); /* cancelled meanwhile */
     call_free(call);

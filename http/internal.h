@@ -67,7 +67,8 @@ void gust__response_reset_head(gust_response_t *r);
 bool gust__response_set_status(gust_response_t *r, int status, int http_minor);
 /* Bytes of reason, names and values so far, for the header size limit. */
 size_t gust__response_head_bytes(const gust_response_t *r);
-bool gust__response_set_url(gust_response_t *r, const char *url);
+/* The response's final URL, a malloc'd string it frees from now on. */
+void gust__response_take_url(gust_response_t *r, char *url);
 void gust__response_set_meta(gust_response_t *r, bool reused, unsigned num_redirects,
                              const gust_timings_t *timings);
 

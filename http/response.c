@@ -173,11 +173,10 @@ size_t gust__response_head_bytes(const gust_response_t *r)
     return r->reason.len + r->text.len;
 }
 
-bool gust__response_set_url(gust_response_t *r, const char *url)
+void gust__response_take_url(gust_response_t *r, char *url)
 {
     free(r->url);
-    r->url = strdup(url);
-    return r->url != NULL;
+    r->url = url;
 }
 
 void gust__response_set_meta(gust_response_t *r, bool reused, unsigned num_redirects,
