@@ -41,7 +41,7 @@ struct gust_response_s {
 static bool buf_append(buf_t *b, const void *at, size_t len)
 {
     if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap < 64 ? 64 : b->cap;
+        size_t cap = b->cap < 512 ? 512 : b->cap;
         while (cap < b->len + len + 1)
             cap *= 2;
         char *data = realloc(b->data, cap);
