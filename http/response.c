@@ -10,6 +10,9 @@
 
 #include "http/internal.h"
 
+/* The first allocation for a response's header text. */
+enum { HEAD_TEXT_START = 512 };
+
 typedef struct header_ref_s {
     size_t name;  /* offsets into text */
     size_t value;
@@ -41,7 +44,7 @@ struct gust_response_s {
 static bool buf_append(buf_t *b, const void *at, size_t len)
 {
     if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap < 512 ? 512 : b->cap;
+        size_t cap = b->cap < 64 ? 64 : b->cap;
         while (cap < b->len + len + 1)
             cap *= 2;
         char *data = realloc(b->data, cap);
@@ -107,6 +110,14 @@ bool gust__response_add_name(gust_response_t *r, const char *at, size_t len, boo
                 return false;
             r->headers = headers;
             r->cap_headers = cap;
+        }
+        /* A typical head's names and values take a few hundred bytes: one
+         * allocation for them, not three reallocs from 64. */
+        if (r->text.cap == 0) {
+            r->text.data = malloc(HEAD_TEXT_START);
+            if (r->text.data == NULL)
+                return false;
+            r->text.cap = HEAD_TEXT_START;
         }
         /* The previous value's NUL is already in place; a new name starts
          * after it. */
