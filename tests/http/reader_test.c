@@ -5,8 +5,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "http/internal.h"
 #include "runtime/err.h"
+#include "tests/fuzz/read.h"
 #include "tests/support/check.h"
 
 static reader_opts_t default_opts(void)
@@ -15,60 +15,35 @@ static reader_opts_t default_opts(void)
     return opts;
 }
 
-/* Feeds `len` bytes, with `opts`, in pieces of `piece` bytes until the
- * response completes; returns the reader's result, *out_used the bytes the
- * response took. */
-static int read_with(reader_t *r, const reader_opts_t *opts, const char *bytes, size_t len,
-                     size_t piece, size_t *out_used)
-{
-    ASSERT_TRUE(gust__reader_start(r, opts));
-    size_t at = 0;
-    while (at < len) {
-        size_t n = len - at < piece ? len - at : piece;
-        size_t used = 0;
-        int err = gust__reader_feed(r, bytes + at, n, &used);
-        if (err != 0)
-            return err;
-        at += used;
-        if (r->complete)
-            break;
-    }
-    *out_used = at;
-    return r->complete ? 0 : gust__reader_end(r);
-}
-
-static int read_in_pieces(reader_t *r, const char *bytes, size_t len, size_t piece,
-                          size_t *out_used)
+/* Reads `len` bytes with the default options, whole. */
+static void read_whole(const char *bytes, size_t len, read_result_t *out)
 {
     reader_opts_t opts = default_opts();
-    return read_with(r, &opts, bytes, len, piece, out_used);
+    read_response(&opts, false, bytes, len, NULL, 0, out);
 }
 
-/* The error of reading `len` bytes with `opts`, whole or in `piece`s. */
-static int error_of(const reader_opts_t *opts, const char *bytes, size_t len, size_t piece)
+/* The error of reading `len` bytes with `opts`, whole (cut 0) or in two
+ * pieces split at `cut`. */
+static int error_of(const reader_opts_t *opts, const char *bytes, size_t len, size_t cut)
 {
-    reader_t r = {0};
-    size_t used = 0;
-    int err = read_with(&r, opts, bytes, len, piece, &used);
-    gust__reader_clear(&r);
+    read_result_t r;
+    read_response(opts, false, bytes, len, &cut, cut != 0 ? 1 : 0, &r);
+    int err = r.err;
+    read_result_clear(&r);
     return err;
 }
 
 /* Reads `text` whole and checks status, body and where the response ended. */
 static void check_response(const char *text, int status, const char *body, size_t end)
 {
-    reader_t r = {0};
-    size_t used = 0;
-    ASSERT_EQ(read_in_pieces(&r, text, strlen(text), strlen(text), &used), 0);
-    ASSERT_UEQ(used, end);
-    gust_response_t *response = gust__reader_take(&r);
-    ASSERT_EQ(gust_response_status(response), status);
-    size_t body_len = 0;
-    const void *got = gust_response_body(response, &body_len);
-    ASSERT_UEQ(body_len, strlen(body));
-    ASSERT_TRUE(body_len == 0 || memcmp(got, body, body_len) == 0);
-    gust_response_free(response);
-    gust__reader_clear(&r);
+    read_result_t r;
+    read_whole(text, strlen(text), &r);
+    ASSERT_EQ(r.err, 0);
+    ASSERT_UEQ(r.used, end);
+    ASSERT_EQ(r.status, status);
+    ASSERT_UEQ(r.body_len, strlen(body));
+    ASSERT_TRUE(r.body_len == 0 || memcmp(r.body, body, r.body_len) == 0);
+    read_result_clear(&r);
 }
 
 static void test_no_body_statuses(void)
@@ -90,11 +65,11 @@ static void test_no_body_statuses(void)
 static void test_status_below_100(void)
 {
     const char *text = "HTTP/1.1 099 Low\r\nContent-Length: 0\r\n\r\n";
-    reader_t r = {0};
-    size_t used = 0;
-    ASSERT_EQ(read_in_pieces(&r, text, strlen(text), strlen(text), &used), GUST_ERR_PARSE);
-    ASSERT_STR_EQ(gust__reader_why(&r), "status code below 100");
-    gust__reader_clear(&r);
+    read_result_t r;
+    read_whole(text, strlen(text), &r);
+    ASSERT_EQ(r.err, GUST_ERR_PARSE);
+    ASSERT_STR_EQ(r.why, "status code below 100");
+    read_result_clear(&r);
 }
 
 /* A deflate (zlib) body fed one byte at a time decodes as it does whole:
@@ -111,25 +86,25 @@ static void test_deflate_in_single_bytes(void)
                         (unsigned long)packed_len);
     memcpy(text + head, packed, packed_len);
     size_t len = (size_t)head + packed_len;
-    reader_t r = {0};
-    size_t used = 0;
-    ASSERT_EQ(read_in_pieces(&r, text, len, 1, &used), 0);
-    ASSERT_UEQ(used, len);
-    size_t body_len = 0;
-    const char *body = gust_response_body(r.response, &body_len);
-    ASSERT_UEQ(body_len, strlen(plain));
-    ASSERT_EQ(memcmp(body, plain, body_len), 0);
-    gust__reader_clear(&r);
+    size_t cuts[sizeof(text)];
+    for (size_t i = 0; i + 1 < len; i++)
+        cuts[i] = i + 1;
+    reader_opts_t opts = default_opts();
+    read_result_t r;
+    read_response(&opts, false, text, len, cuts, len - 1, &r);
+    ASSERT_EQ(r.err, 0);
+    ASSERT_UEQ(r.used, len);
+    ASSERT_UEQ(r.body_len, strlen(plain));
+    ASSERT_EQ(memcmp(r.body, plain, r.body_len), 0);
+    read_result_clear(&r);
 }
 
 /* One byte cannot be a whole deflate stream. */
 static void test_deflate_of_one_byte(void)
 {
     const char *text = "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: 1\r\n\r\nx";
-    reader_t r = {0};
-    size_t used = 0;
-    ASSERT_EQ(read_in_pieces(&r, text, strlen(text), strlen(text), &used), GUST_ERR_DECODE);
-    gust__reader_clear(&r);
+    reader_opts_t opts = default_opts();
+    ASSERT_EQ(error_of(&opts, text, strlen(text), 0), GUST_ERR_DECODE);
 }
 
 /* A body over its cap that is also undecodable fails as undecodable,
@@ -143,7 +118,7 @@ static void test_body_cap_after_decoding(void)
     size_t len = (size_t)head + 600;
     reader_opts_t opts = default_opts();
     opts.max_body_bytes = 512;
-    ASSERT_EQ(error_of(&opts, text, len, len), GUST_ERR_DECODE);
+    ASSERT_EQ(error_of(&opts, text, len, 0), GUST_ERR_DECODE);
     ASSERT_EQ(error_of(&opts, text, len, (size_t)head + 10), GUST_ERR_DECODE);
 }
 
@@ -172,7 +147,7 @@ static void test_decoded_cap_before_data_error(void)
     size_t len = (size_t)head + packed_len + 4;
     reader_opts_t opts = default_opts();
     opts.max_decoded_bytes = 256;
-    ASSERT_EQ(error_of(&opts, text, len, len), GUST_ERR_DECODED_TOO_LARGE);
+    ASSERT_EQ(error_of(&opts, text, len, 0), GUST_ERR_DECODED_TOO_LARGE);
     ASSERT_EQ(error_of(&opts, text, len, (size_t)head + packed_len), GUST_ERR_DECODED_TOO_LARGE);
 }
 
