@@ -50,6 +50,19 @@ static inline void gust__await_zero(atomic_uint_fast64_t *n)
     }
 }
 
+/* ---- buf.c: a growing byte buffer ---- */
+
+typedef struct buf_s {
+    char *data; /* malloc'd; a NUL follows the content */
+    size_t len;
+    size_t cap;
+} buf_t;
+/* Makes the capacity at least `need` bytes; false when out of memory. */
+bool gust__buf_grow(buf_t *b, size_t need);
+/* Appends `len` bytes (and keeps the NUL after them); false, with `b` as it
+ * was, when out of memory. */
+bool gust__buf_append(buf_t *b, const void *at, size_t len);
+
 /* ---- response.c ---- */
 
 /* Builds a response while it is parsed; gust_response_t is then read-only. */
@@ -77,17 +90,11 @@ void gust__response_set_meta(gust_response_t *r, bool reused, unsigned num_redir
 bool gust__is_token(const char *s);
 bool gust__is_field_value(const char *s);
 bool gust__method_is_idempotent(const char *method);
-/* A growing byte buffer (malloc'd data). */
-typedef struct outbuf_s {
-    char *data;
-    size_t len;
-    size_t cap;
-} outbuf_t;
 /* Appends the request head for one hop to `out`: request line, Host, the
  * caller's headers, then the client's User-Agent, Accept-Encoding and
  * default headers where the caller did not set them, and the body's framing.
  * Returns false, leaving `out` as it was, when out of memory. */
-bool gust__request_head_append(const call_t *call, outbuf_t *out);
+bool gust__request_head_append(const call_t *call, buf_t *out);
 
 /* ---- decode.c: Content-Encoding gzip and deflate ---- */
 
@@ -313,7 +320,7 @@ struct conn_s {
 
     /* The exchange in progress. */
     reader_t reader;
-    outbuf_t head; /* the request head, its buffer kept for the next */
+    buf_t head; /* the request head, its buffer kept for the next */
     size_t head_sent;
     size_t body_sent;
     char *chunk;   /* a pending piece of a streamed body, with its framing */
@@ -326,7 +333,7 @@ struct conn_s {
      * request heads not yet written. */
     struct cds_list_head pipeline;
     unsigned num_pipelined;
-    outbuf_t out;
+    buf_t out;
     size_t out_sent;
     bool pipelinable;     /* in its origin's busy list: may take more */
     bool answered_http11; /* a response came with HTTP/1.1 keep-alive */

@@ -1,6 +1,5 @@
 /* Checking what a caller asks to send, and writing the request head. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -65,39 +64,19 @@ static bool announces_empty_body(const char *method)
            strcmp(method, "PATCH") == 0;
 }
 
-/* Grows `out` to hold `more` bytes past its end. */
-static bool reserve(outbuf_t *out, size_t more)
-{
-    if (out->len + more <= out->cap)
-        return true;
-    size_t cap = out->cap > 0 ? out->cap : 256;
-    while (cap < out->len + more)
-        cap *= 2;
-    char *data = realloc(out->data, cap);
-    if (data == NULL)
-        return false;
-    out->data = data;
-    out->cap = cap;
-    return true;
-}
-
 /* Appends unless an earlier append failed; *ok turns false when out of
  * memory, so a head is written with one check at its end. */
-static void put(outbuf_t *out, bool *ok, const char *s, size_t n)
+static void put(buf_t *out, bool *ok, const char *s, size_t n)
 {
-    *ok = *ok && reserve(out, n);
-    if (*ok) {
-        memcpy(out->data + out->len, s, n);
-        out->len += n;
-    }
+    *ok = *ok && gust__buf_append(out, s, n);
 }
 
-static void put_str(outbuf_t *out, bool *ok, const char *s)
+static void put_str(buf_t *out, bool *ok, const char *s)
 {
     put(out, ok, s, strlen(s));
 }
 
-static void put_header(outbuf_t *out, bool *ok, const char *name, const char *value)
+static void put_header(buf_t *out, bool *ok, const char *name, const char *value)
 {
     put_str(out, ok, name);
     put(out, ok, ": ", 2);
@@ -105,7 +84,7 @@ static void put_header(outbuf_t *out, bool *ok, const char *name, const char *va
     put(out, ok, "\r\n", 2);
 }
 
-bool gust__request_head_append(const call_t *call, outbuf_t *out)
+bool gust__request_head_append(const call_t *call, buf_t *out)
 {
     const gust_client_t *client = call->client;
     size_t start = out->len;

@@ -18,13 +18,6 @@ typedef struct header_ref_s {
     size_t value;
 } header_ref_t;
 
-/* A growing byte buffer that keeps a NUL after its content. */
-typedef struct buf_s {
-    char *data;
-    size_t len;
-    size_t cap;
-} buf_t;
-
 struct gust_response_s {
     atomic_uint refs;
     int status;
@@ -40,25 +33,6 @@ struct gust_response_s {
     unsigned num_redirects;
     gust_timings_t timings;
 };
-
-static bool buf_append(buf_t *b, const void *at, size_t len)
-{
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap < 64 ? 64 : b->cap;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        char *data = realloc(b->data, cap);
-        if (data == NULL)
-            return false;
-        b->data = data;
-        b->cap = cap;
-    }
-    if (len > 0)
-        memcpy(b->data + b->len, at, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return true;
-}
 
 static const char *buf_str(const buf_t *b)
 {
@@ -97,7 +71,7 @@ void gust_response_free(gust_response_t *response)
 
 bool gust__response_add_reason(gust_response_t *r, const char *at, size_t len)
 {
-    return buf_append(&r->reason, at, len);
+    return gust__buf_append(&r->reason, at, len);
 }
 
 bool gust__response_add_name(gust_response_t *r, const char *at, size_t len, bool new_header)
@@ -113,38 +87,34 @@ bool gust__response_add_name(gust_response_t *r, const char *at, size_t len, boo
         }
         /* A typical head's names and values take a few hundred bytes: one
          * allocation for them, not three reallocs from 64. */
-        if (r->text.cap == 0) {
-            r->text.data = malloc(HEAD_TEXT_START);
-            if (r->text.data == NULL)
-                return false;
-            r->text.cap = HEAD_TEXT_START;
-        }
+        if (r->text.cap == 0 && !gust__buf_grow(&r->text, HEAD_TEXT_START))
+            return false;
         /* The previous value's NUL is already in place; a new name starts
          * after it. */
-        if (r->text.len > 0 && !buf_append(&r->text, "", 1))
+        if (r->text.len > 0 && !gust__buf_append(&r->text, "", 1))
             return false;
         r->headers[r->num_headers].name = r->text.len;
         r->headers[r->num_headers].value = SIZE_MAX;
         r->num_headers++;
     }
-    return buf_append(&r->text, at, len);
+    return gust__buf_append(&r->text, at, len);
 }
 
 bool gust__response_add_value(gust_response_t *r, const char *at, size_t len)
 {
     header_ref_t *h = &r->headers[r->num_headers - 1];
     if (h->value == SIZE_MAX) {
-        if (!buf_append(&r->text, "", 1))
+        if (!gust__buf_append(&r->text, "", 1))
             return false;
         h->value = r->text.len;
         /* http-parser leaves leading whitespace out but not trailing. */
     }
-    return buf_append(&r->text, at, len);
+    return gust__buf_append(&r->text, at, len);
 }
 
 bool gust__response_add_body(gust_response_t *r, const void *at, size_t len)
 {
-    return buf_append(&r->body, at, len);
+    return gust__buf_append(&r->body, at, len);
 }
 
 void gust__response_reset_head(gust_response_t *r)
@@ -162,7 +132,7 @@ bool gust__response_set_status(gust_response_t *r, int status, int http_minor)
      * an empty string at the end of the text. */
     for (size_t i = 0; i < r->num_headers; i++) {
         if (r->headers[i].value == SIZE_MAX) {
-            if (!buf_append(&r->text, "", 1))
+            if (!gust__buf_append(&r->text, "", 1))
                 return false;
             r->headers[i].value = r->text.len;
         }

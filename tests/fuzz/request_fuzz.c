@@ -166,7 +166,7 @@ static void check_head(const call_t *call)
 {
     static const char before[] = "GET /earlier HTTP/1.1\r\nHost: h\r\n\r\n";
     size_t before_len = sizeof(before) - 1;
-    outbuf_t out = {malloc(before_len), before_len, before_len};
+    buf_t out = {malloc(before_len), before_len, before_len};
     ASSERT_NOT_NULL(out.data);
     memcpy(out.data, before, before_len);
     ASSERT_TRUE(gust__request_head_append(call, &out));

@@ -1,0 +1,32 @@
+/* A growing byte buffer that keeps a NUL after its content, for response
+ * text and bodies and for request heads. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/internal.h"
+
+bool gust__buf_grow(buf_t *b, size_t need)
+{
+    if (need <= b->cap)
+        return true;
+    size_t cap = b->cap < 64 ? 64 : b->cap;
+    while (cap < need)
+        cap *= 2;
+    char *data = realloc(b->data, cap);
+    if (data == NULL)
+        return false;
+    b->data = data;
+    b->cap = cap;
+    return true;
+}
+
+bool gust__buf_append(buf_t *b, const void *at, size_t len)
+{
+    if (!gust__buf_grow(b, b->len + len + 1))
+        return false;
+    if (len > 0)
+        memcpy(b->data + b->len, at, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return true;
+}
