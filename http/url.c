@@ -124,9 +124,9 @@ int gust_url_parse(const char *text, gust_url_t *out, const char **out_reason)
         https = true;
     else
         return fail(out_reason, "scheme is not http or https", GUST_ERR_SCHEME);
-    if (!has_field(&parsed, UF_HOST) || field(text, &parsed, UF_HOST).len == 0)
+    span_t host = has_field(&parsed, UF_HOST) ? field(text, &parsed, UF_HOST) : (span_t){"", 0};
+    if (host.len == 0)
         return fail(out_reason, "URL has no host", GUST_ERR_URL);
-    span_t host = field(text, &parsed, UF_HOST);
     /* http-parser reports a bracketed host without its brackets, and lets
      * through an empty "@" before the host, which it does not call userinfo. */
     bool ipv6 = host.ptr > text && host.ptr[-1] == '[';
