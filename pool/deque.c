@@ -4,6 +4,14 @@
 #include <errno.h>
 #include <stdlib.h>
 
+/* The external definitions of the inline fast paths in gust/pool_inline.h. */
+extern inline void gust__slot_store(gust__ring_t *ring, uint32_t index, gust_task_fn fn, void *arg,
+                                    gust_group_t *group);
+extern inline void gust__slot_load(const gust__ring_t *ring, uint32_t index, gust__task_t *out);
+extern inline bool gust__deque_try_push(gust__deque_t *deque, gust_task_fn fn, void *arg,
+                                        gust_group_t *group);
+extern inline bool gust__deque_try_pop(gust__deque_t *deque, gust__task_t *out);
+
 static inline uint64_t pack(uint32_t tail, uint32_t split)
 {
     return (uint64_t)split << 32 | tail;
@@ -71,7 +79,7 @@ static bool grow(gust__deque_t *deque, uint32_t tail)
     for (uint32_t i = tail; i != deque->head; i++) {
         gust__task_t task;
         gust__slot_load(old, i, &task);
-        gust__slot_store(ring, i, &task);
+        gust__slot_store(ring, i, task.fn, task.arg, task.group);
     }
     ring->older = old;
     deque->owner_ring = ring;

@@ -37,47 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pool/pool.h"
-
-/* A task as it sits in a deque: three words, copied in and out. */
-typedef struct gust__task_s {
-    gust_task_fn fn;
-    void *arg;
-    gust_group_t *group; /* NULL for a task outside any group */
-} gust__task_t;
-
-/* One slot: each word is an atomic so that a thief reading a slot the owner
- * is rewriting is a defined (and then discarded) read; relaxed loads and
- * stores compile to plain moves. */
-typedef struct gust__slot_s {
-    _Atomic(gust_task_fn) fn;
-    _Atomic(void *) arg;
-    _Atomic(gust_group_t *) group;
-} gust__slot_t;
-
-typedef struct gust__ring_s {
-    uint32_t mask;              /* capacity - 1; capacity is a power of two */
-    struct gust__ring_s *older; /* rings this one replaced, freed with the deque */
-    gust__slot_t slots[];
-} gust__ring_t;
-
-#define GUST__CACHE_LINE 64
-
-typedef struct gust__deque_s {
-    /* Thief-visible: written by thieves and by the owner's slow paths. */
-    _Alignas(GUST__CACHE_LINE) _Atomic uint64_t tail_split; /* tail low 32 bits, split high */
-    _Atomic(gust__ring_t *) ring;
-    atomic_bool split_wanted; /* a thief found nothing shared */
-
-    /* Owner-private: only the owning thread touches these. */
-    _Alignas(GUST__CACHE_LINE) uint32_t head;
-    uint32_t split;     /* the owner's copy: only the owner moves split */
-    uint32_t tail_seen; /* a tail the owner read earlier: <= the real one */
-    gust__ring_t *owner_ring;
-} gust__deque_t;
-
-_Static_assert(offsetof(gust__deque_t, head) % GUST__CACHE_LINE == 0,
-               "owner-private deque state must not share a line with thief-visible state");
+#include "pool/pool.h" /* and with it the deque's layout, in gust/pool_inline.h */
 
 /* What gust__deque_steal found. */
 typedef enum {
@@ -98,26 +58,6 @@ bool gust__deque_push_full(gust__deque_t *deque, const gust__task_t *task, bool 
 bool gust__deque_reclaim(gust__deque_t *deque, gust__task_t *out);
 bool gust__deque_share(gust__deque_t *deque);
 
-static inline void gust__slot_store(gust__ring_t *ring, uint32_t index, const gust__task_t *task)
-{
-    gust__slot_t *slot = &ring->slots[index & ring->mask];
-    /* Relaxed: the owner publishes slots to thieves through the release CAS
-     * that moves split past them (share), never through these stores. */
-    atomic_store_explicit(&slot->fn, task->fn, memory_order_relaxed);
-    atomic_store_explicit(&slot->arg, task->arg, memory_order_relaxed);
-    atomic_store_explicit(&slot->group, task->group, memory_order_relaxed);
-}
-
-static inline void gust__slot_load(const gust__ring_t *ring, uint32_t index, gust__task_t *out)
-{
-    gust__slot_t *slot = (gust__slot_t *)&ring->slots[index & ring->mask];
-    /* Relaxed: a thief's read is validated by its CAS afterwards; the owner
-     * reads only slots it wrote itself. */
-    out->fn = atomic_load_explicit(&slot->fn, memory_order_relaxed);
-    out->arg = atomic_load_explicit(&slot->arg, memory_order_relaxed);
-    out->group = atomic_load_explicit(&slot->group, memory_order_relaxed);
-}
-
 /* Owner only. gust__deque_push appends a task at the head. Returns false if
  * the ring was full and could not grow (ENOMEM); the task was not added. Sets
  * *out_shared when it moved tasks into the shared part (the caller may wake a
@@ -127,7 +67,7 @@ static inline bool gust__deque_push(gust__deque_t *deque, const gust__task_t *ta
 {
     if (__builtin_expect(deque->head - deque->tail_seen > deque->owner_ring->mask, 0))
         return gust__deque_push_full(deque, task, out_shared);
-    gust__slot_store(deque->owner_ring, deque->head, task);
+    gust__slot_store(deque->owner_ring, deque->head, task->fn, task->arg, task->group);
     deque->head++;
     *out_shared = atomic_load_explicit(&deque->split_wanted, memory_order_relaxed) &&
                   gust__deque_share(deque);

@@ -10,7 +10,8 @@
  * zero while anything is outstanding.
  *
  * In fork-join code nearly every task is spawned and run by its owner, so a
- * spawn plus its join is a deque push, a pop and two plain increments. */
+ * spawn plus its join is a deque push, a pop and two plain increments, inline
+ * in the caller (gust/pool_inline.h). This file has the rest. */
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,14 +21,13 @@
 /* remote's unit (bit 0 is the sleeper flag). */
 enum { REMOTE_ONE = 2, REMOTE_SLEEPER = 1 };
 
-void gust_group_init(gust_group_t *group, gust_pool_t *pool)
-{
-    group->pool = pool;
-    gust__worker_t *self = gust__current;
-    group->owner = self != NULL && self->pool == pool ? self : NULL;
-    group->local = 0;
-    atomic_init(&group->remote, 0);
-}
+/* The external definitions of the public functions inline in
+ * gust/pool_inline.h, and of the helper they share with the workers. */
+extern inline void gust_group_init(gust_group_t *group, gust_pool_t *pool);
+extern inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg);
+extern inline void gust_group_wait(gust_group_t *group);
+extern inline void gust__run_task(gust__worker_front_t *self, const gust__task_t *task);
+extern inline gust__worker_front_t *gust__current_front(void);
 
 void gust__group_task_done_remote(gust_group_t *group)
 {
@@ -40,33 +40,37 @@ void gust__group_task_done_remote(gust_group_t *group)
         gust__futex_wake(&group->remote, 1);
 }
 
-bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg)
+bool gust__group_spawn_slow(gust_group_t *group, gust_task_fn fn, void *arg)
 {
-    gust__task_t task = {fn, arg, group};
     gust__worker_t *self = gust__current;
-    if (self != NULL && self->pool == group->pool) {
-        if (group->owner == self)
-            group->local++;
-        else
-            atomic_fetch_add_explicit(&group->remote, REMOTE_ONE, memory_order_relaxed);
-        gust__push_local(self, &task);
+    if (group->owner == self && self != NULL) {
+        /* The owner, with its deque full or a thief asking for work. */
+        group->local++;
+        gust__push_local(self, fn, arg, group);
         return true;
     }
-    /* Relaxed: counted before the task exists; the injection queue orders it
-     * before the task's own decrement. */
+    /* Any other thread counts remotely. Relaxed: counted before the task
+     * exists; pushing it or the injection queue orders the count before the
+     * task's own decrement. */
     atomic_fetch_add_explicit(&group->remote, REMOTE_ONE, memory_order_relaxed);
-    if (!gust__inject(group->pool, &task)) {
+    if (self != NULL && self->front.pool == group->pool) {
+        gust__push_local(self, fn, arg, group);
+        return true;
+    }
+    if (!gust__inject(group->pool, &(gust__task_t){fn, arg, group})) {
         gust__group_task_done_remote(group);
         return false;
     }
     return true;
 }
 
-static bool group_done(const gust_group_t *group)
+/* Whether a group owned by a worker is done. Its remote count never has the
+ * sleeper bit, so local and remote / 2 add up without a division. */
+static bool owned_group_done(const gust_group_t *group)
 {
     /* Acquire: pairs with the release in gust__group_task_done_remote. */
     int remote = atomic_load_explicit((atomic_int *)&group->remote, memory_order_acquire);
-    return group->local + remote / REMOTE_ONE == 0;
+    return group->local * REMOTE_ONE + remote == 0;
 }
 
 /* An owner outside the pool sleeps on the remote count. */
@@ -93,24 +97,26 @@ static void back_off(unsigned *idle_rounds)
         sched_yield();
 }
 
-void gust_group_wait(gust_group_t *group)
+void gust__group_wait_slow(gust_group_t *group)
 {
     gust__worker_t *self = gust__current;
-    if (group->owner == NULL && (self == NULL || self->pool != group->pool)) {
-        sleep_until_done(group);
-        return;
-    }
-    if (group->owner != self) {
+    if (group->owner != self || self == NULL) {
+        if (group->owner == NULL && (self == NULL || self->front.pool != group->pool)) {
+            sleep_until_done(group);
+            return;
+        }
         fputs("gust_group_wait: only the thread that initialised the group may wait on it\n",
               stderr);
         abort();
     }
+    /* The owner, where the inline path stopped: its deque needs sharing or
+     * reclaiming, or the group's remaining tasks were stolen and it helps
+     * with other work until they finish. */
     unsigned idle_rounds = 0;
-    while (!group_done(group)) {
-        /* Usually the task on top is the one just spawned: run it here. */
+    while (!owned_group_done(group)) {
         gust__task_t task;
         if (gust__pop_local(self, &task)) {
-            gust__run_task(self, &task);
+            gust__run_task(&self->front, &task);
             idle_rounds = 0;
         } else if (gust__worker_help(self))
             idle_rounds = 0;

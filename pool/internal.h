@@ -12,11 +12,10 @@
 #include "pool/inject.h"
 #include "pool/pool.h"
 
-/* Statistics: each counter is written only by its worker (a relaxed load and
- * store, a plain increment on x86) and read by anyone. */
+/* Statistics: each counter is written only by its worker and read by
+ * anyone. tasks_run and spawned, which the inline fast paths count, are in
+ * the worker's front. */
 typedef struct gust__stats_s {
-    _Atomic uint64_t tasks_run;
-    _Atomic uint64_t spawned;
     _Atomic uint64_t stolen;
     _Atomic uint64_t steal_failed;
     _Atomic uint64_t injected;
@@ -24,22 +23,15 @@ typedef struct gust__stats_s {
     _Atomic uint64_t wakeups;
 } gust__stats_t;
 
-#ifdef GUST_POOL_NO_STATS
-#define GUST__STAT_ADD(worker, field, n) ((void)(worker))
-#else
-#define GUST__STAT_ADD(worker, field, n)                                                           \
-    atomic_store_explicit(&(worker)->stats.field,                                                  \
-                          atomic_load_explicit(&(worker)->stats.field, memory_order_relaxed) +     \
-                              (n),                                                                 \
-                          memory_order_relaxed)
-#endif
+#define GUST__STAT_ADD(worker, field, n) GUST__COUNT((worker)->stats.field, n)
 
-typedef struct gust__worker_s {
-    /* Thief-visible state and owner-private state, each on its own lines. */
-    gust__deque_t deque;
+struct gust__worker_s {
+    /* The deque (thief-visible and owner-private lines), the pool and the
+     * counters the inline fast paths use; first, so that a pointer to the
+     * worker is one to its front (gust/pool_inline.h). */
+    gust__worker_front_t front;
 
-    /* Owner-private. */
-    _Alignas(GUST__CACHE_LINE) gust_pool_t *pool;
+    /* Owner-private, on the front's last line. */
     unsigned index;
     unsigned tick;  /* turns of the loop, to look outside now and then */
     uint64_t rng;   /* xorshift state for picking victims */
@@ -51,10 +43,10 @@ typedef struct gust__worker_s {
     int sleeper_slot; /* index in pool->sleepers, or -1; under sleepers_lock */
 
     gust__stats_t stats;
-} gust__worker_t;
+};
+typedef struct gust__worker_s gust__worker_t;
 
-_Static_assert(offsetof(gust__worker_t, pool) % GUST__CACHE_LINE == 0,
-               "owner-private worker state must start its own cache line");
+_Static_assert(offsetof(gust__worker_t, front) == 0, "a worker begins with its front");
 _Static_assert(offsetof(gust__worker_t, park_token) % GUST__CACHE_LINE == 0,
                "wake state must not share a line with owner-private state");
 
@@ -77,10 +69,6 @@ struct gust_pool_s {
     atomic_bool abandon;  /* the deadline passed: exit before the next task */
 };
 
-/* The worker running on this thread, or NULL. Initial-exec TLS: gust is
- * linked into the program or loaded with it, never dlopen'ed late. */
-extern _Thread_local gust__worker_t *gust__current __attribute__((tls_model("initial-exec")));
-
 /* worker.c */
 void *gust__worker_main(void *worker);
 /* One step of helping while a waiter's condition is not met: runs a task or
@@ -92,47 +80,27 @@ bool gust__worker_help(gust__worker_t *self);
  * searching. */
 void gust__wake_one(gust_pool_t *pool);
 
-/* group.c: a group task finished on a thread other than the group's owner
- * (`self` is NULL outside the pool). */
-void gust__group_task_done_remote(gust_group_t *group);
-
-/* Runs one task, settling its group. */
-static inline void gust__run_task(gust__worker_t *self, const gust__task_t *task)
-{
-    GUST__STAT_ADD(self, tasks_run, 1);
-    task->fn(task->arg);
-    gust_group_t *group = task->group;
-    if (group == NULL)
-        return;
-    if (group->owner == self)
-        group->local--;
-    else
-        gust__group_task_done_remote(group);
-}
+/* worker.c: the general push and pop of the own deque, for when the fast
+ * paths below decline. */
+void gust__push_local_slow(gust__worker_t *self, gust_task_fn fn, void *arg, gust_group_t *group);
+bool gust__pop_local_slow(gust__worker_t *self, gust__task_t *out);
 
 /* Pushes onto the caller's own deque. */
-static inline void gust__push_local(gust__worker_t *self, const gust__task_t *task)
+static inline void gust__push_local(gust__worker_t *self, gust_task_fn fn, void *arg,
+                                    gust_group_t *group)
 {
-    bool shared;
-    if (__builtin_expect(!gust__deque_push(&self->deque, task, &shared), 0)) {
-        /* The deque could not grow: running the task now is a correct
-         * schedule, only a less parallel one. */
-        gust__run_task(self, task);
+    if (__builtin_expect(!gust__deque_try_push(&self->front.deque, fn, arg, group), 0)) {
+        gust__push_local_slow(self, fn, arg, group);
         return;
     }
-    GUST__STAT_ADD(self, spawned, 1);
-    if (__builtin_expect(shared, 0))
-        gust__wake_one(self->pool); /* let a parked worker steal them */
+    GUST__COUNT(self->front.spawned, 1);
 }
 
 /* Pops the newest task of the caller's own deque. */
 static inline bool gust__pop_local(gust__worker_t *self, gust__task_t *out)
 {
-    bool shared;
-    if (!gust__deque_pop(&self->deque, out, &shared))
-        return false;
-    if (__builtin_expect(shared, 0))
-        gust__wake_one(self->pool); /* let a parked worker steal them */
+    if (__builtin_expect(!gust__deque_try_pop(&self->front.deque, out), 0))
+        return gust__pop_local_slow(self, out);
     return true;
 }
 

@@ -64,7 +64,7 @@ static void futex_park(gust__worker_t *self)
 
 static void unpark(gust__worker_t *worker)
 {
-    const gust_pool_idle_hooks_t *idle = &worker->pool->opts.idle;
+    const gust_pool_idle_hooks_t *idle = &worker->front.pool->opts.idle;
     if (idle->unpark != NULL) {
         idle->unpark(idle->arg, worker->index);
         return;
@@ -139,7 +139,7 @@ bool gust__begin_search(gust__worker_t *self)
 {
     if (self->searching)
         return true;
-    gust_pool_t *pool = self->pool;
+    gust_pool_t *pool = self->front.pool;
     unsigned searching = atomic_load_explicit(&pool->num_searching, memory_order_relaxed);
     if (2 * searching >= pool->num_workers)
         return false;
@@ -153,7 +153,7 @@ void gust__end_search(gust__worker_t *self, bool found_work)
     if (!self->searching)
         return;
     self->searching = false;
-    gust_pool_t *pool = self->pool;
+    gust_pool_t *pool = self->front.pool;
     unsigned before = atomic_fetch_sub_explicit(&pool->num_searching, 1, memory_order_seq_cst);
     if (found_work && before == 1)
         gust__wake_one(pool);
@@ -162,11 +162,11 @@ void gust__end_search(gust__worker_t *self, bool found_work)
 /* Whether any work is visible to this worker: the loads of the handshake. */
 static bool work_visible(gust__worker_t *self)
 {
-    gust_pool_t *pool = self->pool;
+    gust_pool_t *pool = self->front.pool;
     if (!gust__inject_looks_empty(&pool->inject))
         return true;
     for (unsigned i = 0; i < pool->num_workers; i++) {
-        if (gust__deque_num_shared(&pool->workers[i].deque) != 0)
+        if (gust__deque_num_shared(&pool->workers[i].front.deque) != 0)
             return true;
     }
     return false;
@@ -174,7 +174,7 @@ static bool work_visible(gust__worker_t *self)
 
 bool gust__park(gust__worker_t *self)
 {
-    gust_pool_t *pool = self->pool;
+    gust_pool_t *pool = self->front.pool;
     gust__end_search(self, false);
 
     pthread_mutex_lock(&pool->sleepers_lock);

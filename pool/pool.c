@@ -49,7 +49,7 @@ enum { GATE_HOLD, GATE_RUN, GATE_ABORT };
 static void free_pool(gust_pool_t *pool)
 {
     for (unsigned i = 0; i < pool->num_workers; i++)
-        gust__deque_destroy(&pool->workers[i].deque);
+        gust__deque_destroy(&pool->workers[i].front.deque);
     pthread_mutex_destroy(&pool->sleepers_lock);
     free(pool->sleepers);
     free(pool->workers);
@@ -59,7 +59,7 @@ static void free_pool(gust_pool_t *pool)
 static void *worker_entry(void *arg)
 {
     gust__worker_t *self = arg;
-    gust_pool_t *pool = self->pool;
+    gust_pool_t *pool = self->front.pool;
     unsigned gate;
     /* Acquire: pairs with the release store that opens the gate. */
     while ((gate = atomic_load_explicit(&pool->gate, memory_order_acquire)) == GATE_HOLD)
@@ -99,10 +99,10 @@ gust_pool_t *gust_pool_new(const gust_pool_opts_t *opts_in)
     memset(pool->workers, 0, workers_size);
     for (unsigned i = 0; i < opts.num_threads; i++) {
         gust__worker_t *worker = &pool->workers[i];
-        if (!gust__deque_init(&worker->deque, DEQUE_LOG2_CAPACITY))
+        if (!gust__deque_init(&worker->front.deque, DEQUE_LOG2_CAPACITY))
             goto fail;
         pool->num_workers++;
-        worker->pool = pool;
+        worker->front.pool = pool;
         worker->index = i;
         /* Any nonzero, distinct seed will do for xorshift. */
         worker->rng = 0x9e3779b97f4a7c15ull * (i + 1);
@@ -166,7 +166,7 @@ size_t gust_pool_free_within(gust_pool_t *pool, uint64_t timeout_ns)
     /* The threads are joined: whatever is still queued was never started. */
     size_t dropped = gust__inject_drain(&pool->inject);
     for (unsigned i = 0; i < pool->num_workers; i++)
-        dropped += gust__deque_size(&pool->workers[i].deque);
+        dropped += gust__deque_size(&pool->workers[i].front.deque);
     free_pool(pool);
     return dropped;
 }
@@ -178,20 +178,15 @@ void gust_pool_free(gust_pool_t *pool)
 
 bool gust_pool_submit(gust_pool_t *pool, gust_task_fn fn, void *arg)
 {
-    gust__task_t task = {fn, arg, NULL};
     gust__worker_t *self = gust__current;
-    if (self != NULL && self->pool == pool) {
-        gust__push_local(self, &task);
+    if (self != NULL && self->front.pool == pool) {
+        gust__push_local(self, fn, arg, NULL);
         return true;
     }
-    return gust__inject(pool, &task);
+    return gust__inject(pool, &(gust__task_t){fn, arg, NULL});
 }
 
-gust_pool_t *gust_pool_current(void)
-{
-    gust__worker_t *self = gust__current;
-    return self != NULL ? self->pool : NULL;
-}
+extern inline gust_pool_t *gust_pool_current(void);
 
 int gust_worker_index(void)
 {
@@ -207,16 +202,17 @@ unsigned gust_pool_num_threads(const gust_pool_t *pool)
 unsigned gust_pool_stats(const gust_pool_t *pool, gust_worker_stats_t *out, unsigned num_out)
 {
     for (unsigned i = 0; i < num_out && i < pool->num_workers; i++) {
+        const gust__worker_front_t *front = &pool->workers[i].front;
         const gust__stats_t *stats = &pool->workers[i].stats;
-#define READ(field) atomic_load_explicit((_Atomic uint64_t *)&stats->field, memory_order_relaxed)
+#define READ(counter) atomic_load_explicit((_Atomic uint64_t *)&(counter), memory_order_relaxed)
         out[i] = (gust_worker_stats_t){
-            .tasks_run = READ(tasks_run),
-            .spawned = READ(spawned),
-            .stolen = READ(stolen),
-            .steal_failed = READ(steal_failed),
-            .injected = READ(injected),
-            .parks = READ(parks),
-            .wakeups = READ(wakeups),
+            .tasks_run = READ(front->tasks_run),
+            .spawned = READ(front->spawned),
+            .stolen = READ(stats->stolen),
+            .steal_failed = READ(stats->steal_failed),
+            .injected = READ(stats->injected),
+            .parks = READ(stats->parks),
+            .wakeups = READ(stats->wakeups),
         };
 #undef READ
     }

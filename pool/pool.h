@@ -110,7 +110,7 @@ bool gust_pool_help(void);
 
 /* The worker running the calling thread: its pool and index (0 to
  * num_threads - 1), or NULL and -1 on any other thread. */
-gust_pool_t *gust_pool_current(void);
+inline gust_pool_t *gust_pool_current(void);
 int gust_worker_index(void);
 
 /* gust_pool_num_threads returns the number of workers. */
@@ -141,19 +141,19 @@ typedef struct gust_group_s {
 
 /* gust_group_init prepares `group` for tasks on `pool`. The calling thread
  * owns it: only the owner may wait on it. */
-void gust_group_init(gust_group_t *group, gust_pool_t *pool);
+inline void gust_group_init(gust_group_t *group, gust_pool_t *pool);
 
 /* gust_group_spawn runs fn(arg) on the group's pool as part of the group.
  * Any thread may call it, including tasks of the group (which then must be
  * spawned before the spawning task returns). Returns false, with errno ENOMEM,
  * only when called outside the pool and the injection queue could not
  * allocate; then fn will not run and the group is unchanged. */
-bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg);
+inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg);
 
 /* gust_group_wait returns once every task spawned into the group has
  * finished (their effects are visible to the caller). Only the owner calls it.
  * The group may be reused afterwards. */
-void gust_group_wait(gust_group_t *group);
+inline void gust_group_wait(gust_group_t *group);
 
 /* A loop body for gust_parallel_for: handles indexes [lo, hi). */
 typedef void (*gust_range_fn)(void *arg, int64_t lo, int64_t hi);
@@ -183,6 +183,9 @@ typedef struct gust_worker_stats_s {
  * the workers: each is exact, the set is not a snapshot. All are zero when
  * gust is built with GUST_POOL_NO_STATS. Any thread may call it. */
 unsigned gust_pool_stats(const gust_pool_t *pool, gust_worker_stats_t *out, unsigned num_out);
+
+/* The fast paths of the group functions above, inline (private). */
+#include "gust/pool_inline.h"
 
 #ifdef __cplusplus
 }

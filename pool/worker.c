@@ -5,7 +5,7 @@
 
 #include "pool/internal.h"
 
-_Thread_local gust__worker_t *gust__current __attribute__((tls_model("initial-exec")));
+_Thread_local struct gust__worker_s *gust__current __attribute__((tls_model("initial-exec")));
 
 /* Every this many turns a busy worker looks at the injection queue and the
  * idle hook's events first, so neither starves behind a deep local deque.
@@ -23,28 +23,52 @@ void gust_spawn(gust_task_fn fn, void *arg)
         fputs("gust_spawn: called outside a pool worker; use gust_pool_submit\n", stderr);
         abort();
     }
-    gust__task_t task = {fn, arg, NULL};
-    gust__push_local(self, &task);
+    gust__push_local(self, fn, arg, NULL);
+}
+
+void gust__push_local_slow(gust__worker_t *self, gust_task_fn fn, void *arg, gust_group_t *group)
+{
+    gust__task_t task = {fn, arg, group};
+    bool shared;
+    if (!gust__deque_push(&self->front.deque, &task, &shared)) {
+        /* The deque could not grow: running the task now is a correct
+         * schedule, only a less parallel one. */
+        gust__run_task(&self->front, &task);
+        return;
+    }
+    GUST__COUNT(self->front.spawned, 1);
+    if (shared)
+        gust__wake_one(self->front.pool); /* let a parked worker steal them */
+}
+
+bool gust__pop_local_slow(gust__worker_t *self, gust__task_t *out)
+{
+    bool shared;
+    if (!gust__deque_pop(&self->front.deque, out, &shared))
+        return false;
+    if (shared)
+        gust__wake_one(self->front.pool); /* let a parked worker steal them */
+    return true;
 }
 
 /* Takes a batch from the injection queue: returns one task, pushes the rest. */
 static bool take_injected(gust__worker_t *self, gust__task_t *out)
 {
     gust__task_t batch[INJECT_BATCH];
-    size_t count = gust__inject_pop(&self->pool->inject, batch, INJECT_BATCH);
+    size_t count = gust__inject_pop(&self->front.pool->inject, batch, INJECT_BATCH);
     if (count == 0)
         return false;
     GUST__STAT_ADD(self, injected, count);
     /* Push newest first so the oldest ends up on top and runs next. */
     for (size_t i = count - 1; i > 0; i--)
-        gust__push_local(self, &batch[i]);
+        gust__push_local(self, batch[i].fn, batch[i].arg, batch[i].group);
     *out = batch[0];
     return true;
 }
 
 static bool poll_events(gust__worker_t *self)
 {
-    const gust_pool_idle_hooks_t *idle = &self->pool->opts.idle;
+    const gust_pool_idle_hooks_t *idle = &self->front.pool->opts.idle;
     return idle->poll != NULL && idle->poll(idle->arg, self->index);
 }
 
@@ -63,7 +87,7 @@ static uint64_t next_random(gust__worker_t *self)
  * deque. */
 static bool steal_round(gust__worker_t *self, gust__task_t *out)
 {
-    gust_pool_t *pool = self->pool;
+    gust_pool_t *pool = self->front.pool;
     unsigned n = pool->num_workers;
     if (n < 2)
         return false;
@@ -72,9 +96,9 @@ static bool steal_round(gust__worker_t *self, gust__task_t *out)
         gust__worker_t *victim = &pool->workers[(start + k) % n];
         if (victim == self)
             continue;
-        uint32_t available = gust__deque_num_shared(&victim->deque);
+        uint32_t available = gust__deque_num_shared(&victim->front.deque);
         gust__steal_result_t result;
-        while ((result = gust__deque_steal(&victim->deque, out)) == GUST__STEAL_RACE)
+        while ((result = gust__deque_steal(&victim->front.deque, out)) == GUST__STEAL_RACE)
             GUST__STAT_ADD(self, steal_failed, 1);
         if (result != GUST__STEAL_OK) {
             GUST__STAT_ADD(self, steal_failed, 1);
@@ -86,10 +110,10 @@ static bool steal_round(gust__worker_t *self, gust__task_t *out)
         gust__task_t first = *out;
         for (uint32_t taken = 1; taken < available / 2; taken++) {
             gust__task_t more;
-            if (gust__deque_steal(&victim->deque, &more) != GUST__STEAL_OK)
+            if (gust__deque_steal(&victim->front.deque, &more) != GUST__STEAL_OK)
                 break;
             GUST__STAT_ADD(self, stolen, 1);
-            gust__push_local(self, &first);
+            gust__push_local(self, first.fn, first.arg, first.group);
             first = more;
         }
         *out = first;
@@ -117,7 +141,7 @@ bool gust__worker_help(gust__worker_t *self)
 {
     gust__task_t task;
     if (find_nearby(self, &task) || steal_round(self, &task)) {
-        gust__run_task(self, &task);
+        gust__run_task(&self->front, &task);
         return true;
     }
     return false;
@@ -134,7 +158,7 @@ static bool search(gust__worker_t *self, gust__task_t *out)
 {
     if (!gust__begin_search(self))
         return false;
-    for (unsigned round = 0; round <= self->pool->opts.spin_rounds; round++) {
+    for (unsigned round = 0; round <= self->front.pool->opts.spin_rounds; round++) {
         if (steal_round(self, out) || take_injected(self, out)) {
             gust__end_search(self, true);
             return true;
@@ -148,14 +172,14 @@ static bool search(gust__worker_t *self, gust__task_t *out)
 static void name_thread(gust__worker_t *self)
 {
     char name[16];
-    snprintf(name, sizeof(name), "%s-%u", self->pool->opts.thread_name_prefix, self->index);
+    snprintf(name, sizeof(name), "%s-%u", self->front.pool->opts.thread_name_prefix, self->index);
     pthread_setname_np(pthread_self(), name);
 }
 
 void *gust__worker_main(void *arg)
 {
     gust__worker_t *self = arg;
-    gust_pool_t *pool = self->pool;
+    gust_pool_t *pool = self->front.pool;
     gust__current = self;
     name_thread(self);
     if (pool->opts.on_thread_start != NULL)
@@ -169,11 +193,11 @@ void *gust__worker_main(void *arg)
             /* A worker woken to search stops searching before it runs
              * anything: while it counts as a searcher nobody else is woken. */
             gust__end_search(self, true);
-            gust__run_task(self, &task);
+            gust__run_task(&self->front, &task);
             continue;
         }
         if (search(self, &task)) {
-            gust__run_task(self, &task);
+            gust__run_task(&self->front, &task);
             continue;
         }
         if (!gust__park(self))

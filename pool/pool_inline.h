@@ -1,0 +1,221 @@
+/* gust/pool_inline.h: the inline fast paths of task groups. Private.
+ *
+ * A spawn and its join cost a few nanoseconds only when the compiler can
+ * inline them into the caller: three calls (init, spawn, wait) and the spills
+ * around them doubled their cost in the pool benchmark. So the common case,
+ * a worker spawning into its own group and running the task back off its own
+ * deque, lives here, and every other case calls into pool/.
+ *
+ * Nothing here is API. The names and the layout change with gust, so a
+ * program must be compiled against the headers of the gust it links (a Bazel
+ * build always is). Included by gust/pool.h; do not include it directly.
+ *
+ * The functions use C99 inline semantics: the definitions here are inline
+ * definitions, and pool/ emits the one external definition of each (with an
+ * `extern inline` declaration), so every function also exists as a symbol. */
+#ifndef GUST_POOL_INLINE_H
+#define GUST_POOL_INLINE_H
+
+#ifndef GUST_POOL_H
+#error "include gust/pool.h, not gust/pool_inline.h"
+#endif
+
+#define GUST__CACHE_LINE 64
+
+/* A task as it sits in a deque: three words, copied in and out. */
+typedef struct gust__task_s {
+    gust_task_fn fn;
+    void *arg;
+    gust_group_t *group; /* NULL for a task outside any group */
+} gust__task_t;
+
+/* One slot: each word is an atomic so that a thief reading a slot the owner
+ * is rewriting is a defined (and then discarded) read; relaxed loads and
+ * stores compile to plain moves. */
+typedef struct gust__slot_s {
+    _Atomic(gust_task_fn) fn;
+    _Atomic(void *) arg;
+    _Atomic(gust_group_t *) group;
+} gust__slot_t;
+
+typedef struct gust__ring_s {
+    uint32_t mask;              /* capacity - 1; capacity is a power of two */
+    struct gust__ring_s *older; /* rings this one replaced, freed with the deque */
+    gust__slot_t slots[];
+} gust__ring_t;
+
+/* The per-worker split deque; pool/deque.h explains the design. */
+typedef struct gust__deque_s {
+    /* Thief-visible: written by thieves and by the owner's slow paths. */
+    _Alignas(GUST__CACHE_LINE) _Atomic uint64_t tail_split; /* tail low 32 bits, split high */
+    _Atomic(gust__ring_t *) ring;
+    atomic_bool split_wanted; /* a thief found nothing shared */
+
+    /* Owner-private: only the owning thread touches these. */
+    _Alignas(GUST__CACHE_LINE) uint32_t head;
+    uint32_t split;     /* the owner's copy: only the owner moves split */
+    uint32_t tail_seen; /* a tail the owner read earlier: <= the real one */
+    gust__ring_t *owner_ring;
+} gust__deque_t;
+
+_Static_assert(offsetof(gust__deque_t, head) % GUST__CACHE_LINE == 0,
+               "owner-private deque state must not share a line with thief-visible state");
+
+/* The part of a worker that the fast paths touch; every worker begins with
+ * it (pool/internal.h). After the deque, owner-private: the counters are
+ * written only by the worker and read by anyone (gust_pool_stats). */
+typedef struct gust__worker_front_s {
+    gust__deque_t deque;
+    _Alignas(GUST__CACHE_LINE) gust_pool_t *pool;
+    _Atomic uint64_t tasks_run;
+    _Atomic uint64_t spawned;
+} gust__worker_front_t;
+
+/* The worker running on this thread, or NULL. Initial-exec TLS: gust is
+ * linked into the program or loaded with it, never dlopen'ed late. */
+extern _Thread_local struct gust__worker_s *gust__current __attribute__((tls_model("initial-exec")));
+
+/* A statistics counter, written only by its worker: a relaxed load and store
+ * (a plain increment on x86), or nothing at all without statistics. */
+#ifdef GUST_POOL_NO_STATS
+#define GUST__COUNT(counter, n) ((void)0)
+#else
+#define GUST__COUNT(counter, n)                                                                    \
+    atomic_store_explicit(&(counter),                                                              \
+                          atomic_load_explicit(&(counter), memory_order_relaxed) + (n),            \
+                          memory_order_relaxed)
+#endif
+
+inline gust__worker_front_t *gust__current_front(void)
+{
+    /* A worker begins with its front, so the two pointers are one. */
+    return (gust__worker_front_t *)(void *)gust__current;
+}
+
+inline void gust__slot_store(gust__ring_t *ring, uint32_t index, gust_task_fn fn, void *arg,
+                             gust_group_t *group)
+{
+    gust__slot_t *slot = &ring->slots[index & ring->mask];
+    /* Relaxed: the owner publishes slots to thieves through the release CAS
+     * that moves split past them (gust__deque_share), never through these
+     * stores. */
+    atomic_store_explicit(&slot->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&slot->arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&slot->group, group, memory_order_relaxed);
+}
+
+inline void gust__slot_load(const gust__ring_t *ring, uint32_t index, gust__task_t *out)
+{
+    gust__slot_t *slot = (gust__slot_t *)&ring->slots[index & ring->mask];
+    /* Relaxed: a thief's read is validated by its CAS afterwards; the owner
+     * reads only slots it wrote itself. */
+    out->fn = atomic_load_explicit(&slot->fn, memory_order_relaxed);
+    out->arg = atomic_load_explicit(&slot->arg, memory_order_relaxed);
+    out->group = atomic_load_explicit(&slot->group, memory_order_relaxed);
+}
+
+/* Owner only. The fast paths of push and pop: they do the common case (room
+ * in the ring, no thief asking for work) and return false, having done
+ * nothing, in every other; then the caller falls back to gust__deque_push or
+ * gust__deque_pop (pool/deque.h). */
+inline bool gust__deque_try_push(gust__deque_t *deque, gust_task_fn fn, void *arg,
+                                 gust_group_t *group)
+{
+    /* Each field read once into a local: the compiler cannot tell that the
+     * atomic slot stores leave them alone. */
+    gust__ring_t *ring = deque->owner_ring;
+    uint32_t head = deque->head;
+    if (__builtin_expect(head - deque->tail_seen > ring->mask, 0) ||
+        __builtin_expect(atomic_load_explicit(&deque->split_wanted, memory_order_relaxed), 0))
+        return false;
+    gust__slot_store(ring, head, fn, arg, group);
+    deque->head = head + 1;
+    return true;
+}
+
+inline bool gust__deque_try_pop(gust__deque_t *deque, gust__task_t *out)
+{
+    if (__builtin_expect(deque->head == deque->split, 0) ||
+        __builtin_expect(atomic_load_explicit(&deque->split_wanted, memory_order_relaxed), 0))
+        return false;
+    deque->head--;
+    gust__slot_load(deque->owner_ring, deque->head, out);
+    return true;
+}
+
+/* pool/group.c: a group task finished on a thread other than the group's
+ * owner. */
+void gust__group_task_done_remote(gust_group_t *group);
+
+/* Runs one task on worker `self`, settling its group. */
+inline void gust__run_task(gust__worker_front_t *self, const gust__task_t *task)
+{
+    GUST__COUNT(self->tasks_run, 1);
+    task->fn(task->arg);
+    gust_group_t *group = task->group;
+    if (group == NULL)
+        return;
+    if (group->owner == self)
+        group->local--;
+    else
+        gust__group_task_done_remote(group);
+}
+
+/* pool/group.c: every case the inline paths below leave out. */
+bool gust__group_spawn_slow(gust_group_t *group, gust_task_fn fn, void *arg);
+void gust__group_wait_slow(gust_group_t *group);
+
+/* The public functions, declared with their documentation in gust/pool.h. */
+
+inline gust_pool_t *gust_pool_current(void)
+{
+    gust__worker_front_t *self = gust__current_front();
+    return self != NULL ? self->pool : NULL;
+}
+
+inline void gust_group_init(gust_group_t *group, gust_pool_t *pool)
+{
+    gust__worker_front_t *self = gust__current_front();
+    group->pool = pool;
+    group->owner = self != NULL && self->pool == pool ? self : NULL;
+    group->local = 0;
+    atomic_init(&group->remote, 0);
+}
+
+inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg)
+{
+    gust__worker_front_t *self = gust__current_front();
+    /* The fork-join case: the owner (always a worker of the group's pool)
+     * spawns and its deque has room. */
+    if (__builtin_expect(group->owner == self && self != NULL, 1) &&
+        __builtin_expect(gust__deque_try_push(&self->deque, fn, arg, group), 1)) {
+        group->local++;
+        GUST__COUNT(self->spawned, 1);
+        return true;
+    }
+    return gust__group_spawn_slow(group, fn, arg);
+}
+
+inline void gust_group_wait(gust_group_t *group)
+{
+    gust__worker_front_t *self = gust__current_front();
+    if (__builtin_expect(group->owner == self && self != NULL, 1)) {
+        /* The owner runs its own tasks back off its deque, newest first
+         * (usually the one just spawned). A worker-owned group's remote count
+         * never has the sleeper bit, so it is done when local + remote / 2 is
+         * zero. Acquire: pairs with the release in
+         * gust__group_task_done_remote. */
+        while (group->local * 2 + atomic_load_explicit(&group->remote, memory_order_acquire) != 0) {
+            gust__task_t task;
+            if (!gust__deque_try_pop(&self->deque, &task)) {
+                gust__group_wait_slow(group);
+                return;
+            }
+            gust__run_task(self, &task);
+        }
+        return;
+    }
+    gust__group_wait_slow(group);
+}
+
+#endif
