@@ -73,7 +73,8 @@ typedef struct gust__worker_front_s {
 
 /* The worker running on this thread, or NULL. Initial-exec TLS: gust is
  * linked into the program or loaded with it, never dlopen'ed late. */
-extern _Thread_local struct gust__worker_s *gust__current __attribute__((tls_model("initial-exec")));
+extern _Thread_local struct gust__worker_s *gust__current
+    __attribute__((tls_model("initial-exec")));
 
 /* A statistics counter, written only by its worker: a relaxed load and store
  * (a plain increment on x86), or nothing at all without statistics. */
