@@ -7,7 +7,7 @@
  * clients send N keep-alive GETs of /1k.bin (default 100,000) with that many
  * requests in flight over as many connections:
  *
- *   1. gust's client, on a runtime of T workers (default 2), each completion
+ *   1. gust's client, on a runtime of T workers (default 1), each completion
  *      sending the next request (http_gust.c);
  *   2. libcurl's multi interface on one thread (http_curl.c), in curl_peer, a
  *      process of its own, so that its OpenSSL never meets gust's BoringSSL
@@ -44,7 +44,10 @@
 static bench_flags_t flags = {
     .requests = 100000,
     .runs = 3,
-    .threads = 2,
+    /* One worker, as many client threads as each peer has: on two cores the
+     * second one is nginx's, and a second gust worker only competes with it
+     * (--threads=2 measures that). */
+    .threads = 1,
     .nginx_workers = 1,
     .concurrencies = {10, 100},
     .num_concurrencies = 2,
@@ -101,7 +104,7 @@ static void usage(const char *prog)
             "          [--nginx-workers=W] [--only=NAME]\n"
             "  --requests       keep-alive GETs per client, run and concurrency (100000)\n"
             "  --runs           timed runs; figures are medians (3, at most %d)\n"
-            "  --threads        gust's runtime workers (2)\n"
+            "  --threads        gust's runtime workers (1)\n"
             "  --concurrency    requests in flight, one run set each (10,100; at most %d)\n"
             "  --nginx-workers  nginx worker processes (1)\n"
             "  --only           run only the peer whose name starts with NAME (profiling)\n",
