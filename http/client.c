@@ -238,7 +238,8 @@ static void call_free(call_t *call)
     if (on_worker)
         gust_timer_stop(&call->total_timer);
     gust__session_untrack(call);
-    free(call->method);
+    if (call->method != call->method_inline)
+        free(call->method);
     free(call->url_text);
     gust_url_clear(&call->url);
     free(call->headers);
@@ -417,14 +418,29 @@ static uint64_t pick_timeout(uint64_t request, uint64_t client)
     return request != 0 ? request : client;
 }
 
+bool gust__call_set_method(call_t *call, const char *method)
+{
+    /* Methods are short: a copy in the call itself saves an allocation
+     * per request. */
+    size_t len = strlen(method);
+    char *copy = call->method_inline;
+    if (len >= sizeof(call->method_inline) && (copy = strdup(method)) == NULL)
+        return false;
+    if (copy == call->method_inline)
+        memcpy(copy, method, len + 1);
+    if (call->method != NULL && call->method != call->method_inline)
+        free(call->method);
+    call->method = copy;
+    return true;
+}
+
 /* Checks and copies the request. On error returns the code with *out_why. */
 static int call_init(call_t *call, const gust_request_t *req, const char **out_why)
 {
     const gust_client_opts_t *opts = &call->client->opts;
     const char *method = req->method != NULL ? req->method : "GET";
-    call->method = strdup(method);
     call->url_text = strdup(req->url != NULL ? req->url : "");
-    if (call->method == NULL || call->url_text == NULL)
+    if (!gust__call_set_method(call, method) || call->url_text == NULL)
         return GUST_ERR_NOMEM;
     if (!gust__is_token(method)) {
         *out_why = "the method is not an HTTP token";

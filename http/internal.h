@@ -73,6 +73,10 @@ bool gust__response_add_reason(gust_response_t *r, const char *at, size_t len);
 bool gust__response_add_name(gust_response_t *r, const char *at, size_t len, bool new_header);
 bool gust__response_add_value(gust_response_t *r, const char *at, size_t len);
 bool gust__response_add_body(gust_response_t *r, const void *at, size_t len);
+/* Sets aside room for a body of `content_length` bytes (up to 1 MiB; 0 or
+ * more does nothing), so that one that arrives in pieces is not copied
+ * again as it grows. Returns false on ENOMEM. */
+bool gust__response_reserve_body(gust_response_t *r, uint64_t content_length);
 /* Drops headers and reason (after a 1xx interim response). */
 void gust__response_reset_head(gust_response_t *r);
 /* Sets the status once the head is complete and finishes the headers;
@@ -223,7 +227,8 @@ struct call_s {
     origin_t *origin;
     conn_t *conn;
 
-    char *method;
+    char *method; /* method_inline, or a heap copy of a longer one */
+    char method_inline[16];
     char *url_text;
     gust_url_t url;
     gust_header_t *headers; /* names and values in one block with the array */
@@ -284,6 +289,9 @@ void gust__call_run(call_t *call);
 bool gust__call_cancelled(const call_t *call);
 /* Arms the total timeout on this worker if it is not armed yet. */
 void gust__call_arm_total(call_t *call);
+/* Sets the call's method to a copy of `method`. Returns false (ENOMEM) with
+ * the method unchanged if a long one could not be copied. */
+bool gust__call_set_method(call_t *call, const char *method);
 /* redirect.c: if `response` asks to be followed, points the call at the next
  * hop and returns 1; returns 0 to deliver the response as it is, or an error
  * (then *out_why says why). */

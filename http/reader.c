@@ -3,6 +3,7 @@
  * decoded and capped or streamed to the caller. It knows nothing of
  * sockets, so a connection feeds it what it receives and the fuzz targets
  * and split tests feed it from memory, through the same code. */
+#include <limits.h>
 #include <string.h>
 
 #include "http/internal.h"
@@ -87,6 +88,13 @@ static int on_headers_complete(http_parser *p)
     const char *encoding = gust_response_header(r->response, "Content-Encoding");
     if (r->opts.decompress && encoding != NULL && gust__decoder_init(&r->decoder, encoding))
         r->decoding = true;
+    /* The body's exact size, when it will be kept as it comes (ULLONG_MAX:
+     * no Content-Length). */
+    if (body == 0 && !r->decoding && r->opts.on_body == NULL &&
+        p->content_length != ULLONG_MAX &&
+        (r->opts.max_body_bytes == 0 || p->content_length <= r->opts.max_body_bytes) &&
+        !gust__response_reserve_body(r->response, p->content_length))
+        return stop(r, GUST_ERR_NOMEM, NULL);
     return body;
 }
 

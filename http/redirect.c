@@ -110,15 +110,8 @@ int gust__redirect(call_t *call, const gust_response_t *response, const char **o
         return GUST_ERR_REDIRECT_REFUSED;
     }
     if (to_get) {
-        char *get = strdup("GET");
-        if (get == NULL) {
-            free(next_text);
-            gust_url_clear(&next);
-            *out_why = "out of memory";
-            return GUST_ERR_NOMEM;
-        }
-        free(call->method);
-        call->method = get;
+        /* Fits in the call: cannot fail. */
+        (void)gust__call_set_method(call, "GET");
         free(call->body);
         call->body = NULL;
         call->body_len = 0;

@@ -1,6 +1,9 @@
 /* The response object: built by the parser, then read-only; see
- * http/response.h. Names and values live in one growing text block and are
- * found by offset, so growing the block never invalidates anything. */
+ * http/response.h. The reason, names and values live in one growing text
+ * block and are found by offset, so growing the block never invalidates
+ * anything; the first headers' offsets live in the object itself. A typical
+ * response is then four allocations: the object, its text, its body and its
+ * URL. */
 #include "http/response.h"
 
 #include <stdatomic.h>
@@ -12,6 +15,11 @@
 
 /* The first allocation for a response's header text. */
 enum { HEAD_TEXT_START = 512 };
+/* Header offsets kept in the response before any are allocated. */
+enum { INLINE_HEADERS = 16 };
+/* The most body memory set aside from Content-Length alone, before the
+ * bytes arrive: a server's claim is not a reason to allocate much. */
+enum { BODY_RESERVE_MAX = 1 << 20 };
 
 typedef struct header_ref_s {
     size_t name;  /* offsets into text */
@@ -22,11 +30,12 @@ struct gust_response_s {
     atomic_uint refs;
     int status;
     int http_minor;
-    buf_t reason;
-    buf_t text; /* "name\0value\0name\0value\0..." */
-    header_ref_t *headers;
+    buf_t text;        /* "reason\0name\0value\0name\0value\0..." */
+    size_t reason_len; /* the reason is text's first reason_len bytes */
+    header_ref_t *headers; /* inline_headers, or allocated when they ran out */
     size_t num_headers;
     size_t cap_headers;
+    header_ref_t inline_headers[INLINE_HEADERS];
     buf_t body;
     char *url;
     bool reused;
@@ -42,8 +51,11 @@ static const char *buf_str(const buf_t *b)
 gust_response_t *gust__response_new(void)
 {
     gust_response_t *r = calloc(1, sizeof(*r));
-    if (r != NULL)
-        atomic_init(&r->refs, 1);
+    if (r == NULL)
+        return NULL;
+    atomic_init(&r->refs, 1);
+    r->headers = r->inline_headers;
+    r->cap_headers = INLINE_HEADERS;
     return r;
 }
 
@@ -61,43 +73,56 @@ void gust_response_free(gust_response_t *response)
     /* acq_rel: every reader's last access happens before the free. */
     if (atomic_fetch_sub_explicit(&response->refs, 1, memory_order_acq_rel) != 1)
         return;
-    free(response->reason.data);
     free(response->text.data);
-    free(response->headers);
+    if (response->headers != response->inline_headers)
+        free(response->headers);
     free(response->body.data);
     free(response->url);
     free(response);
 }
 
+/* Appends to the header text, whose first allocation is sized for a
+ * typical head: a few hundred bytes in one allocation, not three reallocs
+ * from 64. */
+static bool text_append(gust_response_t *r, const char *at, size_t len)
+{
+    if (r->text.cap == 0 && !gust__buf_grow(&r->text, HEAD_TEXT_START))
+        return false;
+    return gust__buf_append(&r->text, at, len);
+}
+
 bool gust__response_add_reason(gust_response_t *r, const char *at, size_t len)
 {
-    return gust__buf_append(&r->reason, at, len);
+    /* The status line comes before any header, so the reason is the text's
+     * start (its pieces arrive one after the other). */
+    r->reason_len += len;
+    return text_append(r, at, len);
 }
 
 bool gust__response_add_name(gust_response_t *r, const char *at, size_t len, bool new_header)
 {
     if (new_header) {
         if (r->num_headers == r->cap_headers) {
-            size_t cap = r->cap_headers == 0 ? 16 : r->cap_headers * 2;
-            header_ref_t *headers = realloc(r->headers, cap * sizeof(*headers));
+            size_t cap = r->cap_headers * 2;
+            bool inline_now = r->headers == r->inline_headers;
+            header_ref_t *headers =
+                realloc(inline_now ? NULL : r->headers, cap * sizeof(*headers));
             if (headers == NULL)
                 return false;
+            if (inline_now)
+                memcpy(headers, r->inline_headers, sizeof(r->inline_headers));
             r->headers = headers;
             r->cap_headers = cap;
         }
-        /* A typical head's names and values take a few hundred bytes: one
-         * allocation for them, not three reallocs from 64. */
-        if (r->text.cap == 0 && !gust__buf_grow(&r->text, HEAD_TEXT_START))
-            return false;
-        /* The previous value's NUL is already in place; a new name starts
-         * after it. */
+        /* The NUL after the reason or the previous value is already in
+         * place; a new name starts after it. */
         if (r->text.len > 0 && !gust__buf_append(&r->text, "", 1))
             return false;
         r->headers[r->num_headers].name = r->text.len;
         r->headers[r->num_headers].value = SIZE_MAX;
         r->num_headers++;
     }
-    return gust__buf_append(&r->text, at, len);
+    return text_append(r, at, len);
 }
 
 bool gust__response_add_value(gust_response_t *r, const char *at, size_t len)
@@ -117,9 +142,16 @@ bool gust__response_add_body(gust_response_t *r, const void *at, size_t len)
     return gust__buf_append(&r->body, at, len);
 }
 
+bool gust__response_reserve_body(gust_response_t *r, uint64_t content_length)
+{
+    if (content_length == 0 || content_length > BODY_RESERVE_MAX)
+        return true;
+    return gust__buf_grow(&r->body, (size_t)content_length + 1);
+}
+
 void gust__response_reset_head(gust_response_t *r)
 {
-    r->reason.len = 0;
+    r->reason_len = 0;
     r->text.len = 0;
     r->num_headers = 0;
 }
@@ -151,7 +183,7 @@ bool gust__response_set_status(gust_response_t *r, int status, int http_minor)
 
 size_t gust__response_head_bytes(const gust_response_t *r)
 {
-    return r->reason.len + r->text.len;
+    return r->text.len;
 }
 
 void gust__response_take_url(gust_response_t *r, char *url)
@@ -182,7 +214,7 @@ int gust_response_status(const gust_response_t *response)
 
 const char *gust_response_reason(const gust_response_t *response)
 {
-    return buf_str(&response->reason);
+    return response->reason_len > 0 ? response->text.data : "";
 }
 
 int gust_response_http_minor(const gust_response_t *response)

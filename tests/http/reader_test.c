@@ -1,7 +1,8 @@
 /* The response reader on bytes from memory: the exact outcome of the cases
  * the fuzz targets found wrong once (bodies of 1xx, 204 and 304, status codes
  * below 100, a deflate body whose first piece is one byte, errors that
- * depended on where the bytes were split). */
+ * depended on where the bytes were split), and the response's own storage
+ * (headers past the inline ones, a body sized from Content-Length). */
 #include <string.h>
 #include <zlib.h>
 
@@ -151,6 +152,48 @@ static void test_decoded_cap_before_data_error(void)
     ASSERT_EQ(error_of(&opts, text, len, (size_t)head + packed_len), GUST_ERR_DECODED_TOO_LARGE);
 }
 
+/* More headers than the response keeps inline (16), a reason, and a body
+ * whose Content-Length sets its room aside: each read back exactly, whole
+ * and one byte at a time. */
+static void test_many_headers_and_reserved_body(void)
+{
+    enum { NUM = 40, BODY = 3000 };
+    char text[4096 + BODY];
+    char expected_head[2048];
+    size_t len = (size_t)snprintf(text, sizeof(text), "HTTP/1.1 200 Very Fine\r\n");
+    size_t head_len = (size_t)snprintf(expected_head, sizeof(expected_head), "Very Fine") + 1;
+    for (int i = 0; i < NUM; i++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "X-H%d: v%d\r\n", i, i);
+        head_len += (size_t)snprintf(expected_head + head_len, sizeof(expected_head) - head_len,
+                                     "X-H%d: v%d", i, i) +
+                    1;
+    }
+    len += (size_t)snprintf(text + len, sizeof(text) - len, "Content-Length: %d\r\n\r\n", BODY);
+    head_len += (size_t)snprintf(expected_head + head_len, sizeof(expected_head) - head_len,
+                                 "Content-Length: %d", BODY) +
+                1;
+    size_t body_at = len;
+    for (int i = 0; i < BODY; i++)
+        text[len++] = (char)('a' + i % 26);
+
+    size_t cuts[sizeof(text)];
+    for (size_t i = 0; i + 1 < len; i++)
+        cuts[i] = i + 1;
+    reader_opts_t opts = default_opts();
+    for (int split = 0; split < 2; split++) {
+        read_result_t r;
+        read_response(&opts, false, text, len, cuts, split ? len - 1 : 0, &r);
+        ASSERT_EQ(r.err, 0);
+        ASSERT_EQ(r.status, 200);
+        ASSERT_UEQ(r.num_headers, NUM + 1);
+        ASSERT_UEQ(r.head_len, head_len);
+        ASSERT_EQ(memcmp(r.head, expected_head, head_len), 0);
+        ASSERT_UEQ(r.body_len, BODY);
+        ASSERT_EQ(memcmp(r.body, text + body_at, BODY), 0);
+        read_result_clear(&r);
+    }
+}
+
 int main(void)
 {
     test_no_body_statuses();
@@ -159,5 +202,6 @@ int main(void)
     test_deflate_of_one_byte();
     test_body_cap_after_decoding();
     test_decoded_cap_before_data_error();
+    test_many_headers_and_reserved_body();
     return 0;
 }

@@ -315,6 +315,8 @@ static int write_conf(const nginx_t *server, const nginx_opts_t *o)
                "    tcp_nodelay on;\n"
                "    keepalive_requests 1000000;\n"
                "    keepalive_timeout 60s;\n");
+    if (o->cache_open_files)
+        fprintf(f, "    open_file_cache max=1024 inactive=60s;\n");
     static const char *const temp_paths[] = {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"};
     for (size_t i = 0; i < sizeof(temp_paths) / sizeof(temp_paths[0]); i++)
         fprintf(f, "    %s_temp_path %s/temp/%s;\n", temp_paths[i], dir, temp_paths[i]);

@@ -128,6 +128,7 @@ int main(int argc, char **argv)
 
     nginx_opts_t o = nginx_opts_default();
     o.worker_processes = flags.nginx_workers;
+    o.cache_open_files = true;
     nginx_t *server = nginx_start(&o);
     if (server == NULL) {
         fprintf(stderr, "bench: cannot start nginx (see above)\n");

@@ -135,6 +135,7 @@ static bool start_server(tls_server_t *s, const tls_certs_t *certs, int index)
              "access_log %s gust_bench_tls if=$gust_bench_first; %s", s->log_path, s->extra);
     nginx_opts_t o = nginx_opts_default();
     o.worker_processes = flags.nginx_workers;
+    o.cache_open_files = true;
     o.cert_file = certs->leaf[TLS_CERT_GOOD].cert_file;
     o.key_file = certs->leaf[TLS_CERT_GOOD].key_file;
     o.extra_http_conf = LOG_HTTP_CONF;

@@ -218,6 +218,9 @@ http {{
     tcp_nodelay on;
     keepalive_requests 100000000;
     keepalive_timeout 300s;
+    # Served files stay open: no open, stat and close per request in the
+    # server, whose one worker caps every client.
+    open_file_cache max=1024 inactive=60s;
     client_body_temp_path {dir}/temp/client_body;
     proxy_temp_path {dir}/temp/proxy;
     fastcgi_temp_path {dir}/temp/fastcgi;
