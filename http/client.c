@@ -100,8 +100,7 @@ gust_client_t *gust_client_new(gust_runtime_t *runtime, const gust_client_opts_t
     if (opts == NULL)
         opts = &defaults;
     if (opts->max_header_bytes == 0 || opts->max_header_bytes > GUST_MAX_HEADER_BYTES ||
-        opts->max_headers == 0 ||
-        (opts->num_headers > 0 && opts->headers == NULL) ||
+        opts->max_headers == 0 || (opts->num_headers > 0 && opts->headers == NULL) ||
         bad_header(opts->headers, opts->num_headers) >= 0 ||
         (opts->user_agent != NULL && !gust__is_field_value(opts->user_agent))) {
         errno = EINVAL;
@@ -249,8 +248,7 @@ static void call_free(call_t *call)
      * would often be stolen by an idle worker and then send the next
      * request from where no connection is. A call that never reached a
      * worker (refused by gust_http_send) hands it to the pool instead. */
-    if (on_done != NULL &&
-        (on_worker || gust_future_on_done(future, on_done, on_done_arg) != 0))
+    if (on_done != NULL && (on_worker || gust_future_on_done(future, on_done, on_done_arg) != 0))
         on_done(future, on_done_arg);
     gust_future_free(future);
     /* Release: the call's last steps, its callback included, happen before
@@ -387,8 +385,7 @@ void gust__call_got_response(call_t *call, gust_response_t *response, bool reuse
     }
 }
 
-void gust__call_conn_failed(call_t *call, bool reused, bool received, int err, const char *fmt,
-                            ...)
+void gust__call_conn_failed(call_t *call, bool reused, bool received, int err, const char *fmt, ...)
 {
     char cause[512];
     va_list ap;
@@ -486,7 +483,7 @@ static int call_init(call_t *call, const gust_request_t *req, const char **out_w
     call->total_timeout_ns = pick_timeout(req->total_timeout_ns, opts->total_timeout_ns);
     call->max_body_bytes = req->max_body_bytes != 0 ? req->max_body_bytes : opts->max_body_bytes;
     call->max_decoded_bytes = opts->max_decoded_bytes;
-    call->max_redirects = req->max_redirects < 0    ? 0
+    call->max_redirects = req->max_redirects < 0   ? 0
                           : req->max_redirects > 0 ? (unsigned)req->max_redirects
                                                    : opts->max_redirects;
     call->decompress = opts->decompress && !req->no_decompress;
@@ -507,7 +504,8 @@ gust_future_t *gust_http_send(gust_client_t *client, const gust_request_t *req)
     if (call == NULL) {
         gust_future_set_error(future, GUST_ERR_NOMEM, "%s: out of memory",
                               req->url != NULL ? req->url : "");
-        if (req->on_done != NULL && gust_future_on_done(future, req->on_done, req->on_done_arg) != 0)
+        if (req->on_done != NULL &&
+            gust_future_on_done(future, req->on_done, req->on_done_arg) != 0)
             req->on_done(future, req->on_done_arg);
         return future;
     }

@@ -104,12 +104,12 @@ bool gust__request_head_append(const call_t *call, buf_t *out);
 
 typedef struct decoder_s {
     z_stream zs;
-    bool started;   /* inflateInit2 done */
-    bool deflate;   /* "deflate": zlib wrapper, or raw if the first bytes say so */
-    bool finished;  /* the stream's end was seen */
-    bool have_first; /* "deflate" whose first piece was one byte: held in `first` */
+    bool started;        /* inflateInit2 done */
+    bool deflate;        /* "deflate": zlib wrapper, or raw if the first bytes say so */
+    bool finished;       /* the stream's end was seen */
+    bool have_first;     /* "deflate" whose first piece was one byte: held in `first` */
     unsigned char first; /* until the second byte tells zlib from raw */
-    size_t decoded; /* bytes out so far */
+    size_t decoded;      /* bytes out so far */
 } decoder_t;
 
 /* Returns true if `encoding` (a Content-Encoding value) is one the decoder
@@ -132,7 +132,7 @@ typedef struct reader_opts_s {
     size_t max_body_bytes;    /* 0 = none */
     size_t max_decoded_bytes; /* 0 = none */
     bool decompress;
-    bool head_request; /* the answer to HEAD has no body */
+    bool head_request;    /* the answer to HEAD has no body */
     gust_body_cb on_body; /* the body goes here instead of the response */
     void *on_body_arg;
 } reader_opts_t;
@@ -147,11 +147,11 @@ typedef struct reader_s {
     bool head_done;    /* the final response's headers are in */
     bool interim;      /* the head being parsed is a 1xx */
     bool complete;
-    bool keep_alive;   /* the complete response lets the connection live */
+    bool keep_alive; /* the complete response lets the connection live */
     unsigned num_interim;
     size_t body_bytes;
-    int err;           /* why reading stopped */
-    const char *why;   /* and in words, if gust_strerror is not enough */
+    int err;         /* why reading stopped */
+    const char *why; /* and in words, if gust_strerror is not enough */
 } reader_t;
 
 /* Starts reading a response into `r`, which is zeroed or was started
@@ -261,10 +261,10 @@ struct call_s {
     bool want_fresh_conn; /* a retry: do not take an idle connection */
     bool migrated;        /* moved to another worker during this hop */
     gust_timer_t total_timer;
-    struct cds_list_head wait_link; /* in an origin's or a session's wait list */
-    struct cds_list_head pipe_link; /* in its connection's pipeline */
-    gust_response_t *response; /* complete, to be delivered (conn.c) */
-    bool reused;               /* and whether its connection had served before */
+    struct cds_list_head wait_link;   /* in an origin's or a session's wait list */
+    struct cds_list_head pipe_link;   /* in its connection's pipeline */
+    gust_response_t *response;        /* complete, to be delivered (conn.c) */
+    bool reused;                      /* and whether its connection had served before */
     struct cds_list_head active_link; /* in its session's active list */
     enum { WAIT_NONE, WAIT_ORIGIN, WAIT_TOTAL } waiting;
 };
@@ -276,8 +276,8 @@ void gust__call_fail(call_t *call, int err, const char *fmt, ...)
 void gust__call_respond(call_t *call, gust_response_t *response);
 /* The call's connection could not deliver: stale keep-alive retry where
  * allowed, else fail. `received` tells whether any response byte came. */
-void gust__call_conn_failed(call_t *call, bool reused, bool received, int err, const char *fmt,
-                            ...) __attribute__((format(printf, 5, 6)));
+void gust__call_conn_failed(call_t *call, bool reused, bool received, int err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* A complete response arrived (on a connection that had served others
  * before if `reused`): follow a redirect, or deliver it. */
 void gust__call_got_response(call_t *call, gust_response_t *response, bool reused);
@@ -331,7 +331,7 @@ struct conn_s {
     buf_t head; /* the request head, its buffer kept for the next */
     size_t head_sent;
     size_t body_sent;
-    char *chunk;   /* a pending piece of a streamed body, with its framing */
+    char *chunk; /* a pending piece of a streamed body, with its framing */
     size_t chunk_len;
     size_t chunk_sent;
     bool body_done;
@@ -514,9 +514,9 @@ struct gust_client_s {
     char *client_cert_file;
     char *client_key_file;
     pthread_mutex_t tls_lock;
-    SSL_CTX *tls_verify;   /* made on first use, under tls_lock */
+    SSL_CTX *tls_verify; /* made on first use, under tls_lock */
     SSL_CTX *tls_insecure;
-    BIO_METHOD *tls_bio;   /* sockets written with MSG_NOSIGNAL */
+    BIO_METHOD *tls_bio; /* sockets written with MSG_NOSIGNAL */
 };
 
 #endif

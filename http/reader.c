@@ -90,8 +90,7 @@ static int on_headers_complete(http_parser *p)
         r->decoding = true;
     /* The body's exact size, when it will be kept as it comes (ULLONG_MAX:
      * no Content-Length). */
-    if (body == 0 && !r->decoding && r->opts.on_body == NULL &&
-        p->content_length != ULLONG_MAX &&
+    if (body == 0 && !r->decoding && r->opts.on_body == NULL && p->content_length != ULLONG_MAX &&
         (r->opts.max_body_bytes == 0 || p->content_length <= r->opts.max_body_bytes) &&
         !gust__response_reserve_body(r->response, p->content_length))
         return stop(r, GUST_ERR_NOMEM, NULL);

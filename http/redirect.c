@@ -24,8 +24,7 @@ static bool is_redirect(int status)
 static bool has_scheme(const char *s)
 {
     size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
-    return n > 0 && s[n] == ':' &&
-           ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'));
+    return n > 0 && s[n] == ':' && ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'));
 }
 
 /* Resolves `location` against the current URL (RFC 3986 section 5.2, less

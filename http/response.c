@@ -22,7 +22,7 @@ enum { INLINE_HEADERS = 16 };
 enum { BODY_RESERVE_MAX = 1 << 20 };
 
 typedef struct header_ref_s {
-    size_t name;  /* offsets into text */
+    size_t name; /* offsets into text */
     size_t value;
 } header_ref_t;
 
@@ -30,8 +30,8 @@ struct gust_response_s {
     atomic_uint refs;
     int status;
     int http_minor;
-    buf_t text;        /* "reason\0name\0value\0name\0value\0..." */
-    size_t reason_len; /* the reason is text's first reason_len bytes */
+    buf_t text;            /* "reason\0name\0value\0name\0value\0..." */
+    size_t reason_len;     /* the reason is text's first reason_len bytes */
     header_ref_t *headers; /* inline_headers, or allocated when they ran out */
     size_t num_headers;
     size_t cap_headers;
@@ -105,8 +105,7 @@ bool gust__response_add_name(gust_response_t *r, const char *at, size_t len, boo
         if (r->num_headers == r->cap_headers) {
             size_t cap = r->cap_headers * 2;
             bool inline_now = r->headers == r->inline_headers;
-            header_ref_t *headers =
-                realloc(inline_now ? NULL : r->headers, cap * sizeof(*headers));
+            header_ref_t *headers = realloc(inline_now ? NULL : r->headers, cap * sizeof(*headers));
             if (headers == NULL)
                 return false;
             if (inline_now)

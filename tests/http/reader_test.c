@@ -82,9 +82,10 @@ static void test_deflate_in_single_bytes(void)
     uLongf packed_len = sizeof(packed);
     ASSERT_EQ(compress(packed, &packed_len, (const Bytef *)plain, strlen(plain)), Z_OK);
     char text[512];
-    int head = snprintf(text, sizeof(text),
-                        "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %lu\r\n\r\n",
-                        (unsigned long)packed_len);
+    int head =
+        snprintf(text, sizeof(text),
+                 "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %lu\r\n\r\n",
+                 (unsigned long)packed_len);
     memcpy(text + head, packed, packed_len);
     size_t len = (size_t)head + packed_len;
     size_t cuts[sizeof(text)];
@@ -113,8 +114,9 @@ static void test_deflate_of_one_byte(void)
 static void test_body_cap_after_decoding(void)
 {
     char text[1024];
-    int head = snprintf(text, sizeof(text),
-                        "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: 600\r\n\r\n");
+    int head =
+        snprintf(text, sizeof(text),
+                 "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: 600\r\n\r\n");
     memset(text + head, 0xff, 600);
     size_t len = (size_t)head + 600;
     reader_opts_t opts = default_opts();
@@ -140,9 +142,10 @@ static void test_decoded_cap_before_data_error(void)
     size_t packed_len = sizeof(packed) - zs.avail_out;
     deflateEnd(&zs);
     char text[512];
-    int head = snprintf(text, sizeof(text),
-                        "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %zu\r\n\r\n",
-                        packed_len + 4);
+    int head =
+        snprintf(text, sizeof(text),
+                 "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %zu\r\n\r\n",
+                 packed_len + 4);
     memcpy(text + head, packed, packed_len);
     memset(text + head + packed_len, 0xff, 4);
     size_t len = (size_t)head + packed_len + 4;
