@@ -24,6 +24,7 @@ enum { BODY_RESERVE_MAX = 1 << 20 };
 typedef struct header_ref_s {
     size_t name; /* offsets into text */
     size_t value;
+    size_t name_len; /* compared before the name itself, in lookups */
 } header_ref_t;
 
 struct gust_response_s {
@@ -119,8 +120,10 @@ bool gust__response_add_name(gust_response_t *r, const char *at, size_t len, boo
             return false;
         r->headers[r->num_headers].name = r->text.len;
         r->headers[r->num_headers].value = SIZE_MAX;
+        r->headers[r->num_headers].name_len = 0;
         r->num_headers++;
     }
+    r->headers[r->num_headers - 1].name_len += len;
     return text_append(r, at, len);
 }
 
@@ -236,10 +239,12 @@ void gust_response_header_at(const gust_response_t *response, size_t index, cons
 const char *gust_response_header_next(const gust_response_t *response, const char *name,
                                       size_t *index)
 {
+    size_t len = strlen(name);
     for (size_t i = *index; i < response->num_headers; i++) {
-        if (strcasecmp(response->text.data + response->headers[i].name, name) == 0) {
+        const header_ref_t *h = &response->headers[i];
+        if (h->name_len == len && strcasecmp(response->text.data + h->name, name) == 0) {
             *index = i;
-            return response->text.data + response->headers[i].value;
+            return response->text.data + h->value;
         }
     }
     return NULL;
