@@ -330,11 +330,11 @@ void gust__call_arm_total(call_t *call)
 {
     if (call->total_timeout_ns == 0 || gust_timer_active(&call->total_timer))
         return;
-    uint64_t elapsed = call->client->opts.total_after_queue ? 0 : gust_now_ns() - call->sent_ns;
-    uint64_t left = elapsed < call->total_timeout_ns ? call->total_timeout_ns - elapsed : 0;
+    uint64_t from = call->client->opts.total_after_queue ? gust_now_ns() : call->sent_ns;
     /* Out of memory for the heap: the call goes on without its deadline
      * rather than failing a request that may well succeed. */
-    (void)gust_timer_start(&call->total_timer, left, on_total_timeout, call);
+    (void)gust_timer_start_at(&call->total_timer, gust_deadline_after(from, call->total_timeout_ns),
+                              on_total_timeout, call);
 }
 
 void gust__call_run(call_t *call)

@@ -25,7 +25,7 @@
 
 static void on_io(gust_io_t *io, uint32_t events);
 static void on_timer(gust_timer_t *timer);
-static bool start_exchange(conn_t *conn);
+static bool start_exchange(conn_t *conn, uint64_t now);
 
 static const char *addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
@@ -144,9 +144,10 @@ static void conn_failed(conn_t *conn, int err, const char *fmt, ...)
 /* Connected, and with TLS the handshake done: the connect timeout ends. */
 static void ready(conn_t *conn)
 {
-    conn->call->timings.connect_ns = gust_now_ns() - conn->phase_start_ns;
+    uint64_t now = gust_now_ns();
+    conn->call->timings.connect_ns = now - conn->phase_start_ns;
     gust_timer_stop(&conn->timer);
-    start_exchange(conn);
+    start_exchange(conn, now);
 }
 
 static void handshake(conn_t *conn)
@@ -259,7 +260,9 @@ void gust__conn_open(session_t *session, origin_t *origin, call_t *call)
     gust__call_arm_total(call);
     call->timings.queued_ns = conn->phase_start_ns - call->hop_start_ns;
     if (call->connect_timeout_ns != 0 &&
-        gust_timer_start(&conn->timer, call->connect_timeout_ns, on_timer, conn) != 0) {
+        gust_timer_start_at(&conn->timer,
+                            gust_deadline_after(conn->phase_start_ns, call->connect_timeout_ns),
+                            on_timer, conn) != 0) {
         conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
         return;
     }
@@ -353,7 +356,9 @@ static bool answer_next(conn_t *conn)
     if (!start_reading(conn))
         return false;
     if (call->header_timeout_ns != 0 &&
-        gust_timer_start(&conn->timer, call->header_timeout_ns, on_timer, conn) != 0) {
+        gust_timer_start_at(&conn->timer,
+                            gust_deadline_after(conn->phase_start_ns, call->header_timeout_ns),
+                            on_timer, conn) != 0) {
         conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
         return false;
     }
@@ -569,7 +574,9 @@ static bool sent_all(conn_t *conn)
     conn->state = CONN_RECEIVING;
     conn->phase_start_ns = gust_now_ns();
     if (call->header_timeout_ns != 0 && !conn->reader.head_done &&
-        gust_timer_start(&conn->timer, call->header_timeout_ns, on_timer, conn) != 0) {
+        gust_timer_start_at(&conn->timer,
+                            gust_deadline_after(conn->phase_start_ns, call->header_timeout_ns),
+                            on_timer, conn) != 0) {
         conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
         return false;
     }
@@ -617,8 +624,8 @@ static bool write_some(conn_t *conn)
         struct iovec iov[2];
         int n_iov = 0;
         if (conn->head_sent < conn->head.len)
-            iov[n_iov++] = (struct iovec){conn->head.data + conn->head_sent,
-                                          conn->head.len - conn->head_sent};
+            iov[n_iov++] =
+                (struct iovec){conn->head.data + conn->head_sent, conn->head.len - conn->head_sent};
         if (call->body_read == NULL) {
             if (conn->body_sent < call->body_len)
                 iov[n_iov++] = (struct iovec){(char *)call->body + conn->body_sent,
@@ -673,7 +680,8 @@ static bool start_reading(conn_t *conn)
     return true;
 }
 
-static bool start_exchange(conn_t *conn)
+/* Writes the call's request; `now` is when the exchange starts. */
+static bool start_exchange(conn_t *conn, uint64_t now)
 {
     conn->head.len = 0;
     if (!gust__request_head_append(conn->call, &conn->head)) {
@@ -689,7 +697,7 @@ static bool start_exchange(conn_t *conn)
     conn->chunk_sent = 0;
     conn->body_done = false;
     conn->received = false;
-    conn->phase_start_ns = gust_now_ns();
+    conn->phase_start_ns = now;
     return write_some(conn);
 }
 
@@ -698,10 +706,11 @@ void gust__conn_send(conn_t *conn, call_t *call)
     gust_timer_stop(&conn->timer); /* the idle timeout */
     conn->call = call;
     call->conn = conn;
-    call->timings.queued_ns = gust_now_ns() - call->hop_start_ns;
+    uint64_t now = gust_now_ns();
+    call->timings.queued_ns = now - call->hop_start_ns;
     gust__call_arm_total(call);
     atomic_fetch_add_explicit(&conn->session->reused, 1, memory_order_relaxed);
-    start_exchange(conn);
+    start_exchange(conn, now);
 }
 
 void gust__conn_idle(conn_t *conn)
@@ -766,7 +775,8 @@ static void on_timer(gust_timer_t *timer)
 {
     conn_t *conn = timer->data;
     const origin_t *origin = conn->origin;
-    unsigned long long connect_ms = conn->call != NULL ? conn->call->connect_timeout_ns / 1000000 : 0;
+    unsigned long long connect_ms =
+        conn->call != NULL ? conn->call->connect_timeout_ns / 1000000 : 0;
     switch (conn->state) {
     case CONN_RESOLVING:
     case CONN_CONNECTING:

@@ -107,6 +107,19 @@ void gust_timer_init(gust_timer_t *timer);
  * O(log n). Returns 0, -ENOMEM, or -EINVAL off a runtime worker. */
 int gust_timer_start(gust_timer_t *timer, uint64_t timeout_ns, gust_timer_cb cb, void *data);
 
+/* gust_timer_start_at is gust_timer_start with an absolute deadline on
+ * gust_now_ns's clock (one already past fires at the next turn of the
+ * worker's loop). For a deadline counted from a time the caller already
+ * has, it saves reading the clock. Same returns. */
+int gust_timer_start_at(gust_timer_t *timer, uint64_t deadline_ns, gust_timer_cb cb, void *data);
+
+/* The deadline `timeout_ns` after `from_ns`, saturating: a huge timeout
+ * means "never", not a wrapped past deadline. */
+static inline uint64_t gust_deadline_after(uint64_t from_ns, uint64_t timeout_ns)
+{
+    return timeout_ns > UINT64_MAX - from_ns ? UINT64_MAX : from_ns + timeout_ns;
+}
+
 /* gust_timer_stop disarms `timer` if started (its cb will not run). O(log n).
  * On the worker that started it. */
 void gust_timer_stop(gust_timer_t *timer);

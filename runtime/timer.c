@@ -78,6 +78,11 @@ static void remove_at(gust__reactor_t *reactor, uint32_t index)
 
 int gust_timer_start(gust_timer_t *timer, uint64_t timeout_ns, gust_timer_cb cb, void *data)
 {
+    return gust_timer_start_at(timer, gust_deadline_after(gust_now_ns(), timeout_ns), cb, data);
+}
+
+int gust_timer_start_at(gust_timer_t *timer, uint64_t deadline_ns, gust_timer_cb cb, void *data)
+{
     gust__reactor_t *reactor = gust__current_reactor;
     if (reactor == NULL)
         return -EINVAL;
@@ -90,9 +95,7 @@ int gust_timer_start(gust_timer_t *timer, uint64_t timeout_ns, gust_timer_cb cb,
         reactor->heap = heap;
         reactor->heap_cap = cap;
     }
-    /* Saturate: a huge timeout means "never", not a wrapped past deadline. */
-    uint64_t now = gust_now_ns();
-    timer->deadline_ns = timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+    timer->deadline_ns = deadline_ns;
     timer->cb = cb;
     timer->data = data;
     timer->reactor = reactor;

@@ -35,8 +35,8 @@
 
 #include "gust/reactor.h"
 #include "tests/support/check.h"
-#include "tests/support/runtime.h"
 #include "tests/support/rng.h"
+#include "tests/support/runtime.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -112,8 +112,14 @@ static void ordered_start(void *arg)
         gust_timer_init(&ordered.timers[i]);
         uint64_t timeout = (i + 1) * MS;
         ordered.deadline[i] = gust_now_ns() + timeout;
-        ASSERT_EQ(gust_timer_start(&ordered.timers[i], timeout, ordered_cb, (void *)(uintptr_t)i),
-                  0);
+        /* Every other one by its absolute deadline: both kinds share the
+         * heap and its order. */
+        void *data = (void *)(uintptr_t)i;
+        if (i % 2 == 0)
+            ASSERT_EQ(gust_timer_start(&ordered.timers[i], timeout, ordered_cb, data), 0);
+        else
+            ASSERT_EQ(
+                gust_timer_start_at(&ordered.timers[i], ordered.deadline[i], ordered_cb, data), 0);
         ASSERT_TRUE(gust_timer_active(&ordered.timers[i]));
     }
 }
@@ -332,6 +338,31 @@ static void shot_init(shot_t *s)
 static void shot_destroy(shot_t *s)
 {
     ASSERT_EQ(sem_destroy(&s->fired), 0);
+}
+
+/* gust_timer_start_at with a deadline already past: the timer fires at the
+ * worker's next turn, not inside the call. */
+static shot_t past;
+
+static void start_past(void *arg)
+{
+    (void)arg;
+    past.started = gust_now_ns();
+    ASSERT_EQ(gust_timer_start_at(&past.timer, past.started - 5 * MS, shot_cb, &past), 0);
+    ASSERT_UEQ(past.fires, 0);
+    ASSERT_TRUE(gust_timer_active(&past.timer));
+}
+
+static void past_deadline_fires_next(void)
+{
+    shot_init(&past);
+    run_on(rt, 1, start_past, NULL, "starting a timer whose deadline has passed");
+    wait_sem(&past.fired, WAIT_S, "the timer whose deadline had passed");
+    ASSERT_UEQ(past.fires, 1);
+    ASSERT_UEQ(past.wrong_data, 0);
+    ASSERT_ULE(past.fired_at - past.started, LATE_MS * MS);
+    printf("past deadline: fired %.2f ms after the start\n", (past.fired_at - past.started) / 1e6);
+    shot_destroy(&past);
 }
 
 static void restart_both(void *arg)
@@ -645,6 +676,7 @@ int main(void)
     ASSERT_NOT_NULL(rt);
     timer_state();
     fire_in_order();
+    past_deadline_fires_next();
     restart_moves();
     idle_until_timer();
     many_timers();
