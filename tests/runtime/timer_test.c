@@ -1,7 +1,9 @@
 /* Timers: a min-heap of deadlines per worker that sets its epoll timeout.
  *
- *   - order: 50 timers of 1..50 ms started in random order fire in deadline
- *     order, none early, none more than LATE_MS late;
+ *   - order: 50 timers of 1..50 ms started in random order (every other one
+ *     by its absolute deadline, gust_timer_start_at) fire in deadline order,
+ *     none early, none more than LATE_MS late; one started at a deadline
+ *     already past fires at the worker's next turn;
  *   - many: 10k timers of 100 ms..1 s started and all stopped (in random
  *     order) never fire; 10k of 0..20 ms all fire exactly once, never early;
  *     10k of 100 ms..1 s with every other one stopped: the rest fire exactly
