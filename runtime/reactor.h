@@ -34,9 +34,18 @@ typedef struct gust_runtime_opts_s {
     gust_pool_opts_t pool;
     /* Threads for blocking calls (gust_runtime_block); at least 1. */
     unsigned blocking_threads;
+    /* File descriptors the program expects to hold at once. gust_runtime_new
+     * grows the process's descriptor table to this many (at most the soft
+     * RLIMIT_NOFILE) before its threads start: Linux grows the table by
+     * doubling, and in a process of several threads each growth makes the
+     * thread that opened the descriptor wait for an RCU grace period
+     * (milliseconds), which a worker opening its 65th, 129th ... socket would
+     * otherwise pay. The table never shrinks. 0 leaves it alone. */
+    unsigned fd_table_hint;
 } gust_runtime_opts_t;
 
-/* gust_runtime_opts_default: the pool's defaults and 4 blocking threads. */
+/* gust_runtime_opts_default: the pool's defaults, 4 blocking threads and a
+ * descriptor table of 1024. */
 gust_runtime_opts_t gust_runtime_opts_default(void);
 
 /* gust_runtime_new starts a pool with a reactor per worker and the blocking

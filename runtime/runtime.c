@@ -1,7 +1,11 @@
 /* The runtime's life: a pool whose idle hooks are the reactors, the
  * blocking threads, and posting work to one worker. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "pool/internal.h"
 
@@ -12,7 +16,25 @@ gust_runtime_opts_t gust_runtime_opts_default(void)
     gust_runtime_opts_t opts;
     opts.pool = gust_pool_opts_default();
     opts.blocking_threads = 4;
+    opts.fd_table_hint = 1024;
     return opts;
+}
+
+/* Grows the descriptor table to `want` entries (see fd_table_hint) by
+ * duplicating `fd` to the highest of them and closing the copy. Best
+ * effort: failing costs only the later waits. */
+static void grow_fd_table(int fd, unsigned want)
+{
+    struct rlimit limit;
+    if (want < 2 || getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return;
+    if (limit.rlim_cur != RLIM_INFINITY && want > limit.rlim_cur)
+        want = (unsigned)limit.rlim_cur;
+    if (want > INT_MAX)
+        want = INT_MAX;
+    int copy = fcntl(fd, F_DUPFD_CLOEXEC, (int)want - 1);
+    if (copy >= 0)
+        close(copy);
 }
 
 static void thread_start(void *arg, unsigned index)
@@ -69,6 +91,9 @@ gust_runtime_t *gust_runtime_new(const gust_runtime_opts_t *opts_in)
                                 runtime->num_reactors))
             goto fail;
     }
+    /* Before the blocking threads and the pool start, so that growing the
+     * table waits for nobody. */
+    grow_fd_table(runtime->reactors[0].epoll_fd, opts.fd_table_hint);
     runtime->blocking = gust__blocking_new(opts.blocking_threads);
     if (runtime->blocking == NULL)
         goto fail;

@@ -16,7 +16,10 @@
  *     with a bound on each round (a lost wakeup fails that round);
  *   - fds: /proc/self/fd holds the same fds before gust_runtime_new and
  *     after gust_runtime_free, over several runtimes;
- *   - shutdown: posts still queued at gust_runtime_free run on their worker.
+ *   - shutdown: posts still queued at gust_runtime_free run on their worker;
+ *   - fd table: gust_runtime_new grows the process's descriptor table to
+ *     fd_table_hint (up to the soft RLIMIT_NOFILE), and a hint of 0 leaves it
+ *     as it was.
  *
  * Every touch of a worker's reactor runs on that worker, through
  * gust_runtime_post; the main thread waits on a semaphore with a deadline so
@@ -41,8 +44,8 @@
 
 #include "gust/reactor.h"
 #include "tests/support/check.h"
-#include "tests/support/runtime.h"
 #include "tests/support/rng.h"
+#include "tests/support/runtime.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -755,10 +758,55 @@ static void fds_released(void)
     printf("fds: 10 runtimes created and freed, no fd left behind\n");
 }
 
+/* The size of the process's descriptor table (FDSize in /proc/self/status). */
+static unsigned fd_table_size(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    ASSERT_NOT_NULL(f);
+    char line[256];
+    unsigned size = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "FDSize: %u", &size) == 1)
+            break;
+    }
+    fclose(f);
+    ASSERT_UGT(size, 0);
+    return size;
+}
+
+/* First in main: the table never shrinks, so a later runtime would hide it. */
+static void fd_table_grows_to_hint(void)
+{
+    unsigned before = fd_table_size();
+    gust_runtime_opts_t opts = gust_runtime_opts_default();
+    opts.pool.num_threads = 1;
+    opts.blocking_threads = 1;
+    opts.fd_table_hint = 0;
+    gust_runtime_t *runtime = gust_runtime_new(&opts);
+    ASSERT_NOT_NULL(runtime);
+    ASSERT_UEQ(fd_table_size(), before);
+    gust_runtime_free(runtime);
+
+    struct rlimit limit;
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+    unsigned want = 4 * before;
+    unsigned expected =
+        limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < want ? (unsigned)limit.rlim_cur : want;
+    opts.fd_table_hint = want;
+    runtime = gust_runtime_new(&opts);
+    ASSERT_NOT_NULL(runtime);
+    unsigned after = fd_table_size();
+    ASSERT_UGE(after, expected);
+    gust_runtime_free(runtime);
+    printf("fd table: %u entries, %u after a runtime with fd_table_hint %u (soft limit %llu)\n",
+           before, after, want, (unsigned long long)limit.rlim_cur);
+}
+
 int main(void)
 {
     /* Progress lines reach the log even if a check aborts later. */
     setvbuf(stdout, NULL, _IOLBF, 0);
+    fd_table_grows_to_hint();
     fds_t at_start;
     list_fds(&at_start);
 

@@ -126,6 +126,9 @@ bench_result_t bench_gust(const bench_load_t *load)
     ro.pool.num_threads = load->threads;
     ro.pool.thread_name_prefix = "bench";
     ro.blocking_threads = 1;
+    /* A socket per connection and some to spare. */
+    if (load->concurrency > ro.fd_table_hint - 64)
+        ro.fd_table_hint = load->concurrency + 64;
     gust_runtime_t *runtime = gust_runtime_new(&ro);
     if (runtime == NULL) {
         bench_set_why(&r, BENCH_FAILED, "gust_runtime_new: %s", strerror(errno));

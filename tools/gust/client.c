@@ -13,6 +13,9 @@ bool client_new(client_t *out, const client_opts_t *opts)
     ro.pool.num_threads = opts->threads;
     ro.pool.thread_name_prefix = "gust";
     ro.blocking_threads = 2; /* name lookups */
+    /* A socket per connection and some to spare. */
+    if (opts->max_per_host > ro.fd_table_hint - 64)
+        ro.fd_table_hint = opts->max_per_host + 64;
     out->runtime = gust_runtime_new(&ro);
     if (out->runtime == NULL) {
         fprintf(stderr, "gust: cannot start the runtime: %s\n", strerror(errno));
