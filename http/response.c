@@ -146,9 +146,16 @@ bool gust__response_add_body(gust_response_t *r, const void *at, size_t len)
 
 bool gust__response_reserve_body(gust_response_t *r, uint64_t content_length)
 {
-    if (content_length == 0 || content_length > BODY_RESERVE_MAX)
+    size_t need = (size_t)content_length + 1; /* and the NUL */
+    if (content_length == 0 || content_length > BODY_RESERVE_MAX || r->body.cap >= need)
         return true;
-    return gust__buf_grow(&r->body, (size_t)content_length + 1);
+    /* Exactly the size: growing by doubling would set aside up to twice it. */
+    char *data = realloc(r->body.data, need);
+    if (data == NULL)
+        return false;
+    r->body.data = data;
+    r->body.cap = need;
+    return true;
 }
 
 void gust__response_reset_head(gust_response_t *r)

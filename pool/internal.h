@@ -31,7 +31,8 @@ struct gust__worker_s {
      * worker is one to its front (gust/pool_inline.h). */
     gust__worker_front_t front;
 
-    /* Owner-private, on the front's last line. */
+    /* Owner-private, on a line of its own after the front (whose aligned
+     * members pad it to three lines). */
     unsigned index;
     unsigned tick;  /* turns of the loop, to look outside now and then */
     uint64_t rng;   /* xorshift state for picking victims */

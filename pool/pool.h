@@ -181,7 +181,8 @@ typedef struct gust_worker_stats_s {
 /* gust_pool_stats copies the counters of the first `num_out` workers into
  * `out` and returns the number of workers. Counters are read without stopping
  * the workers: each is exact, the set is not a snapshot. All are zero when
- * gust is built with GUST_POOL_NO_STATS. Any thread may call it. */
+ * gust, and the code that includes gust/pool.h, are built with
+ * GUST_POOL_NO_STATS. Any thread may call it. */
 unsigned gust_pool_stats(const gust_pool_t *pool, gust_worker_stats_t *out, unsigned num_out);
 
 /* The fast paths of the group functions above, inline (private). */

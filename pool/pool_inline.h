@@ -19,6 +19,11 @@
 #ifndef GUST_POOL_H
 #error "include gust/pool.h, not gust/pool_inline.h"
 #endif
+/* GNU89 inline semantics would make every definition below an external one
+ * in each file that includes this, and the link would fail on duplicates. */
+#if defined(__GNUC_GNU_INLINE__)
+#error "gust needs C99 inline semantics: compile with -std=c11 (or later), without -fgnu89-inline"
+#endif
 
 #define GUST__CACHE_LINE 64
 
@@ -77,7 +82,9 @@ extern _Thread_local struct gust__worker_s *gust__current
     __attribute__((tls_model("initial-exec")));
 
 /* A statistics counter, written only by its worker: a relaxed load and store
- * (a plain increment on x86), or nothing at all without statistics. */
+ * (a plain increment on x86), or nothing at all without statistics. The
+ * inline paths count in the caller's code, so GUST_POOL_NO_STATS must be
+ * defined (or not) alike for gust and for the code that includes it. */
 #ifdef GUST_POOL_NO_STATS
 #define GUST__COUNT(counter, n) ((void)0)
 #else

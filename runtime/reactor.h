@@ -117,8 +117,8 @@ void gust_timer_init(gust_timer_t *timer);
 int gust_timer_start(gust_timer_t *timer, uint64_t timeout_ns, gust_timer_cb cb, void *data);
 
 /* gust_timer_start_at is gust_timer_start with an absolute deadline on
- * gust_now_ns's clock (one already past fires at the next turn of the
- * worker's loop). For a deadline counted from a time the caller already
+ * gust_now_ns's clock (one already past fires the next time the worker looks
+ * at its timers, never inside this call). For a deadline counted from a time the caller already
  * has, it saves reading the clock. Same returns. */
 int gust_timer_start_at(gust_timer_t *timer, uint64_t deadline_ns, gust_timer_cb cb, void *data);
 
