@@ -27,7 +27,6 @@ extern inline void gust_group_init(gust_group_t *group, gust_pool_t *pool);
 extern inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg);
 extern inline void gust_group_wait(gust_group_t *group);
 extern inline void gust__run_task(gust__worker_front_t *self, const gust__task_t *task);
-extern inline void gust__task_settle(gust__worker_front_t *self, gust_group_t *group);
 extern inline gust__worker_front_t *gust__current_front(void);
 
 void gust__group_task_done_remote(gust_group_t *group)

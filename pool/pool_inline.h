@@ -155,23 +155,18 @@ inline bool gust__deque_try_pop(gust__deque_t *deque, gust__task_t *out)
  * owner. */
 void gust__group_task_done_remote(gust_group_t *group);
 
-/* Counts a task of `group` (NULL for none) finished on worker `self`. */
-inline void gust__task_settle(gust__worker_front_t *self, gust_group_t *group)
+/* Runs one task on worker `self`, settling its group. */
+inline void gust__run_task(gust__worker_front_t *self, const gust__task_t *task)
 {
+    GUST__COUNT(self->tasks_run, 1);
+    task->fn(task->arg);
+    gust_group_t *group = task->group;
     if (group == NULL)
         return;
     if (group->owner == self)
         group->local--;
     else
         gust__group_task_done_remote(group);
-}
-
-/* Runs one task on worker `self`, settling its group. */
-inline void gust__run_task(gust__worker_front_t *self, const gust__task_t *task)
-{
-    GUST__COUNT(self->tasks_run, 1);
-    task->fn(task->arg);
-    gust__task_settle(self, task->group);
 }
 
 /* pool/group.c: every case the inline paths below leave out. */
@@ -224,13 +219,7 @@ inline void gust_group_wait(gust_group_t *group)
                 gust__group_wait_slow(group);
                 return;
             }
-            GUST__COUNT(self->tasks_run, 1);
-            task.fn(task.arg);
-            /* Usually the task is this group's, whose owner we are. */
-            if (__builtin_expect(task.group == group, 1))
-                group->local--;
-            else
-                gust__task_settle(self, task.group);
+            gust__run_task(self, &task);
         }
         return;
     }
