@@ -5,6 +5,18 @@
 
 #include "http/internal.h"
 
+bool gust__buf_reserve(buf_t *b, size_t cap)
+{
+    if (cap <= b->cap)
+        return true;
+    char *data = realloc(b->data, cap);
+    if (data == NULL)
+        return false;
+    b->data = data;
+    b->cap = cap;
+    return true;
+}
+
 bool gust__buf_grow(buf_t *b, size_t need)
 {
     if (need <= b->cap)
@@ -12,12 +24,7 @@ bool gust__buf_grow(buf_t *b, size_t need)
     size_t cap = b->cap < 64 ? 64 : b->cap;
     while (cap < need)
         cap *= 2;
-    char *data = realloc(b->data, cap);
-    if (data == NULL)
-        return false;
-    b->data = data;
-    b->cap = cap;
-    return true;
+    return gust__buf_reserve(b, cap);
 }
 
 bool gust__buf_append(buf_t *b, const void *at, size_t len)

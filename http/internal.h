@@ -57,8 +57,12 @@ typedef struct buf_s {
     size_t len;
     size_t cap;
 } buf_t;
-/* Makes the capacity at least `need` bytes; false when out of memory. */
+/* Makes the capacity at least `need` bytes, doubling; false when out of
+ * memory. */
 bool gust__buf_grow(buf_t *b, size_t need);
+/* Makes the capacity at least `cap` bytes, exactly that if it grows; false
+ * when out of memory. */
+bool gust__buf_reserve(buf_t *b, size_t cap);
 /* Appends `len` bytes (and keeps the NUL after them); false, with `b` as it
  * was, when out of memory. */
 bool gust__buf_append(buf_t *b, const void *at, size_t len);

@@ -146,16 +146,11 @@ bool gust__response_add_body(gust_response_t *r, const void *at, size_t len)
 
 bool gust__response_reserve_body(gust_response_t *r, uint64_t content_length)
 {
-    size_t need = (size_t)content_length + 1; /* and the NUL */
-    if (content_length == 0 || content_length > BODY_RESERVE_MAX || r->body.cap >= need)
+    if (content_length == 0 || content_length > BODY_RESERVE_MAX)
         return true;
-    /* Exactly the size: growing by doubling would set aside up to twice it. */
-    char *data = realloc(r->body.data, need);
-    if (data == NULL)
-        return false;
-    r->body.data = data;
-    r->body.cap = need;
-    return true;
+    /* Exactly the size (and the NUL): growing by doubling would set aside
+     * up to twice it. */
+    return gust__buf_reserve(&r->body, (size_t)content_length + 1);
 }
 
 void gust__response_reset_head(gust_response_t *r)
