@@ -139,6 +139,19 @@ static void conn_failed(conn_t *conn, int err, const char *fmt, ...)
     gust__pipeline_rerun(&rerun);
 }
 
+/* Arms the connection's timer `timeout_ns` after the current phase began
+ * (0: no timer). Returns false, with the connection failed and gone, when
+ * the timer heap is out of memory. */
+static bool arm_phase_timer(conn_t *conn, uint64_t timeout_ns)
+{
+    if (timeout_ns == 0 ||
+        gust_timer_start_at(&conn->timer, gust_deadline_after(conn->phase_start_ns, timeout_ns),
+                            on_timer, conn) == 0)
+        return true;
+    conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
+    return false;
+}
+
 /* ---- connecting ---- */
 
 /* Connected, and with TLS the handshake done: the connect timeout ends. */
@@ -259,13 +272,8 @@ void gust__conn_open(session_t *session, origin_t *origin, call_t *call)
     conn->phase_start_ns = gust_now_ns();
     gust__call_arm_total(call);
     call->timings.queued_ns = conn->phase_start_ns - call->hop_start_ns;
-    if (call->connect_timeout_ns != 0 &&
-        gust_timer_start_at(&conn->timer,
-                            gust_deadline_after(conn->phase_start_ns, call->connect_timeout_ns),
-                            on_timer, conn) != 0) {
-        conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
+    if (!arm_phase_timer(conn, call->connect_timeout_ns))
         return;
-    }
     gust__dns_resolve(session->client->dns, origin->host, origin->port, conn, resolved);
 }
 
@@ -355,13 +363,8 @@ static bool answer_next(conn_t *conn)
     conn->phase_start_ns = gust_now_ns();
     if (!start_reading(conn))
         return false;
-    if (call->header_timeout_ns != 0 &&
-        gust_timer_start_at(&conn->timer,
-                            gust_deadline_after(conn->phase_start_ns, call->header_timeout_ns),
-                            on_timer, conn) != 0) {
-        conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
+    if (!arm_phase_timer(conn, call->header_timeout_ns))
         return false;
-    }
     gust__pipeline_update(conn);
     gust__session_fill_pipeline(conn);
     return true;
@@ -573,13 +576,8 @@ static bool sent_all(conn_t *conn)
     call_t *call = conn->call;
     conn->state = CONN_RECEIVING;
     conn->phase_start_ns = gust_now_ns();
-    if (call->header_timeout_ns != 0 && !conn->reader.head_done &&
-        gust_timer_start_at(&conn->timer,
-                            gust_deadline_after(conn->phase_start_ns, call->header_timeout_ns),
-                            on_timer, conn) != 0) {
-        conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
+    if (!conn->reader.head_done && !arm_phase_timer(conn, call->header_timeout_ns))
         return false;
-    }
     /* It may take pipelined requests now: those waiting come first. */
     gust__pipeline_update(conn);
     gust__session_fill_pipeline(conn);
