@@ -5,17 +5,24 @@
  * Listens on N ephemeral ports of 127.0.0.1 (default 2), prints one line
  * "port P" for each and then "ready", and serves HTTP/1.1 keep-alive GETs
  * until its stdin ends (the script that started it closes the pipe or
- * dies). Every answer is "200 OK" with a 2-byte body:
+ * dies). Every answer is "200 OK":
  *
- *   - GET /hold/N answers once N such requests wait at the same time (or
- *     after HOLD_TIMEOUT_S), so a client that sends N of them must hold N
- *     connections open at once;
- *   - any other GET answers D ms after its request came (default 50).
+ *   - GET /now/N answers at once with an N-byte body (N <= 65536). The
+ *     answers to the requests of one read go out in one write, as a server
+ *     built for pipelining does (nginx writes each answer on its own), so
+ *     that a pipelining client's gain is its own and not capped by the
+ *     server;
+ *   - GET /hold/N answers, with a 2-byte body, once N such requests wait at
+ *     the same time (or after HOLD_TIMEOUT_S), so a client that sends N of
+ *     them must hold N connections open at once;
+ *   - any other GET answers, with a 2-byte body, D ms after its request came
+ *     (default 50).
  *
  * One thread, one epoll set. The delay is the same for every request, so
  * the waiting answers are due in the order they came: a FIFO ring with one
  * timerfd set to its head is the whole timer. Pipelined requests on one
- * connection are answered in order for the same reason. A connection is
+ * connection are answered in order for the same reason; a /now request
+ * behind waiting ones joins the ring, due at once, and so waits its turn. A connection is
  * known by its fd and a generation number, so an answer due on a connection
  * closed meanwhile (whose fd was reused) is dropped. */
 #include <errno.h>
@@ -35,19 +42,24 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MAX_PORTS = 8, MAX_FDS = 1 << 17, HEAD_MAX = 8192, HOLD_TIMEOUT_S = 60 };
+enum {
+    MAX_PORTS = 8,
+    MAX_FDS = 1 << 17,
+    HEAD_MAX = 8192,
+    HOLD_TIMEOUT_S = 60,
+    NOW_BODY_MAX = 65536,
+    OK_BODY = -1 /* a due answer's body: "ok" */
+};
 
-static const char answer[] = "HTTP/1.1 200 OK\r\n"
-                             "Content-Type: text/plain\r\n"
-                             "Content-Length: 2\r\n"
-                             "\r\n"
-                             "ok";
+static char filler[NOW_BODY_MAX]; /* the bodies of /now answers */
 
 /* Tags in epoll_event.data.u64 above the fds. */
 enum { TAG_LISTEN = 1u << 20, TAG_TIMER = 2u << 20, TAG_STDIN = 3u << 20 };
 
 typedef struct conn_s {
-    uint32_t gen; /* 0: no connection on this fd */
+    uint32_t gen;     /* 0: no connection on this fd */
+    uint32_t waiting; /* its answers in the rings */
+    bool want_out;    /* EPOLLOUT is in its epoll interest */
     size_t in_len;
     char in[HEAD_MAX];
     char *out; /* answers not yet written */
@@ -57,6 +69,7 @@ typedef struct conn_s {
 typedef struct due_s {
     int fd;
     uint32_t gen;
+    int32_t body_len; /* OK_BODY, or the length of a /now body */
     uint64_t at_ns;
 } due_t;
 
@@ -135,6 +148,8 @@ static void close_conn(int fd)
 {
     conn_t *c = conns[fd];
     c->gen = 0;
+    c->waiting = 0;
+    c->want_out = false; /* closing the fd leaves the epoll set */
     c->in_len = 0;
     c->out_len = 0;
     close(fd);
@@ -159,16 +174,17 @@ static void flush_conn(int fd)
     }
     memmove(c->out, c->out + done, c->out_len - done);
     c->out_len -= done;
-    struct epoll_event ev = {.events = EPOLLIN | (c->out_len > 0 ? EPOLLOUT : 0), .data.u64 = fd};
-    epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+    /* Only a change of interest costs a syscall. */
+    bool want_out = c->out_len > 0;
+    if (want_out != c->want_out) {
+        struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.u64 = fd};
+        epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+        c->want_out = want_out;
+    }
 }
 
-static void send_answer(due_t d)
+static void append_out(conn_t *c, const char *data, size_t len)
 {
-    conn_t *c = conns[d.fd];
-    if (c == NULL || c->gen != d.gen)
-        return; /* closed meanwhile */
-    size_t len = sizeof(answer) - 1;
     if (c->out_len + len > c->out_cap) {
         size_t cap = (c->out_len + len) * 2;
         char *out = realloc(c->out, cap);
@@ -177,9 +193,34 @@ static void send_answer(due_t d)
         c->out = out;
         c->out_cap = cap;
     }
-    memcpy(c->out + c->out_len, answer, len);
+    memcpy(c->out + c->out_len, data, len);
     c->out_len += len;
-    if (c->out_len == len)
+}
+
+/* Queues one answer on c; the caller flushes. */
+static void append_answer(conn_t *c, int32_t body_len)
+{
+    char head[128];
+    const char *body = body_len == OK_BODY ? "ok" : filler;
+    size_t len = body_len == OK_BODY ? 2 : (size_t)body_len;
+    int head_len = snprintf(head, sizeof(head),
+                            "HTTP/1.1 200 OK\r\n"
+                            "Content-Type: %s\r\n"
+                            "Content-Length: %zu\r\n"
+                            "\r\n",
+                            body_len == OK_BODY ? "text/plain" : "application/octet-stream", len);
+    append_out(c, head, (size_t)head_len);
+    append_out(c, body, len);
+}
+
+static void send_answer(due_t d)
+{
+    conn_t *c = conns[d.fd];
+    if (c == NULL || c->gen != d.gen)
+        return; /* closed meanwhile */
+    c->waiting--;
+    append_answer(c, d.body_len);
+    if (!c->want_out)
         flush_conn(d.fd);
 }
 
@@ -201,12 +242,25 @@ static void on_timer(void)
 /* One request head, ended by CRLF CRLF, is in c->in[0..len). */
 static void on_request(int fd, conn_t *c, size_t len)
 {
-    due_t d = {.fd = fd, .gen = c->gen};
+    due_t d = {.fd = fd, .gen = c->gen, .body_len = OK_BODY};
     unsigned long hold = 0;
     char path[64] = "";
+    bool now = false;
     if (sscanf(c->in, "%*s %63s", path) == 1 && strncmp(path, "/hold/", 6) == 0)
         hold = strtoul(path + 6, NULL, 10);
-    if (hold > 0) {
+    if (strncmp(path, "/now/", 5) == 0) {
+        unsigned long body_len = strtoul(path + 5, NULL, 10);
+        d.body_len = (int32_t)(body_len < NOW_BODY_MAX ? body_len : NOW_BODY_MAX);
+        now = true;
+    }
+    c->waiting++;
+    if (now && c->waiting == 1) {
+        c->waiting--;
+        append_answer(c, d.body_len); /* written once the read is parsed */
+    } else if (now) {
+        d.at_ns = now_ns();
+        ring_push(&delayed, d);
+    } else if (hold > 0) {
         if (held.len == 0)
             held_since_ns = now_ns();
         ring_push(&held, d);
@@ -226,7 +280,8 @@ static void on_readable(int fd)
 {
     conn_t *c = conns[fd];
     for (;;) {
-        ssize_t n = recv(fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+        size_t room = sizeof(c->in) - c->in_len;
+        ssize_t n = recv(fd, c->in + c->in_len, room, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -247,6 +302,13 @@ static void on_readable(int fd)
             close_conn(fd); /* a head too large: not one of ours */
             return;
         }
+        if (c->out_len > 0 && !c->want_out) {
+            flush_conn(fd);
+            if (c->gen == 0)
+                return;
+        }
+        if ((size_t)n < room)
+            break; /* drained; epoll is level-triggered and says when more comes */
     }
     arm_timer();
 }
@@ -309,6 +371,7 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    memset(filler, 'x', sizeof(filler));
     /* As many connections as the hard limit allows. */
     struct rlimit files;
     if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
