@@ -7,8 +7,13 @@
  * registered once, edge-triggered, for input and output; each callback reads
  * or writes until the kernel says EAGAIN (or a short read says the same).
  * One timer serves whichever deadline the state has: connect, response
- * headers, or idle. Functions that may free the connection return false
- * when they did. */
+ * headers, or idle. It is lazy: a state sets the deadline it wants
+ * (set_due), which moves the timer only when that is earlier than where the
+ * timer is armed, and the end of a state only clears it (clear_due); a timer
+ * that fires before the deadline now wanted re-arms to it. So a reused
+ * connection goes from idle to busy and back without touching the timer
+ * heap, where it took two heap operations a request. Functions that may
+ * free the connection return false when they did. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
@@ -139,14 +144,32 @@ static void conn_failed(conn_t *conn, int err, const char *fmt, ...)
     gust__pipeline_rerun(&rerun);
 }
 
+/* The deadline of the connection's state is deadline_ns: the timer fires by
+ * then. Returns 0, or -ENOMEM when the timer heap is out of memory. */
+static int set_due(conn_t *conn, uint64_t deadline_ns)
+{
+    conn->timer_due_ns = deadline_ns;
+    if (gust_timer_active(&conn->timer) && conn->timer.deadline_ns <= deadline_ns)
+        return 0; /* it fires first and re-arms (on_timer) */
+    return gust_timer_start_at(&conn->timer, deadline_ns, on_timer, conn);
+}
+
+/* The state's deadline is over; the timer, if armed, stays where it is. */
+static void clear_due(conn_t *conn)
+{
+    conn->timer_due_ns = 0;
+}
+
 /* Arms the connection's timer `timeout_ns` after the current phase began
  * (0: no timer). Returns false, with the connection failed and gone, when
  * the timer heap is out of memory. */
 static bool arm_phase_timer(conn_t *conn, uint64_t timeout_ns)
 {
-    if (timeout_ns == 0 ||
-        gust_timer_start_at(&conn->timer, gust_deadline_after(conn->phase_start_ns, timeout_ns),
-                            on_timer, conn) == 0)
+    if (timeout_ns == 0) {
+        clear_due(conn);
+        return true;
+    }
+    if (set_due(conn, gust_deadline_after(conn->phase_start_ns, timeout_ns)) == 0)
         return true;
     conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
     return false;
@@ -159,7 +182,7 @@ static void ready(conn_t *conn)
 {
     uint64_t now = gust_now_ns();
     conn->call->timings.connect_ns = now - conn->phase_start_ns;
-    gust_timer_stop(&conn->timer);
+    clear_due(conn);
     start_exchange(conn, now);
 }
 
@@ -383,7 +406,7 @@ static bool finish_exchange(conn_t *conn, bool more, bool peer_closed, struct cd
     call->response = gust__reader_take(&conn->reader);
     bool keep_alive = conn->reader.keep_alive;
     gust__reader_clear(&conn->reader);
-    gust_timer_stop(&conn->timer);
+    clear_due(conn);
     conn->server_idle_ns = server_idle_timeout_ns(call->response);
     if (conn->server_idle_ns == UINT64_MAX)
         keep_alive = false;
@@ -441,7 +464,7 @@ static bool parse(conn_t *conn, const char *data, size_t len, bool peer_closed,
             conn_failed(conn, err, "%s", gust__reader_why(&conn->reader));
             return false;
         } else if (!had_head && conn->reader.head_done) {
-            gust_timer_stop(&conn->timer); /* the header timeout */
+            clear_due(conn); /* the header timeout */
         }
     }
     return true;
@@ -701,7 +724,7 @@ static bool start_exchange(conn_t *conn, uint64_t now)
 
 void gust__conn_send(conn_t *conn, call_t *call)
 {
-    gust_timer_stop(&conn->timer); /* the idle timeout */
+    clear_due(conn); /* the idle timeout */
     conn->call = call;
     call->conn = conn;
     uint64_t now = gust_now_ns();
@@ -717,7 +740,9 @@ void gust__conn_idle(conn_t *conn)
     uint64_t timeout = conn->session->client->opts.idle_timeout_ns;
     if (conn->server_idle_ns != 0 && (timeout == 0 || conn->server_idle_ns < timeout))
         timeout = conn->server_idle_ns;
-    if (timeout != 0 && gust_timer_start(&conn->timer, timeout, on_timer, conn) != 0)
+    if (timeout == 0)
+        clear_due(conn);
+    else if (set_due(conn, gust_deadline_after(gust_now_ns(), timeout)) != 0)
         gust__conn_close(conn);
 }
 
@@ -772,6 +797,18 @@ static void on_io(gust_io_t *io, uint32_t events)
 static void on_timer(gust_timer_t *timer)
 {
     conn_t *conn = timer->data;
+    if (conn->timer_due_ns == 0)
+        return; /* the state that armed it is over, and the present one has no deadline */
+    if (gust_now_ns() < conn->timer_due_ns) {
+        /* Armed for an earlier state: on to the deadline of this one. */
+        if (gust_timer_start_at(&conn->timer, conn->timer_due_ns, on_timer, conn) != 0) {
+            if (conn->state == CONN_IDLE)
+                gust__conn_close(conn);
+            else
+                conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
+        }
+        return;
+    }
     const origin_t *origin = conn->origin;
     unsigned long long connect_ms =
         conn->call != NULL ? conn->call->connect_timeout_ns / 1000000 : 0;

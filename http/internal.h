@@ -321,7 +321,8 @@ struct conn_s {
     SSL *ssl; /* NULL for plain TCP */
     bool io_started;
     gust_io_t io;
-    gust_timer_t timer; /* connect, header or idle timeout, by state */
+    gust_timer_t timer;    /* connect, header or idle timeout, by state; lazy (conn.c) */
+    uint64_t timer_due_ns; /* the deadline the state wants; 0: none */
     addr_list_t addrs;
     unsigned next_addr;
     struct dns_waiter_s *dns_waiter; /* while resolving */

@@ -467,6 +467,51 @@ static void test_idle_timeout(void)
     test_server_stop(server);
 }
 
+/* A connection's one timer is lazy (http/conn.c): it stays where the idle
+ * state armed it while a reused connection is busy. Two ways that could go
+ * wrong: the idle deadline passing during a longer header timeout must not
+ * fail the request, and a header timeout sooner than the idle deadline must
+ * still fire on time. */
+static void test_lazy_timer_states(void)
+{
+    test_server_t *server = test_server_start(NULL);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    gust_client_opts_t opts = gust_client_opts_default();
+    opts.idle_timeout_ns = 100 * MS;
+    gust_client_t *client = new_client(runtime, &opts);
+    char url[256], slow[256];
+    test_server_url(server, url, sizeof(url), "/bytes?n=%d", 10);
+
+    /* Idle until +100 ms; the answer comes 300 ms after the reuse. */
+    ASSERT_GET_REUSED(client, url, false);
+    test_server_url(server, slow, sizeof(slow), "/delay?ms=%d", 300);
+    gust_request_t req = {.url = slow, .header_timeout_ns = 2000 * MS};
+    outcome_t out = send_wait(client, &req);
+    ASSERT_RESPONSE(out, 200);
+    ASSERT_TRUE(gust_response_reused(out.resp));
+    outcome_clear(&out);
+    /* Idle again: the idle deadline is the connection's own once more. */
+    sleep_ms(400);
+    ASSERT_UEQ(client_stats(client).open_connections, 0);
+
+    /* Idle until +5 s; then a header timeout of 50 ms on that connection,
+     * sooner than where the timer stands. */
+    gust_client_free(client);
+    opts.idle_timeout_ns = 5000 * MS;
+    client = new_client(runtime, &opts);
+    ASSERT_GET_REUSED(client, url, false);
+    test_server_url(server, slow, sizeof(slow), "/delay?ms=%d", 3000);
+    req = (gust_request_t){.url = slow, .header_timeout_ns = 50 * MS};
+    out = send_wait(client, &req);
+    ASSERT_ERROR(out, GUST_ERR_HEADER_TIMEOUT);
+    ASSERT_UGE(out.elapsed_ns, 50 * MS);
+    ASSERT_ULT(out.elapsed_ns, 2500 * MS); /* not the idle timer's 5 s */
+    outcome_clear(&out);
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    test_server_stop(server);
+}
+
 /* max_requests_per_conn = 3: 10 requests use 4 connections, 3 + 3 + 3 + 1. */
 static void test_max_requests_per_conn(void)
 {
@@ -498,7 +543,7 @@ static void test_max_requests_per_conn(void)
 int main(void)
 {
     enum { NUM_STALE = sizeof(stale_cases) / sizeof(stale_cases[0]) };
-    test_t tests[14 + NUM_STALE] = {
+    test_t tests[15 + NUM_STALE] = {
         {.name = "sequential reuse on one worker", .fn = test_sequential_reuse_one_worker},
         {.name = "the server closes an idle connection", .fn = test_server_closes_idle},
     };
@@ -511,6 +556,7 @@ int main(void)
     tests[n++] = (test_t){.name = "a retry waits for a new connection, not a kept-alive one",
                           .fn = test_retry_waits_for_new_connection};
     tests[n++] = (test_t){.name = "idle timeout", .fn = test_idle_timeout};
+    tests[n++] = (test_t){.name = "the lazy timer across states", .fn = test_lazy_timer_states};
     tests[n++] = (test_t){.name = "Keep-Alive: timeout=2", .fn = test_server_keepalive_timeout_2};
     tests[n++] = (test_t){.name = "Keep-Alive: timeout=1", .fn = test_server_keepalive_timeout_1};
     tests[n++] = (test_t){.name = "two answers to one request", .fn = test_unsolicited_bytes};
