@@ -6,11 +6,19 @@
  * closing each connection after one request when the load asks for a new
  * connection per request (max_requests_per_conn = 1); TLS sessions are then
  * resumed as the client does by default, through the origin's shared
- * session. The calling thread sends the first `concurrency` requests; from
- * then on each request's on_done callback (on a worker) counts the response
- * and sends the next one, so exactly `concurrency` requests are in flight
- * until the last ones drain. The last completion posts a semaphore the
- * calling thread waits on.
+ * session.
+ *
+ * The requests are dealt out to `concurrency` lanes, as h2load deals them
+ * to its clients: the calling thread sends each lane's first request, and
+ * from then on each request's on_done callback (on a worker) counts the
+ * response in its lane and sends the lane's next one, so exactly
+ * `concurrency` requests are in flight until the last ones drain. A lane's
+ * requests complete one after another, so its counters need no atomics, and
+ * lanes sit on cache lines of their own: with several workers nothing is
+ * shared per request. (With four shared counters, the library at two
+ * workers took 12.1 us of CPU a request against the CLI's 10.3 in one
+ * compare run; with lanes, 10.5 against 10.0.) The last lane to finish
+ * posts a semaphore the calling thread waits on.
  *
  * The future gust_http_send returns is not kept: its reference passes to
  * the on_done callback, which drops it (the future stays alive for the
@@ -33,33 +41,38 @@
 /* The whole run must end within this, or the benchmark stops. */
 #define GUST_RUN_TIMEOUT_S 600
 
-typedef struct gust_run_s {
+typedef struct gust_run_s gust_run_t;
+
+/* One request in flight at a time. Written only by the callback of its
+ * request in flight (and, before the first send, by the calling thread);
+ * each completion happens-before the next send's callback through gust. */
+typedef struct lane_s {
+    _Alignas(64) gust_run_t *run;
+    unsigned long left; /* requests still to send */
+    unsigned long ok, failed;
+    uint64_t body_bytes;
+} lane_t;
+
+struct gust_run_s {
     gust_client_t *client;
     gust_request_t req;
-    unsigned long target;
-    /* Claimed sends: a sender that gets a number >= target sends nothing.
-     * Relaxed: only the count matters; completions are ordered by `done`. */
-    atomic_ulong sent;
-    /* Completed requests. acq_rel: the last increment (the one that reaches
-     * target) acquires every earlier completion's counts, and publishes
-     * them to the waiter through the semaphore. */
-    atomic_ulong done;
-    atomic_ulong ok;
-    atomic_ulong failed;
-    atomic_ullong body_bytes;
+    lane_t *lanes;
+    unsigned num_lanes;
+    /* Lanes done. acq_rel: the last increment acquires every lane's counts
+     * and publishes them to the waiter through the semaphore. */
+    atomic_uint retired;
     /* The first failure's message, written by whoever wins the flag. */
     atomic_flag failure_noted;
     char failure[200];
-    /* sem_post/sem_wait order everything before the last completion before
-     * the waiter's reads. */
     sem_t finished;
-} gust_run_t;
+};
 
-static void send_next(gust_run_t *run);
+static void send_next(lane_t *lane);
 
-static void note_failure(gust_run_t *run, gust_future_t *future, int status)
+static void note_failure(lane_t *lane, gust_future_t *future, int status)
 {
-    atomic_fetch_add_explicit(&run->failed, 1, memory_order_relaxed);
+    gust_run_t *run = lane->run;
+    lane->failed++;
     if (atomic_flag_test_and_set_explicit(&run->failure_noted, memory_order_relaxed))
         return;
     if (status != 0)
@@ -68,38 +81,41 @@ static void note_failure(gust_run_t *run, gust_future_t *future, int status)
         snprintf(run->failure, sizeof(run->failure), "%s", gust_future_message(future));
 }
 
-/* On a worker, once a request is complete. */
+/* On a worker, once a lane's request is complete. */
 static void on_done(gust_future_t *future, void *arg)
 {
-    gust_run_t *run = arg;
+    lane_t *lane = arg;
     gust_response_t *resp = gust_http_response(future);
     int status = resp != NULL ? gust_response_status(resp) : 0;
     if (status == 200) {
         size_t len = 0;
         gust_response_body(resp, &len);
-        atomic_fetch_add_explicit(&run->ok, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&run->body_bytes, len, memory_order_relaxed);
+        lane->ok++;
+        lane->body_bytes += len;
     } else {
-        note_failure(run, future, status);
+        note_failure(lane, future, status);
     }
     /* The sender's reference, handed over at gust_http_send. */
     gust_future_free(future);
-    send_next(run);
-    /* Last: once `done` reaches its end the waiter frees `run`, so no
-     * callback may touch it after its own increment. */
-    unsigned long done = atomic_fetch_add_explicit(&run->done, 1, memory_order_acq_rel) + 1;
-    if (done == run->target)
-        sem_post(&run->finished);
+    send_next(lane);
 }
 
-static void send_next(gust_run_t *run)
+static void send_next(lane_t *lane)
 {
-    unsigned long n = atomic_fetch_add_explicit(&run->sent, 1, memory_order_relaxed);
-    if (n >= run->target)
+    gust_run_t *run = lane->run;
+    if (lane->left == 0) {
+        /* Last: once every lane is retired the waiter frees them. */
+        if (atomic_fetch_add_explicit(&run->retired, 1, memory_order_acq_rel) + 1 ==
+            run->num_lanes)
+            sem_post(&run->finished);
         return;
+    }
+    lane->left--;
+    gust_request_t req = run->req;
+    req.on_done_arg = lane;
     /* NULL only when out of memory: nothing would complete it, and the
-     * count could never reach its end. */
-    if (gust_http_send(run->client, &run->req) == NULL) {
+     * lane could never retire. */
+    if (gust_http_send(run->client, &req) == NULL) {
         fprintf(stderr, "bench: gust_http_send: out of memory\n");
         abort();
     }
@@ -141,28 +157,33 @@ bench_result_t bench_gust(const bench_load_t *load)
     if (load->new_conn_per_request)
         co.max_requests_per_conn = 1;
     gust_run_t *run = calloc(1, sizeof(*run));
+    lane_t *lanes = aligned_alloc(_Alignof(lane_t), concurrency * sizeof(*lanes));
     gust_client_t *client = gust_client_new(runtime, &co);
-    if (run == NULL || client == NULL) {
+    if (run == NULL || lanes == NULL || client == NULL) {
         bench_set_why(&r, BENCH_FAILED, "gust_client_new: %s", strerror(errno));
         gust_client_free(client);
         gust_runtime_free(runtime);
+        free(lanes);
         free(run);
         return r;
     }
     run->client = client;
-    run->target = requests;
-    run->req = (gust_request_t){.url = load->url, .on_done = on_done, .on_done_arg = run};
+    run->req = (gust_request_t){.url = load->url, .on_done = on_done};
+    run->lanes = lanes;
+    run->num_lanes = concurrency;
     atomic_flag_clear(&run->failure_noted);
     sem_init(&run->finished, 0, 0);
+    for (unsigned i = 0; i < concurrency; i++)
+        lanes[i] = (lane_t){.run = run, .left = requests / concurrency + (i < requests % concurrency)};
 
     uint64_t cpu0 = bench_self_cpu_ns();
     uint64_t t0 = bench_now_ns();
     for (unsigned i = 0; i < concurrency; i++)
-        send_next(run);
+        send_next(&lanes[i]);
     if (!wait_finished(run)) {
         /* Requests still reference `run`: stop here rather than free it. */
-        fprintf(stderr, "bench: gust: %lu of %lu requests done after %d s\n",
-                atomic_load(&run->done), requests, GUST_RUN_TIMEOUT_S);
+        fprintf(stderr, "bench: gust: %u of %u lanes done after %d s\n",
+                atomic_load(&run->retired), concurrency, GUST_RUN_TIMEOUT_S);
         exit(1);
     }
     r.wall_ns = bench_now_ns() - t0;
@@ -171,9 +192,11 @@ bench_result_t bench_gust(const bench_load_t *load)
     gust_client_stats_t stats;
     gust_client_stats(client, &stats);
     r.connections = (unsigned long)stats.connections_opened;
-    r.requests = atomic_load(&run->ok);
-    r.failures = atomic_load(&run->failed);
-    r.body_bytes = atomic_load(&run->body_bytes);
+    for (unsigned i = 0; i < concurrency; i++) {
+        r.requests += lanes[i].ok;
+        r.failures += lanes[i].failed;
+        r.body_bytes += lanes[i].body_bytes;
+    }
     if (r.failures > 0)
         bench_set_why(&r, BENCH_FAILED, "gust: %lu of %lu requests failed; first: %s", r.failures,
                       requests, run->failure);
@@ -181,6 +204,7 @@ bench_result_t bench_gust(const bench_load_t *load)
     gust_client_free(client);
     gust_runtime_free(runtime);
     sem_destroy(&run->finished);
+    free(lanes);
     free(run);
     return r;
 }
