@@ -8,17 +8,18 @@
  * resumed as the client does by default, through the origin's shared
  * session.
  *
- * The requests are dealt out to `concurrency` lanes, as h2load deals them
- * to its clients: the calling thread sends each lane's first request, and
- * from then on each request's on_done callback (on a worker) counts the
- * response in its lane and sends the lane's next one, so exactly
- * `concurrency` requests are in flight until the last ones drain. A lane's
- * requests complete one after another, so its counters need no atomics, and
- * lanes sit on cache lines of their own: with several workers nothing is
- * shared per request. (With four shared counters, the library at two
- * workers took 12.1 us of CPU a request against the CLI's 10.3 in one
- * compare run; with lanes, 10.5 against 10.0.) The last lane to finish
- * posts a semaphore the calling thread waits on.
+ * `concurrency` lanes each have one request in flight: the calling thread
+ * sends each lane's first request, and from then on each request's on_done
+ * callback (on a worker) counts the response in its lane and sends the
+ * lane's next one, so exactly `concurrency` requests are in flight until
+ * the last ones drain. A lane's requests complete one after another, so its
+ * counters need no atomics, and lanes sit on cache lines of their own; the
+ * one thing shared per request is the claim of the next request number, so
+ * that a lane on a faster worker takes more of them and no worker idles
+ * through a long tail (as with a fixed share per lane). With four shared
+ * counters instead, the library at two workers took 12.1 us of CPU a
+ * request against the CLI's 10.3 in one compare run. The last lane to
+ * finish posts a semaphore the calling thread waits on.
  *
  * The future gust_http_send returns is not kept: its reference passes to
  * the on_done callback, which drops it (the future stays alive for the
@@ -48,7 +49,6 @@ typedef struct gust_run_s gust_run_t;
  * each completion happens-before the next send's callback through gust. */
 typedef struct lane_s {
     _Alignas(64) gust_run_t *run;
-    unsigned long left; /* requests still to send */
     unsigned long ok, failed;
     uint64_t body_bytes;
 } lane_t;
@@ -56,6 +56,10 @@ typedef struct lane_s {
 struct gust_run_s {
     gust_client_t *client;
     gust_request_t req;
+    unsigned long target;
+    /* Claimed sends: a lane that gets a number >= target retires. Relaxed:
+     * only the count matters. */
+    atomic_ulong sent;
     lane_t *lanes;
     unsigned num_lanes;
     /* Lanes done. acq_rel: the last increment acquires every lane's counts
@@ -103,14 +107,13 @@ static void on_done(gust_future_t *future, void *arg)
 static void send_next(lane_t *lane)
 {
     gust_run_t *run = lane->run;
-    if (lane->left == 0) {
+    if (atomic_fetch_add_explicit(&run->sent, 1, memory_order_relaxed) >= run->target) {
         /* Last: once every lane is retired the waiter frees them. */
         if (atomic_fetch_add_explicit(&run->retired, 1, memory_order_acq_rel) + 1 ==
             run->num_lanes)
             sem_post(&run->finished);
         return;
     }
-    lane->left--;
     gust_request_t req = run->req;
     req.on_done_arg = lane;
     /* NULL only when out of memory: nothing would complete it, and the
@@ -168,13 +171,14 @@ bench_result_t bench_gust(const bench_load_t *load)
         return r;
     }
     run->client = client;
+    run->target = requests;
     run->req = (gust_request_t){.url = load->url, .on_done = on_done};
     run->lanes = lanes;
     run->num_lanes = concurrency;
     atomic_flag_clear(&run->failure_noted);
     sem_init(&run->finished, 0, 0);
     for (unsigned i = 0; i < concurrency; i++)
-        lanes[i] = (lane_t){.run = run, .left = requests / concurrency + (i < requests % concurrency)};
+        lanes[i] = (lane_t){.run = run};
 
     uint64_t cpu0 = bench_self_cpu_ns();
     uint64_t t0 = bench_now_ns();
