@@ -103,7 +103,7 @@ def part3(rows):
                     _fmt(r["req_s"]), _ratio(r["req_s"], base.get("req_s")),
                     _fmt(r["cpu_us"], 1), r.get("note", "")])
     return ("HTTP/1.1 pipelining: 1 KiB keep-alive GETs, connections x requests in flight on "
-            "each, from nginx (which writes each answer on its own: a writev and a sendfile) "
+            "each, from nginx (which writes each answer with a writev of its own) "
             "and from compare_servers /now/1024 (which answers the requests of one read in "
             "one write). x gust: over `gust bench` without pipelining against the same "
             "server.\n\n" +

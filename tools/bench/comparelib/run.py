@@ -214,10 +214,10 @@ events {{
 http {{
     access_log off;
     default_type application/octet-stream;
-    sendfile on;
-    # A response's head and a small file in one segment, not two (which
-    # made the client's kernel ACK at once: four segments a request).
-    tcp_nopush on;
+    # A response's head and a small file in one writev, one segment, not
+    # two (which made the client's kernel ACK at once: four segments a
+    # request); tests/support/nginx.c says more.
+    sendfile off;
     tcp_nodelay on;
     keepalive_requests 100000000;
     keepalive_timeout 300s;
