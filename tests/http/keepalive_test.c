@@ -435,18 +435,42 @@ static void test_http10_keep_alive(void)
     http10(true);
 }
 
+/* A client whose idle timeout is 100 ms on a runtime of one worker, and
+ * the URL of a 10-byte answer from the test server. */
+typedef struct idle_case_s {
+    test_server_t *server;
+    gust_runtime_t *runtime;
+    gust_client_opts_t opts;
+    gust_client_t *client;
+    char url[256];
+} idle_case_t;
+
+static void idle_case_start(idle_case_t *c)
+{
+    c->server = test_server_start(NULL);
+    c->runtime = new_runtime(1, 1);
+    c->opts = gust_client_opts_default();
+    c->opts.idle_timeout_ns = 100 * MS;
+    c->client = new_client(c->runtime, &c->opts);
+    test_server_url(c->server, c->url, sizeof(c->url), "/bytes?n=%d", 10);
+}
+
+static void idle_case_stop(idle_case_t *c)
+{
+    gust_client_free(c->client);
+    gust_runtime_free(c->runtime);
+    test_server_stop(c->server);
+}
+
 /* idle_timeout_ns: an idle connection closes after it; one used sooner is
  * reused. */
 static void test_idle_timeout(void)
 {
-    test_server_t *server = test_server_start(NULL);
-    gust_runtime_t *runtime = new_runtime(1, 1);
-    gust_client_opts_t opts = gust_client_opts_default();
-    opts.idle_timeout_ns = 100 * MS;
-    gust_client_t *client = new_client(runtime, &opts);
-    unsigned long accepted = test_server_connections_accepted(server);
-    char url[256];
-    test_server_url(server, url, sizeof(url), "/bytes?n=%d", 10);
+    idle_case_t c;
+    idle_case_start(&c);
+    gust_client_t *client = c.client;
+    const char *url = c.url;
+    unsigned long accepted = test_server_connections_accepted(c.server);
 
     outcome_t out = get_wait(client, url);
     ASSERT_RESPONSE(out, 200);
@@ -461,10 +485,8 @@ static void test_idle_timeout(void)
     gust_client_stats_t stats = client_stats(client);
     ASSERT_UEQ(stats.connections_opened, 2);
     ASSERT_UEQ(stats.retries, 0);
-    ASSERT_UEQ(test_server_connections_accepted(server) - accepted, 2);
-    gust_client_free(client);
-    gust_runtime_free(runtime);
-    test_server_stop(server);
+    ASSERT_UEQ(test_server_connections_accepted(c.server) - accepted, 2);
+    idle_case_stop(&c);
 }
 
 /* A connection's one timer is lazy (http/conn.c): it stays where the idle
@@ -474,42 +496,37 @@ static void test_idle_timeout(void)
  * still fire on time. */
 static void test_lazy_timer_states(void)
 {
-    test_server_t *server = test_server_start(NULL);
-    gust_runtime_t *runtime = new_runtime(1, 1);
-    gust_client_opts_t opts = gust_client_opts_default();
-    opts.idle_timeout_ns = 100 * MS;
-    gust_client_t *client = new_client(runtime, &opts);
-    char url[256], slow[256];
-    test_server_url(server, url, sizeof(url), "/bytes?n=%d", 10);
+    idle_case_t c;
+    idle_case_start(&c);
+    const char *url = c.url;
+    char slow[256];
 
     /* Idle until +100 ms; the answer comes 300 ms after the reuse. */
-    ASSERT_GET_REUSED(client, url, false);
-    test_server_url(server, slow, sizeof(slow), "/delay?ms=%d", 300);
+    ASSERT_GET_REUSED(c.client, url, false);
+    test_server_url(c.server, slow, sizeof(slow), "/delay?ms=%d", 300);
     gust_request_t req = {.url = slow, .header_timeout_ns = 2000 * MS};
-    outcome_t out = send_wait(client, &req);
+    outcome_t out = send_wait(c.client, &req);
     ASSERT_RESPONSE(out, 200);
     ASSERT_TRUE(gust_response_reused(out.resp));
     outcome_clear(&out);
     /* Idle again: the idle deadline is the connection's own once more. */
     sleep_ms(400);
-    ASSERT_UEQ(client_stats(client).open_connections, 0);
+    ASSERT_UEQ(client_stats(c.client).open_connections, 0);
 
     /* Idle until +5 s; then a header timeout of 50 ms on that connection,
      * sooner than where the timer stands. */
-    gust_client_free(client);
-    opts.idle_timeout_ns = 5000 * MS;
-    client = new_client(runtime, &opts);
-    ASSERT_GET_REUSED(client, url, false);
-    test_server_url(server, slow, sizeof(slow), "/delay?ms=%d", 3000);
+    gust_client_free(c.client);
+    c.opts.idle_timeout_ns = 5000 * MS;
+    c.client = new_client(c.runtime, &c.opts);
+    ASSERT_GET_REUSED(c.client, url, false);
+    test_server_url(c.server, slow, sizeof(slow), "/delay?ms=%d", 3000);
     req = (gust_request_t){.url = slow, .header_timeout_ns = 50 * MS};
-    out = send_wait(client, &req);
+    out = send_wait(c.client, &req);
     ASSERT_ERROR(out, GUST_ERR_HEADER_TIMEOUT);
     ASSERT_UGE(out.elapsed_ns, 50 * MS);
     ASSERT_ULT(out.elapsed_ns, 2500 * MS); /* not the idle timer's 5 s */
     outcome_clear(&out);
-    gust_client_free(client);
-    gust_runtime_free(runtime);
-    test_server_stop(server);
+    idle_case_stop(&c);
 }
 
 /* max_requests_per_conn = 3: 10 requests use 4 connections, 3 + 3 + 3 + 1. */
