@@ -20,7 +20,7 @@ typedef struct callback_s {
     gust_future_cb cb;
     void *arg;
     gust_future_t *future; /* a reference, dropped after cb */
-    bool owned;            /* freed after cb (not part of a combinator) */
+    bool owned;            /* freed after cb (not in a future or a combinator) */
 } callback_t;
 
 /* The callback list's head once the future is complete: later callbacks are
@@ -42,6 +42,11 @@ struct gust_future_s {
     void (*destroy)(void *value);
     int err;
     char *message; /* NULL: gust_strerror(err) */
+    /* The first gust_future_on_done's node: most futures get one callback,
+     * which then costs no allocation. It lives as long as the reference the
+     * callback holds. */
+    atomic_bool first_taken;
+    callback_t first;
 };
 
 gust_future_t *gust_future_new(gust_pool_t *pool)
@@ -53,6 +58,7 @@ gust_future_t *gust_future_new(gust_pool_t *pool)
     atomic_init(&future->claimed, false);
     atomic_init(&future->refs, 1);
     atomic_init(&future->callbacks, NULL);
+    atomic_init(&future->first_taken, false);
     future->pool = pool;
     return future;
 }
@@ -190,12 +196,16 @@ static void add_callback(gust_future_t *future, callback_t *callback)
 
 int gust_future_on_done(gust_future_t *future, gust_future_cb cb, void *arg)
 {
-    callback_t *callback = malloc(sizeof(*callback));
+    /* Relaxed: the node is published by add_callback's release, and only
+     * the one registration that wins the exchange writes it. */
+    bool first = !atomic_load_explicit(&future->first_taken, memory_order_relaxed) &&
+                 !atomic_exchange_explicit(&future->first_taken, true, memory_order_relaxed);
+    callback_t *callback = first ? &future->first : malloc(sizeof(*callback));
     if (callback == NULL)
         return GUST_ERR_NOMEM;
     callback->cb = cb;
     callback->arg = arg;
-    callback->owned = true;
+    callback->owned = !first;
     add_callback(future, callback);
     return GUST_OK;
 }
