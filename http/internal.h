@@ -419,8 +419,11 @@ void gust__tls_free(conn_t *conn);
 
 /* ---- session.c: per-worker connection pools and the limits ---- */
 
+/* A worker's part of an origin, on cache lines of its own: its worker
+ * changes the lists and counts for every request, and a line shared with
+ * another worker's slot would bounce between their cores. */
 typedef struct origin_slot_s {
-    struct cds_list_head idle;    /* most recently used first */
+    _Alignas(64) struct cds_list_head idle; /* most recently used first */
     struct cds_list_head busy;    /* connections a request may pipeline on */
     struct cds_list_head waiting; /* calls in arrival order */
     atomic_uint num_idle;

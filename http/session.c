@@ -49,9 +49,12 @@ static interned_t *make_origin(const char *key, void *arg)
 {
     const origin_args_t *args = arg;
     unsigned n = args->client->num_workers;
-    origin_t *origin = calloc(1, sizeof(*origin) + n * sizeof(origin->slots[0]));
+    /* Aligned so that each worker's slot has its lines to itself. */
+    size_t size = sizeof(origin_t) + n * sizeof(origin_slot_t);
+    origin_t *origin = aligned_alloc(_Alignof(origin_t), size);
     if (origin == NULL)
         return NULL;
+    memset(origin, 0, size);
     origin->head.key = strdup(key);
     origin->host = strdup(args->url->host);
     if (origin->head.key == NULL || origin->host == NULL) {
