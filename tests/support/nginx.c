@@ -315,7 +315,7 @@ static int write_conf(const nginx_t *server, const nginx_opts_t *o)
      * segments instead of two, paid for by the server (which caps the
      * benchmarks' clients) and every client. (tcp_nopush would join them
      * too, but its cork held pipelined answers until a delayed ACK: wrk's
-     * pipelining fell to 3,800 req/s.) */
+     * pipelining fell to 3,681 req/s in tools/bench/compare.) */
     fprintf(f, "http {\n"
                "    access_log off;\n"
                "    default_type application/octet-stream;\n"

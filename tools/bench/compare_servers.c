@@ -22,9 +22,9 @@
  * the waiting answers are due in the order they came: a FIFO ring with one
  * timerfd set to its head is the whole timer. Pipelined requests on one
  * connection are answered in order for the same reason; a /now request
- * behind waiting ones joins the ring, due at once, and so waits its turn. A connection is
- * known by its fd and a generation number, so an answer due on a connection
- * closed meanwhile (whose fd was reused) is dropped. */
+ * behind waiting ones joins the ring, due at once, and so waits its turn.
+ * A connection is known by its fd and a generation number, so an answer due
+ * on a connection closed meanwhile (whose fd was reused) is dropped. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -253,11 +253,14 @@ static void on_request(int fd, conn_t *c, size_t len)
         d.body_len = (int32_t)(body_len < NOW_BODY_MAX ? body_len : NOW_BODY_MAX);
         now = true;
     }
-    c->waiting++;
-    if (now && c->waiting == 1) {
-        c->waiting--;
+    memmove(c->in, c->in + len, c->in_len - len);
+    c->in_len -= len;
+    if (now && c->waiting == 0) {
         append_answer(c, d.body_len); /* written once the read is parsed */
-    } else if (now) {
+        return;
+    }
+    c->waiting++;
+    if (now) {
         d.at_ns = now_ns();
         ring_push(&delayed, d);
     } else if (hold > 0) {
@@ -272,8 +275,6 @@ static void on_request(int fd, conn_t *c, size_t len)
         d.at_ns = now_ns() + delay_ns;
         ring_push(&delayed, d);
     }
-    memmove(c->in, c->in + len, c->in_len - len);
-    c->in_len -= len;
 }
 
 static void on_readable(int fd)

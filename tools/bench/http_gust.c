@@ -60,7 +60,6 @@ struct gust_run_s {
     /* Claimed sends: a lane that gets a number >= target retires. Relaxed:
      * only the count matters. */
     atomic_ulong sent;
-    lane_t *lanes;
     unsigned num_lanes;
     /* Lanes done. acq_rel: the last increment acquires every lane's counts
      * and publishes them to the waiter through the semaphore. */
@@ -173,7 +172,6 @@ bench_result_t bench_gust(const bench_load_t *load)
     run->client = client;
     run->target = requests;
     run->req = (gust_request_t){.url = load->url, .on_done = on_done};
-    run->lanes = lanes;
     run->num_lanes = concurrency;
     atomic_flag_clear(&run->failure_noted);
     sem_init(&run->finished, 0, 0);

@@ -85,10 +85,11 @@ def part2(rows):
                    "connections", "note"], out))
 
 
-def _plain_gust(rows, server):
-    """gust bench without pipelining against server: part 3's baseline."""
-    return next((r for r in rows if r["peer"] == "gust-bench" and r["pipeline"] == 1
-                 and r.get("server") == server and not _status(r)), None)
+def _gust_bench(rows, server, pipelined):
+    """Part 3's gust bench row against server, with or without pipelining;
+    without, it is the baseline."""
+    return next((r for r in rows if r["peer"] == "gust-bench" and r["server"] == server
+                 and (r["pipeline"] > 1) == pipelined and not _status(r)), None)
 
 
 def part3(rows):
@@ -96,10 +97,10 @@ def part3(rows):
     for r in rows:
         st = _status(r)
         if st:
-            out.append([r.get("server", "nginx"), r["label"], r["shape"], "-", "-", "-", "-", st])
+            out.append([r["server"], r["label"], r["shape"], "-", "-", "-", "-", st])
             continue
-        base = _plain_gust(rows, r.get("server")) or {}
-        out.append([r.get("server", "nginx"), r["label"], r["shape"], _fmt(r["requests"]),
+        base = _gust_bench(rows, r["server"], False) or {}
+        out.append([r["server"], r["label"], r["shape"], _fmt(r["requests"]),
                     _fmt(r["req_s"]), _ratio(r["req_s"], base.get("req_s")),
                     _fmt(r["cpu_us"], 1), r.get("note", "")])
     return ("HTTP/1.1 pipelining: 1 KiB keep-alive GETs, connections x requests in flight on "
@@ -181,9 +182,8 @@ def goals(results):
     goal = "pipelining depth 16: at least 2x gust's own non-pipelined req/s"
     gains = {}
     for server in ("compare_servers", "nginx"):
-        plain = _plain_gust(p3, server)
-        piped = next((r for r in p3 if r["peer"] == "gust-bench" and r["pipeline"] > 1
-                      and r.get("server") == server and not _status(r)), None)
+        plain = _gust_bench(p3, server, False)
+        piped = _gust_bench(p3, server, True)
         if plain and piped:
             gains[server] = (piped["req_s"], plain["req_s"])
     if gains:
