@@ -27,13 +27,8 @@ bool gust__buf_grow(buf_t *b, size_t need)
     return gust__buf_reserve(b, cap);
 }
 
-bool gust__buf_append(buf_t *b, const void *at, size_t len)
+bool gust__buf_append_grow(buf_t *b, const void *at, size_t len)
 {
-    if (!gust__buf_grow(b, b->len + len + 1))
-        return false;
-    if (len > 0)
-        memcpy(b->data + b->len, at, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return true;
+    /* Grown, the bytes fit and the inline path appends them. */
+    return gust__buf_grow(b, b->len + len + 1) && gust__buf_append(b, at, len);
 }

@@ -76,14 +76,18 @@ static bool copy_string(const char *s, char **out)
 static void free_client(gust_client_t *client)
 {
     if (client->sessions != NULL) {
-        for (unsigned i = 0; i < client->num_workers; i++)
+        for (unsigned i = 0; i < client->num_workers; i++) {
             free(client->sessions[i].read_buf);
+            gust_url_clear(&client->sessions[i].last_url);
+        }
     }
     free(client->sessions);
     gust__dns_free(client->dns);
     gust__table_free(client->origins, gust__origin_destroy);
     free(client->user_agent);
     free(client->headers);
+    free(client->default_lines[0].data);
+    free(client->default_lines[1].data);
     gust__tls_client_free(client);
     pthread_mutex_destroy(&client->tls_lock);
     free(client->ca_file);
@@ -162,6 +166,8 @@ gust_client_t *gust_client_new(gust_runtime_t *runtime, const gust_client_opts_t
     client->opts.ca_dir = client->ca_dir;
     client->opts.client_cert_file = client->client_cert_file;
     client->opts.client_key_file = client->client_key_file;
+    if (!gust__request_default_lines(client))
+        goto fail;
     return client;
 fail:
     free_client(client);
@@ -347,7 +353,7 @@ void gust__call_run(call_t *call)
     call->migrated = false;
     /* Timings are the last hop's (total aside, set at the end). */
     memset(&call->timings, 0, sizeof(call->timings));
-    call->origin = gust__origin_get(call->client, &call->url, call->insecure);
+    call->origin = gust__origin_get(call->session, &call->url, call->insecure);
     if (call->origin == NULL) {
         gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
         return;
@@ -431,8 +437,9 @@ bool gust__call_set_method(call_t *call, const char *method)
     return true;
 }
 
-/* Checks and copies the request. On error returns the code with *out_why. */
-static int call_init(call_t *call, const gust_request_t *req, const char **out_why)
+/* Checks and copies the request; `here` is the calling worker's session, or
+ * NULL. On error returns the code with *out_why. */
+static int call_init(call_t *call, const gust_request_t *req, session_t *here, const char **out_why)
 {
     const gust_client_opts_t *opts = &call->client->opts;
     const char *method = req->method != NULL ? req->method : "GET";
@@ -443,7 +450,7 @@ static int call_init(call_t *call, const gust_request_t *req, const char **out_w
         *out_why = "the method is not an HTTP token";
         return GUST_ERR_BAD_REQUEST;
     }
-    int err = gust_url_parse(call->url_text, &call->url, out_why);
+    int err = gust__session_parse_url(here, call->url_text, &call->url, out_why);
     if (err != 0)
         return err;
     if ((req->num_headers > 0 && req->headers == NULL) ||
@@ -517,15 +524,16 @@ gust_future_t *gust_http_send(gust_client_t *client, const gust_request_t *req)
     CDS_INIT_LIST_HEAD(&call->pipe_link);
     call->future = gust_future_up_ref(future);
     call->sent_ns = gust_now_ns();
+    session_t *here = gust__session_current(client);
     const char *why = NULL;
-    int err = call_init(call, req, &why);
+    int err = call_init(call, req, here, &why);
     if (err != 0) {
         gust__call_fail(call, err, "%s", why != NULL ? why : gust_strerror(err));
         return future;
     }
     /* On a worker of this client, start at once: the connection the last
      * response freed is likely idle right here. */
-    if (gust_runtime_current() == client->runtime)
+    if (here != NULL)
         call_start(call);
     else if (!gust_pool_submit(client->pool, call_start, call))
         gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");

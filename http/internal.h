@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <urcu/list.h>
@@ -63,9 +64,21 @@ bool gust__buf_grow(buf_t *b, size_t need);
 /* Makes the capacity at least `cap` bytes, exactly that if it grows; false
  * when out of memory. */
 bool gust__buf_reserve(buf_t *b, size_t cap);
+/* gust__buf_append's path when the bytes do not fit. */
+bool gust__buf_append_grow(buf_t *b, const void *at, size_t len);
+
 /* Appends `len` bytes (and keeps the NUL after them); false, with `b` as it
- * was, when out of memory. */
-bool gust__buf_append(buf_t *b, const void *at, size_t len);
+ * was, when out of memory. Inline: a response head is some forty appends,
+ * and nearly all of them fit. */
+static inline bool gust__buf_append(buf_t *b, const void *at, size_t len)
+{
+    if (b->len + len >= b->cap)
+        return gust__buf_append_grow(b, at, len);
+    memcpy(b->data + b->len, at, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return true;
+}
 
 /* ---- response.c ---- */
 
@@ -103,6 +116,9 @@ bool gust__method_is_idempotent(const char *method);
  * default headers where the caller did not set them, and the body's framing.
  * Returns false, leaving `out` as it was, when out of memory. */
 bool gust__request_head_append(const call_t *call, buf_t *out);
+/* Writes client->default_lines, once the client's options are in place;
+ * false when out of memory. */
+bool gust__request_default_lines(gust_client_t *client);
 
 /* ---- decode.c: Content-Encoding gzip and deflate ---- */
 
@@ -424,8 +440,8 @@ void gust__tls_free(conn_t *conn);
  * another worker's slot would bounce between their cores. */
 typedef struct origin_slot_s {
     _Alignas(64) struct cds_list_head idle; /* most recently used first */
-    struct cds_list_head busy;    /* connections a request may pipeline on */
-    struct cds_list_head waiting; /* calls in arrival order */
+    struct cds_list_head busy;              /* connections a request may pipeline on */
+    struct cds_list_head waiting;           /* calls in arrival order */
     atomic_uint num_idle;
     atomic_uint num_waiting;
     atomic_uint num_busy; /* in `busy`, for other workers to see */
@@ -458,6 +474,14 @@ struct session_s {
     atomic_uint num_idle;
     char *read_buf;
     size_t read_buf_len;
+    /* Where this worker's last request went: the next most often goes
+     * there too, and a key compared is cheaper than a table lookup. */
+    origin_t *last_origin;
+    /* The last URL parsed here and its text: a load tool or a poller sends
+     * one URL again and again, and a shared parse saves redoing it. Longer
+     * URLs are not kept. */
+    gust_url_t last_url;
+    char last_url_text[256];
     /* While responses are delivered, the requests their callbacks pipeline
      * collect here and go out in one write per connection afterwards. */
     unsigned delivering;
@@ -472,9 +496,13 @@ struct session_s {
 
 /* The calling worker's session, or NULL off the client's runtime. */
 session_t *gust__session_current(gust_client_t *client);
+/* gust_url_parse, through the session's last URL when `text` is that one;
+ * `session` may be NULL (off the client's workers: no cache). */
+int gust__session_parse_url(session_t *session, const char *text, gust_url_t *out,
+                            const char **out_why);
 /* The origin entry for `url` with those TLS settings, made on first use;
- * NULL when out of memory. */
-origin_t *gust__origin_get(gust_client_t *client, const gust_url_t *url, bool insecure);
+ * NULL when out of memory. On the session's worker only. */
+origin_t *gust__origin_get(session_t *session, const gust_url_t *url, bool insecure);
 void gust__origin_destroy(interned_t *origin);
 /* Finds a connection for `call` (idle, new, or a place in a queue). */
 void gust__session_acquire(session_t *session, call_t *call);
@@ -509,6 +537,10 @@ struct gust_client_s {
     gust_client_opts_t opts;
     char *user_agent;
     gust_header_t *headers;
+    /* The lines a request that sets no headers of its own gets from the
+     * client (see gust__request_head_append), written once: [1] with
+     * Accept-Encoding, [0] without. */
+    buf_t default_lines[2];
     unsigned num_workers;
     session_t *sessions;
     struct cds_lfht *origins;

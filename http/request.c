@@ -84,6 +84,34 @@ static void put_header(buf_t *out, bool *ok, const char *name, const char *value
     put(out, ok, "\r\n", 2);
 }
 
+/* The client's User-Agent, Accept-Encoding (when decompressing) and default
+ * headers, each unless the request's own headers set it. */
+static void put_client_headers(const gust_client_t *client, bool decompress,
+                               const gust_header_t *headers, size_t num_headers, buf_t *out,
+                               bool *ok)
+{
+    if (client->user_agent != NULL && !has_header(headers, num_headers, "User-Agent"))
+        put_header(out, ok, "User-Agent", client->user_agent);
+    if (decompress && !has_header(headers, num_headers, "Accept-Encoding"))
+        put_header(out, ok, "Accept-Encoding", "gzip, deflate");
+    for (size_t i = 0; i < client->opts.num_headers; i++) {
+        if (!has_header(headers, num_headers, client->headers[i].name))
+            put_header(out, ok, client->headers[i].name, client->headers[i].value);
+    }
+}
+
+bool gust__request_default_lines(gust_client_t *client)
+{
+    bool ok = true;
+    for (int decompress = 0; decompress < 2; decompress++) {
+        buf_t *lines = &client->default_lines[decompress];
+        /* The NUL the buffer keeps: an empty set of lines still has data. */
+        put(lines, &ok, "", 0);
+        put_client_headers(client, decompress, NULL, 0, lines, &ok);
+    }
+    return ok;
+}
+
 bool gust__request_head_append(const call_t *call, buf_t *out)
 {
     const gust_client_t *client = call->client;
@@ -97,13 +125,11 @@ bool gust__request_head_append(const call_t *call, buf_t *out)
         put_header(out, &ok, "Host", call->url.authority);
     for (size_t i = 0; i < call->num_headers; i++)
         put_header(out, &ok, call->headers[i].name, call->headers[i].value);
-    if (client->user_agent != NULL && !has_header(call->headers, call->num_headers, "User-Agent"))
-        put_header(out, &ok, "User-Agent", client->user_agent);
-    if (call->decompress && !has_header(call->headers, call->num_headers, "Accept-Encoding"))
-        put_header(out, &ok, "Accept-Encoding", "gzip, deflate");
-    for (size_t i = 0; i < client->opts.num_headers; i++) {
-        if (!has_header(call->headers, call->num_headers, client->headers[i].name))
-            put_header(out, &ok, client->headers[i].name, client->headers[i].value);
+    if (call->num_headers == 0) {
+        const buf_t *lines = &client->default_lines[call->decompress];
+        put(out, &ok, lines->data, lines->len);
+    } else {
+        put_client_headers(client, call->decompress, call->headers, call->num_headers, out, &ok);
     }
     char length[24];
     if (call->body_read != NULL && call->body_read_len < 0) {

@@ -37,6 +37,24 @@ session_t *gust__session_current(gust_client_t *client)
     return &client->sessions[gust_worker_index()];
 }
 
+int gust__session_parse_url(session_t *session, const char *text, gust_url_t *out,
+                            const char **out_why)
+{
+    if (session != NULL && session->last_url.host != NULL &&
+        strcmp(session->last_url_text, text) == 0) {
+        gust_url_share(&session->last_url, out);
+        return 0;
+    }
+    int err = gust_url_parse(text, out, out_why);
+    size_t len = strlen(text);
+    if (session != NULL && err == 0 && len < sizeof(session->last_url_text)) {
+        gust_url_clear(&session->last_url);
+        gust_url_share(out, &session->last_url);
+        memcpy(session->last_url_text, text, len + 1);
+    }
+    return err;
+}
+
 /* ---- origins ---- */
 
 typedef struct origin_args_s {
@@ -86,7 +104,7 @@ void gust__origin_destroy(interned_t *head)
     free(origin);
 }
 
-origin_t *gust__origin_get(gust_client_t *client, const gust_url_t *url, bool insecure)
+origin_t *gust__origin_get(session_t *session, const gust_url_t *url, bool insecure)
 {
     /* The TLS settings are part of the key: an unverified connection is
      * never reused for a request that verifies (the other settings are the
@@ -99,9 +117,17 @@ origin_t *gust__origin_get(gust_client_t *client, const gust_url_t *url, bool in
             return NULL;
         k = key;
     }
+    /* Entries live as long as the table, so the pointer kept is good. */
+    origin_t *last = session->last_origin;
+    if (last != NULL && strcmp(last->head.key, k) == 0)
+        return last;
+    gust_client_t *client = session->client;
     origin_args_t args = {client, url, insecure};
-    return (origin_t *)gust__table_intern(client->origins, k, make_origin, gust__origin_destroy,
-                                          &args);
+    origin_t *origin = (origin_t *)gust__table_intern(client->origins, k, make_origin,
+                                                      gust__origin_destroy, &args);
+    if (origin != NULL)
+        session->last_origin = origin;
+    return origin;
 }
 
 /* ---- waiting ---- */
@@ -184,7 +210,8 @@ static void sweep(gust_timer_t *timer)
 {
     session_t *session = timer->data;
     call_t *call, *next;
-    cds_list_for_each_entry_safe (call, next, &session->active, active_link) {
+    cds_list_for_each_entry_safe(call, next, &session->active, active_link)
+    {
         if (gust__call_cancelled(call))
             gust__call_abandon(call);
     }
@@ -518,7 +545,8 @@ void gust__session_fill_pipeline(conn_t *conn)
     session_t *session = conn->session;
     origin_slot_t *slot = &conn->origin->slots[session->index];
     call_t *call, *next;
-    cds_list_for_each_entry_safe(call, next, &slot->waiting, wait_link) {
+    cds_list_for_each_entry_safe(call, next, &slot->waiting, wait_link)
+    {
         if (!conn->pipelinable)
             return;
         /* A cancelled call is left to the sweep: abandoning it here would
@@ -532,9 +560,9 @@ void gust__session_fill_pipeline(conn_t *conn)
         }
     }
     /* Room left, and calls waiting on other workers: one of them comes. */
-    if (conn->pipelinable && atomic_load_explicit(&conn->origin->num_waiting,
-                                                  memory_order_relaxed) >
-                                 atomic_load_explicit(&slot->num_waiting, memory_order_relaxed))
+    if (conn->pipelinable &&
+        atomic_load_explicit(&conn->origin->num_waiting, memory_order_relaxed) >
+            atomic_load_explicit(&slot->num_waiting, memory_order_relaxed))
         wake_waiters(session, conn->origin, true);
 }
 
@@ -556,7 +584,8 @@ static call_t *starved_for(session_t *session, const origin_t *origin)
         return NULL;
     unsigned looked = 0;
     call_t *call;
-    cds_list_for_each_entry(call, &session->starved, wait_link) {
+    cds_list_for_each_entry(call, &session->starved, wait_link)
+    {
         if (++looked > STARVED_LOOKAHEAD)
             break;
         if (call->origin == origin && !call->want_fresh_conn && !gust__call_cancelled(call))

@@ -3,16 +3,38 @@
 
 #include <arpa/inet.h>
 #include <http_parser.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "runtime/err.h"
 
+/* One allocation holds the four strings, host first (see place), after a
+ * count of the gust_url_t that share them. */
+typedef struct strings_head_s {
+    atomic_uint shares;
+} strings_head_t;
+
+static strings_head_t *strings_head(const gust_url_t *url)
+{
+    return (strings_head_t *)(url->host - sizeof(strings_head_t));
+}
+
+void gust_url_share(const gust_url_t *url, gust_url_t *out)
+{
+    /* Relaxed: the caller holds a share already, and whoever passes *out to
+     * another thread orders the access. */
+    atomic_fetch_add_explicit(&strings_head(url)->shares, 1, memory_order_relaxed);
+    *out = *url;
+}
+
 void gust_url_clear(gust_url_t *url)
 {
-    /* One allocation holds all four strings, host first (see place). */
-    free(url->host);
+    /* acq_rel: every sharer's last read happens before the free. */
+    if (url->host != NULL &&
+        atomic_fetch_sub_explicit(&strings_head(url)->shares, 1, memory_order_acq_rel) == 1)
+        free(strings_head(url));
     memset(url, 0, sizeof(*url));
 }
 
@@ -163,11 +185,12 @@ int gust_url_parse(const char *text, gust_url_t *out, const char **out_reason)
     span_t origin[] = {scheme_part, open_bracket, host, close_bracket, port_part};
     /* One allocation for the four strings: a request parses one URL per
      * hop, and each malloc counts at that rate. */
-    char *block = malloc((size_t)host.len + length_of(authority, 4) + length_of(target, 2) +
-                         length_of(origin, 5) + 4);
-    if (block == NULL)
+    strings_head_t *head = malloc(sizeof(*head) + (size_t)host.len + length_of(authority, 4) +
+                                  length_of(target, 2) + length_of(origin, 5) + 4);
+    if (head == NULL)
         return fail(out_reason, "out of memory", GUST_ERR_NOMEM);
-    char *at = block;
+    atomic_init(&head->shares, 1);
+    char *at = (char *)(head + 1);
     out->https = https;
     out->port = port;
     out->host = place(&at, &host, 1);

@@ -562,6 +562,61 @@ static void test_blocking_on_worker(void)
     test_server_stop(server);
 }
 
+/* Requests sent on a worker share the parse of the URL sent before when it
+ * is the same text (see gust__session_parse_url): each must still go to
+ * its own URL, whichever came before, and one too long to keep too. */
+enum { URL_RUNS = 9 };
+
+typedef struct url_runs_s {
+    gust_client_t *client;
+    char urls[URL_RUNS][400];
+    char request_lines[URL_RUNS][400];
+} url_runs_t;
+
+static void send_url_runs(void *arg)
+{
+    url_runs_t *runs = arg;
+    for (int i = 0; i < URL_RUNS; i++) {
+        outcome_t out = get_wait(runs->client, runs->urls[i]);
+        ASSERT_RESPONSE(out, 200);
+        echo_t e = echo_parse(&out);
+        snprintf(runs->request_lines[i], sizeof(runs->request_lines[i]), "%s", e.request_line);
+        echo_clear(&e);
+        outcome_clear(&out);
+    }
+}
+
+static void test_same_url_on_a_worker(void)
+{
+    test_server_t *server = test_server_start(NULL);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    url_runs_t runs = {.client = new_client(runtime, NULL)};
+    char a[64], b[64], via_localhost[64], long_query[300];
+    test_server_url(server, a, sizeof(a), "/echo?a");
+    test_server_url(server, b, sizeof(b), "/echo?b");
+    snprintf(via_localhost, sizeof(via_localhost), "http://localhost:%u/echo?a",
+             test_server_port(server));
+    memset(long_query, 'q', sizeof(long_query) - 1);
+    long_query[sizeof(long_query) - 1] = '\0';
+    const char *order[URL_RUNS] = {a, a, b, a, via_localhost, a, NULL, NULL, a};
+    for (int i = 0; i < URL_RUNS; i++) {
+        if (order[i] != NULL)
+            snprintf(runs.urls[i], sizeof(runs.urls[i]), "%s", order[i]);
+        else
+            snprintf(runs.urls[i], sizeof(runs.urls[i]), "%s%s", b, long_query);
+    }
+    run_on(runtime, 0, send_url_runs, &runs, "GETs of alternating URLs on the only worker");
+    for (int i = 0; i < URL_RUNS; i++) {
+        const char *query = strchr(runs.urls[i], '?');
+        char want[400];
+        snprintf(want, sizeof(want), "GET /echo%s HTTP/1.1", query);
+        ASSERT_STR_EQ(runs.request_lines[i], want);
+    }
+    gust_client_free(runs.client);
+    gust_runtime_free(runtime);
+    test_server_stop(server);
+}
+
 /* ---- Addresses and names ---- */
 
 static bool ipv6_loopback_works(void)
@@ -778,6 +833,20 @@ static void test_added_headers(void)
     free(b);
     echo_clear(&e);
     outcome_clear(&out);
+    /* A request with no headers of its own gets all the client's. */
+    out = get_wait(client, url);
+    ASSERT_RESPONSE(out, 200);
+    e = echo_parse(&out);
+    ASSERT_NULL(echo_header(&e, "User-Agent"));
+    ASSERT_NULL(echo_header(&e, "Accept-Encoding"));
+    d = echo_header(&e, "X-Default");
+    b = echo_header(&e, "X-Both");
+    ASSERT_STR_EQ(d, "d");
+    ASSERT_STR_EQ(b, "client");
+    free(d);
+    free(b);
+    echo_clear(&e);
+    outcome_clear(&out);
     gust_client_free(client);
     test_server_stop(server);
 }
@@ -866,6 +935,7 @@ int main(void)
         {.name = "streamed response bodies", .fn = test_streaming},
         {.name = "requests sent from completion callbacks", .fn = test_callbacks_and_workers},
         {.name = "gust_http_get on a worker", .fn = test_blocking_on_worker},
+        {.name = "one URL again and again on a worker", .fn = test_same_url_on_a_worker},
         {.name = "IPv6", .fn = test_ipv6},
         {.name = "localhost and the DNS cache", .fn = test_dns_cache},
         {.name = "dns_ns without a lookup", .fn = test_dns_timing},

@@ -68,8 +68,15 @@ int main(void)
         ASSERT_STR_EQ(url.authority, c->authority);
         ASSERT_STR_EQ(url.target, c->target);
         ASSERT_STR_EQ(url.origin, c->origin);
+        /* A share outlives the parse it came from (ASan sees a string read
+         * after its free, and a share never let go of). */
+        gust_url_t shared;
+        gust_url_share(&url, &shared);
         gust_url_clear(&url);
         gust_url_clear(&url); /* clearing twice is harmless */
+        ASSERT_STR_EQ(shared.host, c->host);
+        ASSERT_STR_EQ(shared.origin, c->origin);
+        gust_url_clear(&shared);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const bad_case_t *c = &bad[i];
