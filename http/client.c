@@ -471,8 +471,9 @@ static int call_init(call_t *call, const gust_request_t *req, session_t *here, c
         *out_why = "negative body length";
         return GUST_ERR_BAD_REQUEST;
     }
-    call->headers = copy_headers(req->headers, req->num_headers);
-    if (call->headers == NULL)
+    /* No headers, no copy: most requests set none. */
+    if (req->num_headers > 0 &&
+        (call->headers = copy_headers(req->headers, req->num_headers)) == NULL)
         return GUST_ERR_NOMEM;
     call->num_headers = req->num_headers;
     if (req->body_read != NULL) {

@@ -82,13 +82,15 @@ static inline bool gust__buf_append(buf_t *b, const void *at, size_t len)
 
 /* ---- response.c ---- */
 
-/* Builds a response while it is parsed; gust_response_t is then read-only. */
-gust_response_t *gust__response_new(void);
-/* Appends to the reason, the current header name or the current header value;
- * `new_header` starts a new header. Return false when out of memory. */
-bool gust__response_add_reason(gust_response_t *r, const char *at, size_t len);
-bool gust__response_add_name(gust_response_t *r, const char *at, size_t len, bool new_header);
-bool gust__response_add_value(gust_response_t *r, const char *at, size_t len);
+/* Builds a response while it is parsed; gust_response_t is then read-only.
+ * Its head (reason, names and values) may take `max_head_bytes`. */
+gust_response_t *gust__response_new(size_t max_head_bytes);
+/* Append to the reason, the current header name or the current header value;
+ * `new_header` starts a new header. Return 0, GUST_ERR_NOMEM, or
+ * GUST_ERR_HEADER_TOO_LARGE once the head is over its limit. */
+int gust__response_add_reason(gust_response_t *r, const char *at, size_t len);
+int gust__response_add_name(gust_response_t *r, const char *at, size_t len, bool new_header);
+int gust__response_add_value(gust_response_t *r, const char *at, size_t len);
 bool gust__response_add_body(gust_response_t *r, const void *at, size_t len);
 /* Sets aside room for a body of `content_length` bytes (up to 1 MiB; 0 or
  * more does nothing), so that one that arrives in pieces is not copied
@@ -99,8 +101,6 @@ void gust__response_reset_head(gust_response_t *r);
 /* Sets the status once the head is complete and finishes the headers;
  * false when out of memory. */
 bool gust__response_set_status(gust_response_t *r, int status, int http_minor);
-/* Bytes of reason, names and values so far, for the header size limit. */
-size_t gust__response_head_bytes(const gust_response_t *r);
 /* The response's final URL, a malloc'd string it frees from now on. */
 void gust__response_take_url(gust_response_t *r, char *url);
 void gust__response_set_meta(gust_response_t *r, bool reused, unsigned num_redirects,

@@ -19,19 +19,16 @@ static int stop(reader_t *r, int err, const char *why)
     return -1;
 }
 
-static int check_head_size(reader_t *r)
+/* What an append to the head returned, as a callback's answer. */
+static int head_added(reader_t *r, int err)
 {
-    if (gust__response_head_bytes(r->response) > r->opts.max_header_bytes)
-        return stop(r, GUST_ERR_HEADER_TOO_LARGE, NULL);
-    return 0;
+    return err != 0 ? stop(r, err, NULL) : 0;
 }
 
 static int on_status(http_parser *p, const char *at, size_t len)
 {
     reader_t *r = p->data;
-    if (!gust__response_add_reason(r->response, at, len))
-        return stop(r, GUST_ERR_NOMEM, NULL);
-    return check_head_size(r);
+    return head_added(r, gust__response_add_reason(r->response, at, len));
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t len)
@@ -43,10 +40,8 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     bool new_header = r->header_value || num == 0;
     if (new_header && num >= r->opts.max_headers)
         return stop(r, GUST_ERR_TOO_MANY_HEADERS, NULL);
-    if (!gust__response_add_name(r->response, at, len, new_header))
-        return stop(r, GUST_ERR_NOMEM, NULL);
     r->header_value = false;
-    return check_head_size(r);
+    return head_added(r, gust__response_add_name(r->response, at, len, new_header));
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len)
@@ -54,10 +49,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     reader_t *r = p->data;
     if (r->head_done)
         return 0;
-    if (!gust__response_add_value(r->response, at, len))
-        return stop(r, GUST_ERR_NOMEM, NULL);
     r->header_value = true;
-    return check_head_size(r);
+    return head_added(r, gust__response_add_value(r->response, at, len));
 }
 
 /* 1xx, 204 and 304 never have a body, whatever their headers say (RFC 9112
@@ -160,7 +153,7 @@ bool gust__reader_start(reader_t *r, const reader_opts_t *opts)
     gust__reader_clear(r);
     memset(r, 0, sizeof(*r));
     r->opts = *opts;
-    r->response = gust__response_new();
+    r->response = gust__response_new(opts->max_header_bytes);
     http_parser_init(&r->parser, HTTP_RESPONSE);
     r->parser.data = r;
     return r->response != NULL;

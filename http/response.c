@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "http/internal.h"
+#include "runtime/err.h"
 
 /* The first allocation for a response's header text. */
 enum { HEAD_TEXT_START = 512 };
@@ -25,6 +26,7 @@ typedef struct header_ref_s {
     size_t name; /* offsets into text */
     size_t value;
     size_t name_len; /* compared before the name itself, in lookups */
+    size_t value_len;
 } header_ref_t;
 
 struct gust_response_s {
@@ -32,6 +34,7 @@ struct gust_response_s {
     int status;
     int http_minor;
     buf_t text;            /* "reason\0name\0value\0name\0value\0..." */
+    size_t max_head_bytes; /* for text */
     size_t reason_len;     /* the reason is text's first reason_len bytes */
     header_ref_t *headers; /* inline_headers, or allocated when they ran out */
     size_t num_headers;
@@ -49,11 +52,12 @@ static const char *buf_str(const buf_t *b)
     return b->data != NULL ? b->data : "";
 }
 
-gust_response_t *gust__response_new(void)
+gust_response_t *gust__response_new(size_t max_head_bytes)
 {
     gust_response_t *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return NULL;
+    r->max_head_bytes = max_head_bytes;
     atomic_init(&r->refs, 1);
     r->headers = r->inline_headers;
     r->cap_headers = INLINE_HEADERS;
@@ -84,59 +88,59 @@ void gust_response_free(gust_response_t *response)
 
 /* Appends to the header text, whose first allocation is sized for a
  * typical head: a few hundred bytes in one allocation, not three reallocs
- * from 64. */
-static bool text_append(gust_response_t *r, const char *at, size_t len)
+ * from 64. `separate` first ends the text's last string (its NUL stays). */
+static int text_append(gust_response_t *r, bool separate, const char *at, size_t len)
 {
     if (r->text.cap == 0 && !gust__buf_grow(&r->text, HEAD_TEXT_START))
-        return false;
-    return gust__buf_append(&r->text, at, len);
+        return GUST_ERR_NOMEM;
+    if ((separate && !gust__buf_append(&r->text, "", 1)) || !gust__buf_append(&r->text, at, len))
+        return GUST_ERR_NOMEM;
+    return r->text.len > r->max_head_bytes ? GUST_ERR_HEADER_TOO_LARGE : 0;
 }
 
-bool gust__response_add_reason(gust_response_t *r, const char *at, size_t len)
+int gust__response_add_reason(gust_response_t *r, const char *at, size_t len)
 {
     /* The status line comes before any header, so the reason is the text's
      * start (its pieces arrive one after the other). */
     r->reason_len += len;
-    return text_append(r, at, len);
+    return text_append(r, false, at, len);
 }
 
-bool gust__response_add_name(gust_response_t *r, const char *at, size_t len, bool new_header)
+int gust__response_add_name(gust_response_t *r, const char *at, size_t len, bool new_header)
 {
+    bool separate = false;
     if (new_header) {
         if (r->num_headers == r->cap_headers) {
             size_t cap = r->cap_headers * 2;
             bool inline_now = r->headers == r->inline_headers;
             header_ref_t *headers = realloc(inline_now ? NULL : r->headers, cap * sizeof(*headers));
             if (headers == NULL)
-                return false;
+                return GUST_ERR_NOMEM;
             if (inline_now)
                 memcpy(headers, r->inline_headers, sizeof(r->inline_headers));
             r->headers = headers;
             r->cap_headers = cap;
         }
-        /* The NUL after the reason or the previous value is already in
-         * place; a new name starts after it. */
-        if (r->text.len > 0 && !gust__buf_append(&r->text, "", 1))
-            return false;
-        r->headers[r->num_headers].name = r->text.len;
-        r->headers[r->num_headers].value = SIZE_MAX;
-        r->headers[r->num_headers].name_len = 0;
+        /* A new name starts after the NUL of the reason or the last value. */
+        separate = r->text.len > 0;
+        size_t start = r->text.len + (separate ? 1 : 0);
+        r->headers[r->num_headers] = (header_ref_t){.name = start, .value = SIZE_MAX};
         r->num_headers++;
     }
     r->headers[r->num_headers - 1].name_len += len;
-    return text_append(r, at, len);
+    return text_append(r, separate, at, len);
 }
 
-bool gust__response_add_value(gust_response_t *r, const char *at, size_t len)
+int gust__response_add_value(gust_response_t *r, const char *at, size_t len)
 {
     header_ref_t *h = &r->headers[r->num_headers - 1];
-    if (h->value == SIZE_MAX) {
-        if (!gust__buf_append(&r->text, "", 1))
-            return false;
-        h->value = r->text.len;
+    bool separate = h->value == SIZE_MAX;
+    if (separate) {
+        h->value = r->text.len + 1;
         /* http-parser leaves leading whitespace out but not trailing. */
     }
-    return gust__buf_append(&r->text, at, len);
+    h->value_len += len;
+    return text_append(r, separate, at, len);
 }
 
 bool gust__response_add_body(gust_response_t *r, const void *at, size_t len)
@@ -178,16 +182,11 @@ bool gust__response_set_status(gust_response_t *r, int status, int http_minor)
      * safe. */
     for (size_t i = 0; i < r->num_headers; i++) {
         char *v = r->text.data + r->headers[i].value;
-        size_t len = strlen(v);
-        while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
-            v[--len] = '\0';
+        size_t *len = &r->headers[i].value_len;
+        while (*len > 0 && (v[*len - 1] == ' ' || v[*len - 1] == '\t'))
+            v[--*len] = '\0';
     }
     return true;
-}
-
-size_t gust__response_head_bytes(const gust_response_t *r)
-{
-    return r->text.len;
 }
 
 void gust__response_take_url(gust_response_t *r, char *url)
