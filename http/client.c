@@ -343,13 +343,13 @@ void gust__call_arm_total(call_t *call)
                               on_total_timeout, call);
 }
 
-void gust__call_run(call_t *call)
+void gust__call_run(call_t *call, uint64_t now)
 {
     if (gust__call_cancelled(call)) {
         call_free(call);
         return;
     }
-    call->hop_start_ns = gust_now_ns();
+    call->hop_start_ns = now;
     call->migrated = false;
     /* Timings are the last hop's (total aside, set at the end). */
     memset(&call->timings, 0, sizeof(call->timings));
@@ -358,18 +358,22 @@ void gust__call_run(call_t *call)
         gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
         return;
     }
-    gust__session_acquire(call->session, call);
+    gust__session_acquire(call->session, call, now);
 }
 
-static void call_start(void *arg)
+static void call_start(call_t *call, uint64_t now)
 {
-    call_t *call = arg;
     call->session = gust__session_current(call->client);
     gust_timer_init(&call->total_timer);
     gust__session_track(call->session, call);
     if (!call->client->opts.total_after_queue)
         gust__call_arm_total(call);
-    gust__call_run(call);
+    gust__call_run(call, now);
+}
+
+static void call_start_task(void *arg)
+{
+    call_start(arg, gust_now_ns());
 }
 
 void gust__call_got_response(call_t *call, gust_response_t *response, bool reused)
@@ -385,7 +389,7 @@ void gust__call_got_response(call_t *call, gust_response_t *response, bool reuse
         gust_response_free(response);
         call->num_redirects++;
         call->want_fresh_conn = false;
-        gust__call_run(call);
+        gust__call_run(call, gust_now_ns());
     } else {
         respond(call, response, reused);
     }
@@ -408,7 +412,7 @@ void gust__call_conn_failed(call_t *call, bool reused, bool received, int err, c
         call->retried = true;
         call->want_fresh_conn = true;
         atomic_fetch_add_explicit(&call->session->retries, 1, memory_order_relaxed);
-        gust__call_run(call);
+        gust__call_run(call, gust_now_ns());
         return;
     }
     gust__call_fail(call, err, "%s", cause);
@@ -535,8 +539,8 @@ gust_future_t *gust_http_send(gust_client_t *client, const gust_request_t *req)
     /* On a worker of this client, start at once: the connection the last
      * response freed is likely idle right here. */
     if (here != NULL)
-        call_start(call);
-    else if (!gust_pool_submit(client->pool, call_start, call))
+        call_start(call, call->sent_ns);
+    else if (!gust_pool_submit(client->pool, call_start_task, call))
         gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
     return future;
 }

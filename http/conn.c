@@ -722,12 +722,11 @@ static bool start_exchange(conn_t *conn, uint64_t now)
     return write_some(conn);
 }
 
-void gust__conn_send(conn_t *conn, call_t *call)
+void gust__conn_send(conn_t *conn, call_t *call, uint64_t now)
 {
     clear_due(conn); /* the idle timeout */
     conn->call = call;
     call->conn = conn;
-    uint64_t now = gust_now_ns();
     call->timings.queued_ns = now - call->hop_start_ns;
     gust__call_arm_total(call);
     atomic_fetch_add_explicit(&conn->session->reused, 1, memory_order_relaxed);

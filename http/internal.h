@@ -304,8 +304,10 @@ void gust__call_got_response(call_t *call, gust_response_t *response, bool reuse
 /* The call was cancelled: drop its connection or its place in a queue, and
  * free it (its future is already complete). */
 void gust__call_abandon(call_t *call);
-/* Starts (again) on the current worker: find a connection and send. */
-void gust__call_run(call_t *call);
+/* Starts (again) on the current worker: find a connection and send. `now`
+ * is gust_now_ns(), just read (a request's first clock read serves its
+ * start, and the exchange's when a connection is idle). */
+void gust__call_run(call_t *call, uint64_t now);
 bool gust__call_cancelled(const call_t *call);
 /* Arms the total timeout on this worker if it is not armed yet. */
 void gust__call_arm_total(call_t *call);
@@ -375,8 +377,9 @@ struct conn_s {
 
 /* Opens a connection for `call` on this worker (the slot is reserved). */
 void gust__conn_open(session_t *session, origin_t *origin, call_t *call);
-/* Sends `call` on an idle, connected `conn`. */
-void gust__conn_send(conn_t *conn, call_t *call);
+/* Sends `call` on an idle, connected `conn`; `now` is gust_now_ns(), just
+ * read. */
+void gust__conn_send(conn_t *conn, call_t *call, uint64_t now);
 /* Marks a connection idle (the session has put it in its lists) and starts
  * its idle timeout. */
 void gust__conn_idle(conn_t *conn);
@@ -504,8 +507,9 @@ int gust__session_parse_url(session_t *session, const char *text, gust_url_t *ou
  * NULL when out of memory. On the session's worker only. */
 origin_t *gust__origin_get(session_t *session, const gust_url_t *url, bool insecure);
 void gust__origin_destroy(interned_t *origin);
-/* Finds a connection for `call` (idle, new, or a place in a queue). */
-void gust__session_acquire(session_t *session, call_t *call);
+/* Finds a connection for `call` (idle, new, or a place in a queue); `now`
+ * is gust_now_ns(), just read. */
+void gust__session_acquire(session_t *session, call_t *call, uint64_t now);
 /* Moves calls waiting here for the origin of `conn` onto it while it may
  * take more (pipelining); their heads are written by the caller's next
  * flush. Runs no callback. */

@@ -96,6 +96,6 @@ void gust__pipeline_rerun(struct cds_list_head *calls)
     while (!cds_list_empty(calls)) {
         call_t *call = cds_list_first_entry(calls, call_t, pipe_link);
         cds_list_del_init(&call->pipe_link);
-        gust__call_run(call);
+        gust__call_run(call, gust_now_ns());
     }
 }

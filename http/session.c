@@ -353,7 +353,7 @@ static void resume_task(void *arg)
         return;
     }
     gust__call_arm_total(call);
-    gust__session_acquire(call->session, call);
+    gust__session_acquire(call->session, call, gust_now_ns());
 }
 
 /* Sends a call that has no connection yet to worker `w`, where a kept-alive
@@ -388,7 +388,7 @@ static void serve_origin(session_t *session, origin_t *origin)
             gust__call_abandon(call);
         } else if (!call->want_fresh_conn && (conn = take_idle(session, origin)) != NULL) {
             gust__session_unwait(session, call);
-            gust__conn_send(conn, call);
+            gust__conn_send(conn, call, gust_now_ns());
         } else {
             /* Still counted as waiting while it tries (see the top). */
             reserve_t got = reserve(session, origin);
@@ -491,13 +491,13 @@ static void nudge_idle_holder(session_t *session, call_t *call)
     }
 }
 
-void gust__session_acquire(session_t *session, call_t *call)
+void gust__session_acquire(session_t *session, call_t *call, uint64_t now)
 {
     origin_t *origin = call->origin;
     origin_slot_t *slot = &origin->slots[session->index];
     conn_t *conn = call->want_fresh_conn ? NULL : take_idle(session, origin);
     if (conn != NULL) {
-        gust__conn_send(conn, call);
+        gust__conn_send(conn, call, now);
         return;
     }
     /* A kept-alive connection on another worker beats a new one here. */
@@ -613,7 +613,7 @@ void gust__session_release(conn_t *conn)
             return;
         }
         gust__session_unwait(session, call);
-        gust__conn_send(conn, call);
+        gust__conn_send(conn, call, gust_now_ns());
         return;
     }
     if (atomic_load_explicit(&client->num_starved, memory_order_relaxed) > 0) {
@@ -623,7 +623,7 @@ void gust__session_release(conn_t *conn)
         call_t *call = starved_for(session, origin);
         if (call != NULL) {
             gust__session_unwait(session, call);
-            gust__conn_send(conn, call);
+            gust__conn_send(conn, call, gust_now_ns());
         } else {
             gust__conn_close(conn);
             /* Here, not in the task the freed slot posted: another
