@@ -82,15 +82,27 @@ static inline bool gust__buf_append(buf_t *b, const void *at, size_t len)
 
 /* ---- response.c ---- */
 
-/* Builds a response while it is parsed; gust_response_t is then read-only.
- * Its head (reason, names and values) may take `max_head_bytes`. */
-gust_response_t *gust__response_new(size_t max_head_bytes);
-/* Append to the reason, the current header name or the current header value;
- * `new_header` starts a new header. Return 0, GUST_ERR_NOMEM, or
- * GUST_ERR_HEADER_TOO_LARGE once the head is over its limit. */
-int gust__response_add_reason(gust_response_t *r, const char *at, size_t len);
-int gust__response_add_name(gust_response_t *r, const char *at, size_t len, bool new_header);
-int gust__response_add_value(gust_response_t *r, const char *at, size_t len);
+/* Builds a response while it is parsed; gust_response_t is then read-only. */
+gust_response_t *gust__response_new(void);
+
+/* Which part of the head a piece the parser handed over belongs to. */
+typedef enum head_part_e {
+    HEAD_REASON,      /* (more of) the reason phrase */
+    HEAD_NEW_NAME,    /* the start of a new header's name */
+    HEAD_NAME,        /* more of the current name */
+    HEAD_FIRST_VALUE, /* the start of the current header's value */
+    HEAD_VALUE,       /* more of it */
+} head_part_t;
+
+typedef struct head_piece_s {
+    const char *at;
+    size_t len;
+    head_part_t part;
+} head_piece_t;
+
+/* Adds pieces of the head, in the order they came, in one go (a head is
+ * some twenty pieces). Returns 0 or GUST_ERR_NOMEM. */
+int gust__response_add_head(gust_response_t *r, const head_piece_t *pieces, size_t num);
 bool gust__response_add_body(gust_response_t *r, const void *at, size_t len);
 /* Sets aside room for a body of `content_length` bytes (up to 1 MiB; 0 or
  * more does nothing), so that one that arrives in pieces is not copied
@@ -157,6 +169,10 @@ typedef struct reader_opts_s {
     void *on_body_arg;
 } reader_opts_t;
 
+/* Pieces of a head collected before they go into the response together:
+ * a reason and sixteen headers. */
+enum { HEAD_PIECES = 33 };
+
 typedef struct reader_s {
     reader_opts_t opts;
     http_parser parser;
@@ -170,8 +186,17 @@ typedef struct reader_s {
     bool keep_alive; /* the complete response lets the connection live */
     unsigned num_interim;
     size_t body_bytes;
+    /* The head being parsed, counted as the response's text will be (for
+     * the limits) while its pieces wait in `pieces`. */
+    size_t head_bytes;
+    size_t num_headers;
     int err;         /* why reading stopped */
     const char *why; /* and in words, if gust_strerror is not enough */
+    /* They point into the bytes being fed, so they go into the response
+     * before the feed returns, at the end of the head, or when full. Last
+     * in the struct: starting a reader does not clear them. */
+    size_t num_pieces;
+    head_piece_t pieces[HEAD_PIECES];
 } reader_t;
 
 /* Starts reading a response into `r`, which is zeroed or was started

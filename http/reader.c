@@ -4,6 +4,7 @@
  * sockets, so a connection feeds it what it receives and the fuzz targets
  * and split tests feed it from memory, through the same code. */
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "http/internal.h"
@@ -19,16 +20,30 @@ static int stop(reader_t *r, int err, const char *why)
     return -1;
 }
 
-/* What an append to the head returned, as a callback's answer. */
-static int head_added(reader_t *r, int err)
+/* Moves the collected pieces into the response. */
+static int flush_head(reader_t *r)
 {
+    int err = gust__response_add_head(r->response, r->pieces, r->num_pieces);
+    r->num_pieces = 0;
     return err != 0 ? stop(r, err, NULL) : 0;
+}
+
+/* Collects a piece of the head; `separator` is the byte the response's text
+ * puts before it. */
+static int add_piece(reader_t *r, head_part_t part, const char *at, size_t len, size_t separator)
+{
+    r->head_bytes += separator + len;
+    if (r->head_bytes > r->opts.max_header_bytes)
+        return stop(r, GUST_ERR_HEADER_TOO_LARGE, NULL);
+    if (r->num_pieces == HEAD_PIECES && flush_head(r) != 0)
+        return -1;
+    r->pieces[r->num_pieces++] = (head_piece_t){at, len, part};
+    return 0;
 }
 
 static int on_status(http_parser *p, const char *at, size_t len)
 {
-    reader_t *r = p->data;
-    return head_added(r, gust__response_add_reason(r->response, at, len));
+    return add_piece(p->data, HEAD_REASON, at, len, 0);
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t len)
@@ -36,12 +51,14 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     reader_t *r = p->data;
     if (r->head_done)
         return 0; /* a trailer: read and dropped */
-    size_t num = gust_response_num_headers(r->response);
-    bool new_header = r->header_value || num == 0;
-    if (new_header && num >= r->opts.max_headers)
+    bool new_header = r->header_value || r->num_headers == 0;
+    if (new_header && r->num_headers >= r->opts.max_headers)
         return stop(r, GUST_ERR_TOO_MANY_HEADERS, NULL);
     r->header_value = false;
-    return head_added(r, gust__response_add_name(r->response, at, len, new_header));
+    if (!new_header)
+        return add_piece(r, HEAD_NAME, at, len, 0);
+    r->num_headers++;
+    return add_piece(r, HEAD_NEW_NAME, at, len, r->head_bytes > 0 ? 1 : 0);
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len)
@@ -49,8 +66,10 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     reader_t *r = p->data;
     if (r->head_done)
         return 0;
+    if (r->header_value)
+        return add_piece(r, HEAD_VALUE, at, len, 0);
     r->header_value = true;
-    return head_added(r, gust__response_add_value(r->response, at, len));
+    return add_piece(r, HEAD_FIRST_VALUE, at, len, 1);
 }
 
 /* 1xx, 204 and 304 never have a body, whatever their headers say (RFC 9112
@@ -63,6 +82,8 @@ static bool has_no_body(const reader_t *r, unsigned status)
 static int on_headers_complete(http_parser *p)
 {
     reader_t *r = p->data;
+    if (flush_head(r) != 0)
+        return -1;
     if (p->status_code < 100)
         return stop(r, GUST_ERR_PARSE, "status code below 100");
     /* Returning 1 tells http-parser the message has no body. */
@@ -124,6 +145,8 @@ static int on_message_complete(http_parser *p)
         /* Forget the 1xx head; the final response follows on the wire. */
         r->interim = false;
         r->header_value = false;
+        r->head_bytes = 0;
+        r->num_headers = 0;
         gust__response_reset_head(r->response);
         return 0;
     }
@@ -151,9 +174,9 @@ static const http_parser_settings settings = {
 bool gust__reader_start(reader_t *r, const reader_opts_t *opts)
 {
     gust__reader_clear(r);
-    memset(r, 0, sizeof(*r));
+    memset(r, 0, offsetof(reader_t, pieces));
     r->opts = *opts;
-    r->response = gust__response_new(opts->max_header_bytes);
+    r->response = gust__response_new();
     http_parser_init(&r->parser, HTTP_RESPONSE);
     r->parser.data = r;
     return r->response != NULL;
@@ -176,6 +199,9 @@ int gust__reader_feed(reader_t *r, const char *data, size_t len, size_t *out_use
     size_t used = http_parser_execute(&r->parser, &settings, data, len);
     if (out_used != NULL)
         *out_used = used;
+    /* The head goes on in the next bytes: keep what these held of it. */
+    if (r->num_pieces > 0 && r->err == 0 && flush_head(r) != 0)
+        return r->err;
     if (r->complete)
         return 0;
     return HTTP_PARSER_ERRNO(&r->parser) == HPE_OK ? 0 : (r->err = parser_error(r));

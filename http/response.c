@@ -34,7 +34,6 @@ struct gust_response_s {
     int status;
     int http_minor;
     buf_t text;            /* "reason\0name\0value\0name\0value\0..." */
-    size_t max_head_bytes; /* for text */
     size_t reason_len;     /* the reason is text's first reason_len bytes */
     header_ref_t *headers; /* inline_headers, or allocated when they ran out */
     size_t num_headers;
@@ -52,12 +51,11 @@ static const char *buf_str(const buf_t *b)
     return b->data != NULL ? b->data : "";
 }
 
-gust_response_t *gust__response_new(size_t max_head_bytes)
+gust_response_t *gust__response_new(void)
 {
     gust_response_t *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return NULL;
-    r->max_head_bytes = max_head_bytes;
     atomic_init(&r->refs, 1);
     r->headers = r->inline_headers;
     r->cap_headers = INLINE_HEADERS;
@@ -86,61 +84,75 @@ void gust_response_free(gust_response_t *response)
     free(response);
 }
 
-/* Appends to the header text, whose first allocation is sized for a
- * typical head: a few hundred bytes in one allocation, not three reallocs
- * from 64. `separate` first ends the text's last string (its NUL stays). */
-static int text_append(gust_response_t *r, bool separate, const char *at, size_t len)
+/* Room for one more header's offsets; false when out of memory. */
+static bool make_header_room(gust_response_t *r)
 {
-    if (r->text.cap == 0 && !gust__buf_grow(&r->text, HEAD_TEXT_START))
-        return GUST_ERR_NOMEM;
-    if ((separate && !gust__buf_append(&r->text, "", 1)) || !gust__buf_append(&r->text, at, len))
-        return GUST_ERR_NOMEM;
-    return r->text.len > r->max_head_bytes ? GUST_ERR_HEADER_TOO_LARGE : 0;
+    if (r->num_headers < r->cap_headers)
+        return true;
+    size_t cap = r->cap_headers * 2;
+    bool inline_now = r->headers == r->inline_headers;
+    header_ref_t *headers = realloc(inline_now ? NULL : r->headers, cap * sizeof(*headers));
+    if (headers == NULL)
+        return false;
+    if (inline_now)
+        memcpy(headers, r->inline_headers, sizeof(r->inline_headers));
+    r->headers = headers;
+    r->cap_headers = cap;
+    return true;
 }
 
-int gust__response_add_reason(gust_response_t *r, const char *at, size_t len)
+/* Notes where a piece's string is: its bytes start at `offset` in the text. */
+static int note_piece(gust_response_t *r, const head_piece_t *p, size_t offset)
 {
-    /* The status line comes before any header, so the reason is the text's
-     * start (its pieces arrive one after the other). */
-    r->reason_len += len;
-    return text_append(r, false, at, len);
-}
-
-int gust__response_add_name(gust_response_t *r, const char *at, size_t len, bool new_header)
-{
-    bool separate = false;
-    if (new_header) {
-        if (r->num_headers == r->cap_headers) {
-            size_t cap = r->cap_headers * 2;
-            bool inline_now = r->headers == r->inline_headers;
-            header_ref_t *headers = realloc(inline_now ? NULL : r->headers, cap * sizeof(*headers));
-            if (headers == NULL)
-                return GUST_ERR_NOMEM;
-            if (inline_now)
-                memcpy(headers, r->inline_headers, sizeof(r->inline_headers));
-            r->headers = headers;
-            r->cap_headers = cap;
-        }
-        /* A new name starts after the NUL of the reason or the last value. */
-        separate = r->text.len > 0;
-        size_t start = r->text.len + (separate ? 1 : 0);
-        r->headers[r->num_headers] = (header_ref_t){.name = start, .value = SIZE_MAX};
-        r->num_headers++;
-    }
-    r->headers[r->num_headers - 1].name_len += len;
-    return text_append(r, separate, at, len);
-}
-
-int gust__response_add_value(gust_response_t *r, const char *at, size_t len)
-{
-    header_ref_t *h = &r->headers[r->num_headers - 1];
-    bool separate = h->value == SIZE_MAX;
-    if (separate) {
-        h->value = r->text.len + 1;
+    header_ref_t *h = r->num_headers > 0 ? &r->headers[r->num_headers - 1] : NULL;
+    switch (p->part) {
+    case HEAD_REASON:
+        /* The status line comes before any header: the reason is the
+         * text's start. */
+        r->reason_len += p->len;
+        break;
+    case HEAD_NEW_NAME:
+        if (!make_header_room(r))
+            return GUST_ERR_NOMEM;
+        h = &r->headers[r->num_headers++];
+        *h = (header_ref_t){.name = offset, .value = SIZE_MAX};
+        /* fallthrough */
+    case HEAD_NAME:
+        h->name_len += p->len;
+        break;
+    case HEAD_FIRST_VALUE:
         /* http-parser leaves leading whitespace out but not trailing. */
+        h->value = offset;
+        /* fallthrough */
+    case HEAD_VALUE:
+        h->value_len += p->len;
+        break;
     }
-    h->value_len += len;
-    return text_append(r, separate, at, len);
+    return 0;
+}
+
+int gust__response_add_head(gust_response_t *r, const head_piece_t *pieces, size_t num)
+{
+    /* Each string after the NUL of the one before. Room for all of it at
+     * once (a separator per piece at most); the first allocation is sized
+     * for a typical head. */
+    size_t need = r->text.len + 1;
+    for (size_t i = 0; i < num; i++)
+        need += pieces[i].len + 1;
+    buf_t *text = &r->text;
+    if (!gust__buf_grow(text, need > HEAD_TEXT_START ? need : HEAD_TEXT_START))
+        return GUST_ERR_NOMEM;
+    for (size_t i = 0; i < num; i++) {
+        const head_piece_t *p = &pieces[i];
+        if (p->part == HEAD_FIRST_VALUE || (p->part == HEAD_NEW_NAME && text->len > 0))
+            text->len++;
+        if (note_piece(r, p, text->len) != 0)
+            return GUST_ERR_NOMEM;
+        memcpy(text->data + text->len, p->at, p->len);
+        text->len += p->len;
+        text->data[text->len] = '\0';
+    }
+    return 0;
 }
 
 bool gust__response_add_body(gust_response_t *r, const void *at, size_t len)
