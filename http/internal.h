@@ -103,7 +103,13 @@ typedef struct head_piece_s {
 /* Adds pieces of the head, in the order they came, in one go (a head is
  * some twenty pieces). Returns 0 or GUST_ERR_NOMEM. */
 int gust__response_add_head(gust_response_t *r, const head_piece_t *pieces, size_t num);
+/* Appends to the body; bytes already at the body's end (read into the room
+ * gust__response_body_room gave) are taken where they are. False when out
+ * of memory. */
 bool gust__response_add_body(gust_response_t *r, const void *at, size_t len);
+/* The body's spare room: where its next bytes would go, and how many fit
+ * (*out_room, keeping the NUL's byte; 0 before any is set aside). */
+char *gust__response_body_room(gust_response_t *r, size_t *out_room);
 /* Sets aside room for a body of `content_length` bytes (up to 1 MiB; 0 or
  * more does nothing), so that one that arrives in pieces is not copied
  * again as it grows. Returns false on ENOMEM. */
@@ -205,6 +211,11 @@ bool gust__reader_start(reader_t *r, const reader_opts_t *opts);
 /* Parses received bytes. Returns 0 (more wanted, or r->complete: then
  * *out_used tells where the response ended) or an error code. */
 int gust__reader_feed(reader_t *r, const char *data, size_t len, size_t *out_used);
+/* Where the body's next bytes may be received straight into the response,
+ * and how many (0 when they may not: no head yet, a chunked, decoded or
+ * streamed body, or no room set aside). As many as that are the body's,
+ * all of them: none belongs to a response after it. */
+size_t gust__reader_body_room(reader_t *r, char **out_at);
 /* The connection ended: 0 if that completed the response (close-delimited
  * body), GUST_ERR_CONN_CLOSED if it cut it short, or a parse error. */
 int gust__reader_end(reader_t *r);

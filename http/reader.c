@@ -207,6 +207,19 @@ int gust__reader_feed(reader_t *r, const char *data, size_t len, size_t *out_use
     return HTTP_PARSER_ERRNO(&r->parser) == HPE_OK ? 0 : (r->err = parser_error(r));
 }
 
+size_t gust__reader_body_room(reader_t *r, char **out_at)
+{
+    /* content_length is what is left of an identity body (of a chunk, when
+     * chunked); ULLONG_MAX when the body is close-delimited. */
+    uint64_t left = r->parser.content_length;
+    if (!r->head_done || r->complete || r->err != 0 || r->decoding || r->opts.on_body != NULL ||
+        (r->parser.flags & F_CHUNKED) || left == 0 || left == ULLONG_MAX)
+        return 0;
+    size_t room;
+    *out_at = gust__response_body_room(r->response, &room);
+    return left < room ? (size_t)left : room;
+}
+
 int gust__reader_end(reader_t *r)
 {
     if (r->err != 0 || r->complete)

@@ -157,7 +157,20 @@ int gust__response_add_head(gust_response_t *r, const head_piece_t *pieces, size
 
 bool gust__response_add_body(gust_response_t *r, const void *at, size_t len)
 {
-    return gust__buf_append(&r->body, at, len);
+    buf_t *body = &r->body;
+    if (len > 0 && at == body->data + body->len) {
+        body->len += len; /* received in place (gust__response_body_room) */
+        body->data[body->len] = '\0';
+        return true;
+    }
+    return gust__buf_append(body, at, len);
+}
+
+char *gust__response_body_room(gust_response_t *r, size_t *out_room)
+{
+    buf_t *body = &r->body;
+    *out_room = body->cap > body->len + 1 ? body->cap - body->len - 1 : 0;
+    return body->data + body->len;
 }
 
 bool gust__response_reserve_body(gust_response_t *r, uint64_t content_length)

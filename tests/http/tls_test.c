@@ -8,6 +8,7 @@
 
 #include "gust/client.h"
 #include "gust/err.h"
+#include "tests/http/client_util.h"
 #include "tests/support/check.h"
 #include "tests/support/http_server.h"
 #include "tests/support/nginx.h"
@@ -163,6 +164,26 @@ static void resumption_and_keepalive(void)
     test_server_stop(server);
 }
 
+/* Bodies of many TLS records, decrypted straight into the response after
+ * the first read (conn.c, conn_recv_body), three on one connection. */
+static void large_bodies(void)
+{
+    test_server_t *server = tls_server(TLS_CERT_GOOD);
+    char url[128];
+    test_server_url(server, url, sizeof(url), "/bytes?n=300000");
+    gust_client_opts_t o = trusting_opts();
+    gust_client_t *client = client_with(&o);
+    for (int i = 0; i < 3; i++) {
+        outcome_t out = get_wait(client, url);
+        ASSERT_RESPONSE(out, 200);
+        assert_pattern_body(&out, 300000);
+        outcome_clear(&out);
+    }
+    ASSERT_UEQ(test_server_connections_accepted(server), 1);
+    gust_client_free(client);
+    test_server_stop(server);
+}
+
 static void client_certificate(void)
 {
     test_server_t *server = tls_server(TLS_CERT_GOOD);
@@ -248,6 +269,7 @@ int main(void)
     verification();
     insecure_and_the_pool_key();
     resumption_and_keepalive();
+    large_bodies();
     client_certificate();
     handshake_timeout();
     close_without_close_notify();
