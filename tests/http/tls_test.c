@@ -62,8 +62,8 @@ static void expect(gust_client_t *client, const char *url, int err, const char *
 }
 
 /* GETs `url` `n` times, one after another: each must be answered, with
- * `len` body bytes. */
-static void get_times(gust_client_t *client, const char *url, int n, size_t len)
+ * `len` body bytes (of the test server's pattern, unless `any_bytes`). */
+static void get_times(gust_client_t *client, const char *url, int n, size_t len, bool any_bytes)
 {
     for (int i = 0; i < n; i++) {
         gust_response_t *resp = NULL;
@@ -72,8 +72,10 @@ static void get_times(gust_client_t *client, const char *url, int n, size_t len)
         if (err != 0)
             CHECK_FAIL_("%s: request %d: %s", url, i, message);
         size_t got;
-        gust_response_body(resp, &got);
+        const void *body = gust_response_body(resp, &got);
         ASSERT_UEQ(got, len);
+        if (!any_bytes)
+            assert_pattern(body, got, 0);
         gust_response_free(resp);
     }
 }
@@ -146,21 +148,31 @@ static void insecure_and_the_pool_key(void)
     test_server_stop(server);
 }
 
-static void resumption_and_keepalive(void)
+/* GETs `path` `n` times, each `len` bytes of the pattern, from a new TLS
+ * server through one client (at most `max_requests_per_conn` on a
+ * connection; 0: no limit); returns the server, for its counts. */
+static test_server_t *tls_gets(const char *path, int n, size_t len, unsigned max_requests_per_conn)
 {
     test_server_t *server = tls_server(TLS_CERT_GOOD);
     char url[128];
-    test_server_url(server, url, sizeof(url), "/bytes?n=100");
+    test_server_url(server, url, sizeof(url), "%s", path);
     gust_client_opts_t o = trusting_opts();
-    o.max_requests_per_conn = 1000; /* the 1,001st request needs a new one */
+    o.max_requests_per_conn = max_requests_per_conn;
     gust_client_t *client = client_with(&o);
-    get_times(client, url, 1001, 100);
-    /* 1,000 requests on one kept-alive TLS connection; the last on a second
-     * one, which resumed the first's session (the server counts it). */
+    get_times(client, url, n, len, false);
+    gust_client_free(client);
+    return server;
+}
+
+static void resumption_and_keepalive(void)
+{
+    /* 1,000 requests on one kept-alive TLS connection; the 1,001st on a
+     * second one, which resumed the first's session (the server counts
+     * it). */
+    test_server_t *server = tls_gets("/bytes?n=100", 1001, 100, 1000);
     ASSERT_UEQ(test_server_connections_accepted(server), 2);
     ASSERT_UEQ(test_server_tls_handshakes(server), 2);
     ASSERT_UEQ(test_server_tls_resumed(server), 1);
-    gust_client_free(client);
     test_server_stop(server);
 }
 
@@ -168,19 +180,8 @@ static void resumption_and_keepalive(void)
  * the first read (conn.c, conn_recv_body), three on one connection. */
 static void large_bodies(void)
 {
-    test_server_t *server = tls_server(TLS_CERT_GOOD);
-    char url[128];
-    test_server_url(server, url, sizeof(url), "/bytes?n=300000");
-    gust_client_opts_t o = trusting_opts();
-    gust_client_t *client = client_with(&o);
-    for (int i = 0; i < 3; i++) {
-        outcome_t out = get_wait(client, url);
-        ASSERT_RESPONSE(out, 200);
-        assert_pattern_body(&out, 300000);
-        outcome_clear(&out);
-    }
+    test_server_t *server = tls_gets("/bytes?n=300000", 3, 300000, 0);
     ASSERT_UEQ(test_server_connections_accepted(server), 1);
-    gust_client_free(client);
     test_server_stop(server);
 }
 
@@ -254,7 +255,7 @@ static void against_nginx(void)
     snprintf(url, sizeof(url), "%s/1k.bin", nginx_origin(nginx));
     gust_client_opts_t o = trusting_opts();
     gust_client_t *client = client_with(&o);
-    get_times(client, url, 200, 1024);
+    get_times(client, url, 200, 1024, true);
     gust_client_stats_t stats;
     gust_client_stats(client, &stats);
     ASSERT_UEQ(stats.connections_opened, 1);
