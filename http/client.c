@@ -299,7 +299,7 @@ static void destroy_response(void *value)
 
 static void respond(call_t *call, gust_response_t *response, bool reused)
 {
-    call->timings.total_ns = gust_now_ns() - call->sent_ns;
+    call->timings.total_ns = call->received_ns - call->sent_ns;
     gust__response_set_meta(response, reused, call->num_redirects, &call->timings);
     /* The call ends here: its URL text goes to the response as it is. */
     gust__response_take_url(response, call->url_text);

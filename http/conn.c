@@ -361,20 +361,20 @@ static uint64_t server_idle_timeout_ns(const gust_response_t *response)
 static bool start_reading(conn_t *conn);
 static bool flush_out(conn_t *conn);
 
-bool gust__conn_queue(conn_t *conn, call_t *call)
+bool gust__conn_queue(conn_t *conn, call_t *call, uint64_t now)
 {
     if (!gust__pipeline_push(conn, call))
         return false;
-    call->timings.queued_ns = gust_now_ns() - call->hop_start_ns;
+    call->timings.queued_ns = now - call->hop_start_ns;
     gust__call_arm_total(call);
     atomic_fetch_add_explicit(&conn->session->reused, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&conn->session->pipelined, 1, memory_order_relaxed);
     return true;
 }
 
-void gust__conn_pipeline(conn_t *conn, call_t *call)
+void gust__conn_pipeline(conn_t *conn, call_t *call, uint64_t now)
 {
-    if (!gust__conn_queue(conn, call)) {
+    if (!gust__conn_queue(conn, call, now)) {
         gust__call_fail(call, GUST_ERR_NOMEM, "out of memory");
         return;
     }
@@ -395,7 +395,8 @@ static bool answer_next(conn_t *conn)
     call_t *call = gust__pipeline_pop(conn);
     conn->call = call;
     conn->received = false;
-    conn->phase_start_ns = gust_now_ns();
+    /* Its exchange starts as the read that finished the one before. */
+    conn->phase_start_ns = conn->recv_ns;
     if (!start_reading(conn))
         return false;
     if (!arm_phase_timer(conn, call->header_timeout_ns))
@@ -415,6 +416,7 @@ static bool answer_next(conn_t *conn)
 static bool finish_exchange(conn_t *conn, bool more, bool peer_closed, struct cds_list_head *done)
 {
     call_t *call = conn->call;
+    call->received_ns = conn->recv_ns;
     call->response = gust__reader_take(&conn->reader);
     bool keep_alive = conn->reader.keep_alive;
     gust__reader_clear(&conn->reader);
@@ -463,7 +465,7 @@ static bool parse(conn_t *conn, const char *data, size_t len, bool more, bool pe
     while (len > 0) {
         if (!conn->received) {
             conn->received = true;
-            conn->call->timings.first_byte_ns = gust_now_ns() - conn->phase_start_ns;
+            conn->call->timings.first_byte_ns = conn->recv_ns - conn->phase_start_ns;
         }
         bool had_head = conn->reader.head_done;
         size_t used;
@@ -494,6 +496,10 @@ static void receive(conn_t *conn, uint32_t events, struct cds_list_head *done)
         ssize_t n = room_len > 0 ? conn_recv_body(conn, room, room_len, session->read_buf,
                                                   session->read_buf_len)
                                  : conn_recv(conn, session->read_buf, session->read_buf_len);
+        /* One clock read a read, for the first byte, the end and the next
+         * pipelined exchange's start of all it brings. */
+        if (n >= 0)
+            conn->recv_ns = gust_now_ns();
         if (n > 0) {
             size_t in_room = (size_t)n < room_len ? (size_t)n : room_len;
             size_t in_buf = (size_t)n - in_room;
@@ -614,12 +620,14 @@ static bool next_chunk(conn_t *conn)
     return true;
 }
 
-/* Returns false if the connection is gone. */
-static bool sent_all(conn_t *conn)
+/* Returns false if the connection is gone. `at_start`: the request went out
+ * in the exchange's first writes, whose start time stands. */
+static bool sent_all(conn_t *conn, bool at_start)
 {
     call_t *call = conn->call;
     conn->state = CONN_RECEIVING;
-    conn->phase_start_ns = gust_now_ns();
+    if (!at_start)
+        conn->phase_start_ns = gust_now_ns();
     if (!conn->reader.head_done && !arm_phase_timer(conn, call->header_timeout_ns))
         return false;
     /* It may take pipelined requests now: those waiting come first. */
@@ -658,8 +666,9 @@ static bool flush_out(conn_t *conn)
     return true;
 }
 
-/* Returns false if the connection is gone. */
-static bool write_some(conn_t *conn)
+/* Returns false if the connection is gone. `at_start`: called as the
+ * exchange starts (not for a later EPOLLOUT). */
+static bool write_some(conn_t *conn, bool at_start)
 {
     call_t *call = conn->call;
     for (;;) {
@@ -680,7 +689,7 @@ static bool write_some(conn_t *conn)
                                               conn->chunk_len - conn->chunk_sent};
         }
         if (n_iov == 0)
-            return sent_all(conn);
+            return sent_all(conn, at_start);
         ssize_t n = conn_writev(conn, iov, n_iov);
         if (n < 0) {
             if (errno == EINTR)
@@ -740,7 +749,7 @@ static bool start_exchange(conn_t *conn, uint64_t now)
     conn->body_done = false;
     conn->received = false;
     conn->phase_start_ns = now;
-    return write_some(conn);
+    return write_some(conn, true);
 }
 
 void gust__conn_send(conn_t *conn, call_t *call, uint64_t now)
@@ -795,7 +804,7 @@ static void on_io(gust_io_t *io, uint32_t events)
         handshake(conn);
         break;
     case CONN_SENDING:
-        if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && !write_some(conn))
+        if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && !write_some(conn, false))
             break;
         /* A server may answer (say, 413) before it has read the body. */
         if (conn->state != CONN_IDLE && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))

@@ -311,6 +311,7 @@ struct call_s {
 
     uint64_t sent_ns; /* gust_http_send */
     uint64_t hop_start_ns;
+    uint64_t received_ns; /* the read that completed the response */
     gust_timings_t timings;
     unsigned num_redirects;
     bool retried;
@@ -384,6 +385,7 @@ struct conn_s {
     unsigned requests_served;
     uint64_t server_idle_ns; /* from the last response's Keep-Alive, 0 = none */
     uint64_t phase_start_ns;
+    uint64_t recv_ns; /* when the last read returned: the time of what it brought */
 
     /* The exchange in progress. */
     reader_t reader;
@@ -428,11 +430,12 @@ origin_t *gust__conn_evict(conn_t *conn);
  * calls pipelined on it run again. */
 void gust__conn_abort(conn_t *conn, call_t *call);
 
-/* Sends `call` behind those in flight on `conn` (pipelining). */
-void gust__conn_pipeline(conn_t *conn, call_t *call);
+/* Sends `call` behind those in flight on `conn` (pipelining); `now` is
+ * gust_now_ns(), just read. */
+void gust__conn_pipeline(conn_t *conn, call_t *call, uint64_t now);
 /* Queues `call` on `conn` the same way, to be written by the connection's
  * next flush; false (nothing changed) when out of memory. */
-bool gust__conn_queue(conn_t *conn, call_t *call);
+bool gust__conn_queue(conn_t *conn, call_t *call, uint64_t now);
 
 /* ---- pipeline.c: HTTP/1.1 pipelining ---- */
 

@@ -515,7 +515,7 @@ void gust__session_acquire(session_t *session, call_t *call, uint64_t now)
         /* At a limit: pipelining, where asked for, beats waiting, here or
          * on the worker where the connections are. */
         if ((conn = gust__pipeline_find(session, call)) != NULL) {
-            gust__conn_pipeline(conn, call);
+            gust__conn_pipeline(conn, call, now);
             return;
         }
         if (!call->migrated && may_pipeline(session, call) &&
@@ -554,7 +554,7 @@ void gust__session_fill_pipeline(conn_t *conn)
         if (gust__call_cancelled(call) || !gust__pipeline_allows(call))
             continue;
         gust__session_unwait(session, call);
-        if (!gust__conn_queue(conn, call)) {
+        if (!gust__conn_queue(conn, call, gust_now_ns())) {
             wait_on_origin(session, call);
             return;
         }
