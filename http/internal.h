@@ -198,11 +198,12 @@ typedef struct reader_s {
     size_t num_headers;
     int err;         /* why reading stopped */
     const char *why; /* and in words, if gust_strerror is not enough */
-    /* They point into the bytes being fed, so they go into the response
-     * before the feed returns, at the end of the head, or when full. Last
-     * in the struct: starting a reader does not clear them. */
+    /* Only while bytes are parsed: the pieces point into them, so they go
+     * into the response before the parse returns (at the end of the head,
+     * when the array is full, or at the end of the bytes), and the array is
+     * on the parsing call's stack rather than in every connection. */
+    head_piece_t *pieces;
     size_t num_pieces;
-    head_piece_t pieces[HEAD_PIECES];
 } reader_t;
 
 /* Starts reading a response into `r`, which is zeroed or was started

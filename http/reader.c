@@ -4,7 +4,6 @@
  * sockets, so a connection feeds it what it receives and the fuzz targets
  * and split tests feed it from memory, through the same code. */
 #include <limits.h>
-#include <stddef.h>
 #include <string.h>
 
 #include "http/internal.h"
@@ -174,7 +173,7 @@ static const http_parser_settings settings = {
 bool gust__reader_start(reader_t *r, const reader_opts_t *opts)
 {
     gust__reader_clear(r);
-    memset(r, 0, offsetof(reader_t, pieces));
+    memset(r, 0, sizeof(*r));
     r->opts = *opts;
     r->response = gust__response_new();
     http_parser_init(&r->parser, HTTP_RESPONSE);
@@ -194,13 +193,27 @@ static int parser_error(reader_t *r)
     return GUST_ERR_PARSE;
 }
 
+/* Runs the parser over `data`, with room for the pieces of a head. */
+static size_t execute(reader_t *r, const char *data, size_t len)
+{
+    head_piece_t pieces[HEAD_PIECES];
+    r->pieces = pieces;
+    r->num_pieces = 0;
+    size_t used = http_parser_execute(&r->parser, &settings, data, len);
+    /* The head goes on in the next bytes: keep what these held of it. */
+    if (r->num_pieces > 0 && r->err == 0)
+        (void)flush_head(r); /* on error r->err says so */
+    r->pieces = NULL;
+    r->num_pieces = 0;
+    return used;
+}
+
 int gust__reader_feed(reader_t *r, const char *data, size_t len, size_t *out_used)
 {
-    size_t used = http_parser_execute(&r->parser, &settings, data, len);
+    size_t used = execute(r, data, len);
     if (out_used != NULL)
         *out_used = used;
-    /* The head goes on in the next bytes: keep what these held of it. */
-    if (r->num_pieces > 0 && r->err == 0 && flush_head(r) != 0)
+    if (r->err != 0)
         return r->err;
     if (r->complete)
         return 0;
@@ -224,7 +237,7 @@ int gust__reader_end(reader_t *r)
 {
     if (r->err != 0 || r->complete)
         return r->err;
-    http_parser_execute(&r->parser, &settings, NULL, 0);
+    execute(r, NULL, 0);
     if (r->complete)
         return 0;
     enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
