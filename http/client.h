@@ -17,6 +17,7 @@
  *
  * Timeouts: `connect` covers DNS and connecting, over every address of the
  * name tried in turn (curl's meaning); `header` runs from the end of sending the request
+ * (its start, a syscall earlier, for a request that goes out in one write)
  * to the end of the response headers; `total` runs from gust_http_send to the
  * last body byte across redirects and retries, and counts the time spent
  * waiting for a connection under the limits unless total_after_queue is set.

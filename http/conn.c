@@ -503,7 +503,10 @@ static void receive(conn_t *conn, uint32_t events, struct cds_list_head *done)
         if (n > 0) {
             size_t in_room = (size_t)n < room_len ? (size_t)n : room_len;
             size_t in_buf = (size_t)n - in_room;
-            if (in_room > 0 && !parse(conn, room, in_room, in_buf > 0, peer_closed, done))
+            /* Over TLS the read stopped at the body's end, and what followed
+             * in its record waits in the TLS layer. */
+            bool more = in_buf > 0 || (conn->ssl != NULL && gust__tls_pending(conn));
+            if (in_room > 0 && !parse(conn, room, in_room, more, peer_closed, done))
                 return;
             if (in_buf > 0 && !parse(conn, session->read_buf, in_buf, false, peer_closed, done))
                 return;
@@ -621,7 +624,8 @@ static bool next_chunk(conn_t *conn)
 }
 
 /* Returns false if the connection is gone. `at_start`: the request went out
- * in the exchange's first writes, whose start time stands. */
+ * in the exchange's one write, so the exchange's start time stands for its
+ * end. */
 static bool sent_all(conn_t *conn, bool at_start)
 {
     call_t *call = conn->call;
@@ -671,6 +675,7 @@ static bool flush_out(conn_t *conn)
 static bool write_some(conn_t *conn, bool at_start)
 {
     call_t *call = conn->call;
+    unsigned writes = 0;
     for (;;) {
         struct iovec iov[2];
         int n_iov = 0;
@@ -688,14 +693,17 @@ static bool write_some(conn_t *conn, bool at_start)
                 iov[n_iov++] = (struct iovec){conn->chunk + conn->chunk_sent,
                                               conn->chunk_len - conn->chunk_sent};
         }
+        /* A request that took one write went out as its exchange began;
+         * after more (a streamed body always takes more), its end is read. */
         if (n_iov == 0)
-            return sent_all(conn, at_start);
+            return sent_all(conn, at_start && writes == 1);
         ssize_t n = conn_writev(conn, iov, n_iov);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return write_blocked(conn);
         }
+        writes++;
         size_t left = (size_t)n;
         size_t head = conn->head.len - conn->head_sent;
         size_t step = left < head ? left : head;

@@ -214,8 +214,8 @@ bool gust__reader_start(reader_t *r, const reader_opts_t *opts);
 int gust__reader_feed(reader_t *r, const char *data, size_t len, size_t *out_used);
 /* Where the body's next bytes may be received straight into the response,
  * and how many (0 when they may not: no head yet, a chunked, decoded or
- * streamed body, or no room set aside). As many as that are the body's,
- * all of them: none belongs to a response after it. */
+ * streamed body, or no spare room in the body's buffer). No more than is
+ * left of the body: none belongs to a response after it. */
 size_t gust__reader_body_room(reader_t *r, char **out_at);
 /* The connection ended: 0 if that completed the response (close-delimited
  * body), GUST_ERR_CONN_CLOSED if it cut it short, or a parse error. */
@@ -474,6 +474,9 @@ int gust__tls_handshake(conn_t *conn, char *why, size_t why_len);
  * when the socket must be waited for). */
 ssize_t gust__tls_read(conn_t *conn, void *buf, size_t len);
 ssize_t gust__tls_write(conn_t *conn, const void *buf, size_t len);
+/* Whether decrypted bytes wait in the TLS layer, read from the socket
+ * already (no event will tell of them). */
+bool gust__tls_pending(const conn_t *conn);
 void gust__tls_free(conn_t *conn);
 
 /* ---- session.c: per-worker connection pools and the limits ---- */
@@ -483,8 +486,8 @@ void gust__tls_free(conn_t *conn);
  * another worker's slot would bounce between their cores. */
 typedef struct origin_slot_s {
     _Alignas(64) struct cds_list_head idle; /* most recently used first */
-    struct cds_list_head busy;              /* connections a request may pipeline on */
-    struct cds_list_head waiting;           /* calls in arrival order */
+    struct cds_list_head busy;    /* connections a request may pipeline on */
+    struct cds_list_head waiting; /* calls in arrival order */
     atomic_uint num_idle;
     atomic_uint num_waiting;
     atomic_uint num_busy; /* in `busy`, for other workers to see */

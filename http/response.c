@@ -133,6 +133,8 @@ static int note_piece(gust_response_t *r, const head_piece_t *p, size_t offset)
 
 int gust__response_add_head(gust_response_t *r, const head_piece_t *pieces, size_t num)
 {
+    if (num == 0)
+        return 0; /* no text to allocate for a head with neither reason nor headers */
     /* Each string after the NUL of the one before. Room for all of it at
      * once (a separator per piece at most); the first allocation is sized
      * for a typical head. */
@@ -158,7 +160,7 @@ int gust__response_add_head(gust_response_t *r, const head_piece_t *pieces, size
 bool gust__response_add_body(gust_response_t *r, const void *at, size_t len)
 {
     buf_t *body = &r->body;
-    if (len > 0 && at == body->data + body->len) {
+    if (len > 0 && body->data != NULL && at == body->data + body->len) {
         body->len += len; /* received in place (gust__response_body_room) */
         body->data[body->len] = '\0';
         return true;
@@ -170,7 +172,7 @@ char *gust__response_body_room(gust_response_t *r, size_t *out_room)
 {
     buf_t *body = &r->body;
     *out_room = body->cap > body->len + 1 ? body->cap - body->len - 1 : 0;
-    return body->data + body->len;
+    return *out_room > 0 ? body->data + body->len : NULL;
 }
 
 bool gust__response_reserve_body(gust_response_t *r, uint64_t content_length)

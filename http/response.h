@@ -22,13 +22,15 @@ typedef struct gust_response_s gust_response_t;
 /* Where the time of a request went, in nanoseconds from gust_http_send. A
  * phase that did not happen (no DNS lookup for an IP literal, no connect on a
  * reused connection) is 0. Measured on the last hop of a redirect chain,
- * except total. */
+ * except total. "Sending the request" is its end, or its start (a syscall
+ * earlier) for a request that goes out in one write; a byte's time is the
+ * time the read that brought it returned. */
 typedef struct gust_timings_s {
     uint64_t queued_ns;     /* until a connection was ready or a connect started */
     uint64_t dns_ns;        /* name resolution (0 on a cache hit) */
     uint64_t connect_ns;    /* TCP connect (and, with TLS, the handshake) */
-    uint64_t first_byte_ns; /* from sending the request to the read with the first response byte */
-    uint64_t total_ns;      /* from gust_http_send to the read with the last body byte */
+    uint64_t first_byte_ns; /* from sending the request to the first response byte */
+    uint64_t total_ns;      /* from gust_http_send to the last body byte */
 } gust_timings_t;
 
 /* gust_http_response returns the response a request's future completed with

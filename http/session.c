@@ -46,8 +46,8 @@ int gust__session_parse_url(session_t *session, const char *text, gust_url_t *ou
         return 0;
     }
     int err = gust_url_parse(text, out, out_why);
-    size_t len = strlen(text);
-    if (session != NULL && err == 0 && len < sizeof(session->last_url_text)) {
+    size_t len = session != NULL && err == 0 ? strlen(text) : SIZE_MAX;
+    if (len < sizeof(session->last_url_text)) {
         gust_url_clear(&session->last_url);
         gust_url_share(out, &session->last_url);
         memcpy(session->last_url_text, text, len + 1);
@@ -210,8 +210,7 @@ static void sweep(gust_timer_t *timer)
 {
     session_t *session = timer->data;
     call_t *call, *next;
-    cds_list_for_each_entry_safe(call, next, &session->active, active_link)
-    {
+    cds_list_for_each_entry_safe (call, next, &session->active, active_link) {
         if (gust__call_cancelled(call))
             gust__call_abandon(call);
     }
@@ -545,8 +544,7 @@ void gust__session_fill_pipeline(conn_t *conn)
     session_t *session = conn->session;
     origin_slot_t *slot = &conn->origin->slots[session->index];
     call_t *call, *next;
-    cds_list_for_each_entry_safe(call, next, &slot->waiting, wait_link)
-    {
+    cds_list_for_each_entry_safe (call, next, &slot->waiting, wait_link) {
         if (!conn->pipelinable)
             return;
         /* A cancelled call is left to the sweep: abandoning it here would
@@ -584,8 +582,7 @@ static call_t *starved_for(session_t *session, const origin_t *origin)
         return NULL;
     unsigned looked = 0;
     call_t *call;
-    cds_list_for_each_entry(call, &session->starved, wait_link)
-    {
+    cds_list_for_each_entry (call, &session->starved, wait_link) {
         if (++looked > STARVED_LOOKAHEAD)
             break;
         if (call->origin == origin && !call->want_fresh_conn && !gust__call_cancelled(call))

@@ -312,6 +312,11 @@ ssize_t gust__tls_read(conn_t *conn, void *buf, size_t len)
                       true);
 }
 
+bool gust__tls_pending(const conn_t *conn)
+{
+    return SSL_pending(conn->ssl) > 0;
+}
+
 ssize_t gust__tls_write(conn_t *conn, const void *buf, size_t len)
 {
     ERR_clear_error();

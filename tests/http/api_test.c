@@ -282,6 +282,7 @@ typedef struct reader_s {
     gust_runtime_t *runtime; /* NULL: the client's own */
     bool on_worker;
     ssize_t fail_at; /* return -1 once this many bytes are out; -1: never */
+    long delay_ms;   /* slept before each piece */
 } reader_t;
 
 static ssize_t read_cb(void *arg, void *buf, size_t cap)
@@ -291,6 +292,10 @@ static ssize_t read_cb(void *arg, void *buf, size_t cap)
     r->on_worker = r->on_worker || gust_runtime_current() != NULL;
     if (r->fail_at >= 0 && r->off >= (size_t)r->fail_at)
         return -1;
+    if (r->delay_ms > 0 && r->off < r->len) {
+        struct timespec pause = {0, r->delay_ms * 1000000L};
+        nanosleep(&pause, NULL);
+    }
     size_t n = r->len - r->off;
     if (n > cap)
         n = cap;
@@ -368,6 +373,23 @@ static void test_body_callback(void)
     ASSERT_EQ(memcmp(e.body, "0123456789", 10), 0);
     free(length);
     echo_clear(&e);
+    outcome_clear(&out);
+
+    /* A slow upload (six pieces 40 ms apart, on loopback all written at
+     * once) does not count against the header timeout: it starts once the
+     * body is out, and the answer comes 50 ms after that. */
+    char delayed[256];
+    test_server_url(server, delayed, sizeof(delayed), "/delay?ms=50");
+    r = (reader_t){.data = data, .len = 6000, .piece = 1000, .fail_at = -1, .delay_ms = 40};
+    req = (gust_request_t){.method = "PUT",
+                           .url = delayed,
+                           .body_read = read_cb,
+                           .body_read_arg = &r,
+                           .body_len = 6000,
+                           .header_timeout_ns = 150 * MS};
+    out = send_wait(client, &req);
+    ASSERT_RESPONSE(out, 200);
+    ASSERT_UGE(out.elapsed_ns, 240 * MS);
     outcome_clear(&out);
 
     /* A callback that ends before the length it announced, or fails. */

@@ -58,7 +58,7 @@ static void send_all_check(gust_client_t *client, const raw_server_t *server, un
                            const char *method)
 {
     gust_future_t **futures = calloc(n, sizeof(*futures));
-    char(*urls)[128] = calloc(n, sizeof(*urls));
+    char (*urls)[128] = calloc(n, sizeof(*urls));
     ASSERT_NOT_NULL(futures);
     ASSERT_NOT_NULL(urls);
     for (unsigned i = 0; i < n; i++) {
@@ -347,7 +347,8 @@ static void test_nginx(void)
     get_many_ok(client, url, N);
     gust_client_stats_t stats = client_stats(client);
     fprintf(stderr, "  pipelined %llu of %d on %llu connections\n",
-            (unsigned long long)stats.pipelined, N, (unsigned long long)stats.connections_opened);
+            (unsigned long long)stats.pipelined, N,
+            (unsigned long long)stats.connections_opened);
     ASSERT_UGT(stats.pipelined, N / 2);
     ASSERT_ULE(stats.connections_opened, 4 + stats.retries);
     gust_client_free(client);

@@ -48,6 +48,9 @@
  *   /delay?ms=50            waits ms, then "ok".
  *   /slow-body?n=10&ms=100  headers at once (Content-Length n), then each byte of the pattern
  *                           after a further ms.
+ *   /unasked?n=4000         Content-Length n and n/2 bytes of the pattern; 5 ms later the rest
+ *                           and an answer nobody asked for ("HTTP/1.1 200 OK", Content-Length
+ *                           0) in one write (one TLS record); kept alive. n at most 8000.
  *   /close-mid-headers      "HTTP/1.1 200 OK\r\nContent-Le", then closes.
  *   /close-mid-body?n=1024  Content-Length n, n/2 bytes of the pattern, then closes.
  *   /no-close-notify?n=1024 Content-Length n, the pattern, `Connection: close`, then closes the

@@ -257,6 +257,21 @@ static bool slow_body(conn_t *c, const request_t *req, long n, long ms)
     return true;
 }
 
+static bool route_unasked(conn_t *c, const request_t *req)
+{
+    static const char unasked[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    enum { MAX = 8000 };
+    size_t n = (size_t)test_server__query_num(req, "n", 4000);
+    if (n > MAX)
+        return respond_text(c, req, 400, false, "n must be at most 8000");
+    size_t half = n / 2;
+    char rest[MAX + sizeof(unasked)];
+    pattern_fill(rest, half, n - half);
+    memcpy(rest + (n - half), unasked, sizeof(unasked) - 1);
+    return send_head(c, req, 200, (long)n, false, OCTET_STREAM) && send_pattern(c, req, 0, half) &&
+           test_server__sleep(c, 5) && send_body(c, req, rest, n - half + sizeof(unasked) - 1);
+}
+
 static bool route_slow_body(conn_t *c, const request_t *req)
 {
     return slow_body(c, req, test_server__query_num(req, "n", 10),
@@ -660,6 +675,7 @@ static const struct route_s {
     {"/status", route_status},
     {"/delay", route_delay},
     {"/slow-body", route_slow_body},
+    {"/unasked", route_unasked},
     {"/close-mid-headers", route_close_mid_headers},
     {"/close-mid-body", route_close_mid_body},
     {"/no-close-notify", route_no_close_notify},
