@@ -74,7 +74,8 @@ static inline bool gust__buf_append(buf_t *b, const void *at, size_t len)
 {
     if (b->len + len >= b->cap)
         return gust__buf_append_grow(b, at, len);
-    memcpy(b->data + b->len, at, len);
+    if (len > 0) /* `at` may be NULL then */
+        memcpy(b->data + b->len, at, len);
     b->len += len;
     b->data[b->len] = '\0';
     return true;

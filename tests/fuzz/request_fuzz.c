@@ -230,6 +230,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     client.user_agent = (flags & FLAG_USER_AGENT) != 0 ? "gust/fuzz" : NULL;
     client.headers = (gust_header_t *)defaults;
     client.opts.num_headers = (flags & FLAG_DEFAULT_HEADER) != 0 ? 1 : 0;
+    /* As gust_client_new does: the lines a request without headers gets. */
+    ASSERT_TRUE(gust__request_default_lines(&client));
     gust_header_t headers[MAX_FIELDS];
     call_t call = {
         .client = &client,
@@ -258,6 +260,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_head(&call);
         gust_url_clear(&call.url);
     }
+    free(client.default_lines[0].data);
+    free(client.default_lines[1].data);
     free(text);
     return 0;
 }
