@@ -558,9 +558,9 @@ void gust__session_fill_pipeline(conn_t *conn)
         }
     }
     /* Room left, and calls waiting on other workers: one of them comes. */
-    if (conn->pipelinable &&
-        atomic_load_explicit(&conn->origin->num_waiting, memory_order_relaxed) >
-            atomic_load_explicit(&slot->num_waiting, memory_order_relaxed))
+    if (conn->pipelinable && atomic_load_explicit(&conn->origin->num_waiting,
+                                                  memory_order_relaxed) >
+                                 atomic_load_explicit(&slot->num_waiting, memory_order_relaxed))
         wake_waiters(session, conn->origin, true);
 }
 
