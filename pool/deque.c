@@ -6,10 +6,10 @@
 
 /* The external definitions of the inline fast paths in gust/pool_inline.h. */
 extern inline void gust__slot_store(gust__ring_t *ring, uint32_t index, gust_task_fn fn, void *arg,
-                                    gust_group_t *group);
+                                    gust__group_ref_t group);
 extern inline void gust__slot_load(const gust__ring_t *ring, uint32_t index, gust__task_t *out);
 extern inline bool gust__deque_try_push(gust__deque_t *deque, gust_task_fn fn, void *arg,
-                                        gust_group_t *group);
+                                        gust__group_ref_t group);
 extern inline bool gust__deque_try_pop(gust__deque_t *deque, gust__task_t *out);
 
 static inline uint64_t pack(uint32_t tail, uint32_t split)

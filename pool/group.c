@@ -1,13 +1,14 @@
 /* Task groups: fork-join whose fast path costs no atomic read-modify-write.
  *
- * A group counts its unfinished tasks in two parts. `local` is spawned minus
- * finished by the owner (the worker that created the group); only the owner
- * touches it. `remote` is spawned minus finished by every other thread, times
- * two, in an atomic; bit 0 is set while an owner outside the pool sleeps on
- * it. A task spawned by the owner and stolen counts +1 locally and -1
- * remotely. The group is done when local + remote / 2 == 0. Every spawn is
- * counted before the spawning task itself finishes, so the sum stays above
- * zero while anything is outstanding.
+ * A group counts its unfinished tasks in two parts, both in steps of two.
+ * `local` is spawned minus finished by the owner (the worker that created the
+ * group); only the owner touches it. `remote` is spawned minus finished by
+ * every other thread, in an atomic; bit 0 is set while an owner outside the
+ * pool sleeps on it. A task spawned by the owner and stolen counts +2 locally
+ * and -2 remotely. The group is done when local + remote == 0 (less the
+ * sleeper bit). Every spawn is counted before the spawning task itself
+ * finishes, so the sum stays above zero while anything is outstanding. Which
+ * count a task settles is marked in its reference (gust/pool_inline.h).
  *
  * In fork-join code nearly every task is spawned and run by its owner, so a
  * spawn plus its join is a deque push, a pop and two plain increments, inline
@@ -18,16 +19,19 @@
 
 #include "pool/internal.h"
 
-/* remote's unit (bit 0 is the sleeper flag). */
-enum { REMOTE_ONE = 2, REMOTE_SLEEPER = 1 };
+/* Bit 0 of remote: an owner outside the pool sleeps on it. */
+enum { REMOTE_SLEEPER = 1 };
 
 /* The external definitions of the public functions inline in
  * gust/pool_inline.h, and of the helper they share with the workers. */
 extern inline void gust_group_init(gust_group_t *group, gust_pool_t *pool);
 extern inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg);
 extern inline void gust_group_wait(gust_group_t *group);
+extern inline void gust__run_task_only(gust__worker_front_t *self, const gust__task_t *task);
+extern inline void gust__settle_task(gust__group_ref_t group);
 extern inline void gust__run_task(gust__worker_front_t *self, const gust__task_t *task);
 extern inline gust__worker_front_t *gust__current_front(void);
+extern inline bool gust__owned_group_done(const gust_group_t *group);
 
 void gust__group_task_done_remote(gust_group_t *group)
 {
@@ -35,42 +39,43 @@ void gust__group_task_done_remote(gust_group_t *group)
      * that sees the group done. Nothing of the group is touched after this:
      * the owner may return and free it at once (a futex wake on a stale
      * address is harmless). */
-    int before = atomic_fetch_sub_explicit(&group->remote, REMOTE_ONE, memory_order_release);
-    if (before == REMOTE_ONE + REMOTE_SLEEPER)
+    int before = atomic_fetch_sub_explicit(&group->remote, GUST__GROUP_ONE, memory_order_release);
+    if (before == GUST__GROUP_ONE + REMOTE_SLEEPER)
         gust__futex_wake(&group->remote, 1);
+}
+
+/* The pool of a group, from its owner word. */
+static gust_pool_t *group_pool(const gust_group_t *group)
+{
+    if (group->owner & GUST__REF_REMOTE)
+        return (gust_pool_t *)(group->owner - GUST__REF_REMOTE);
+    return ((const gust__worker_front_t *)group->owner)->pool;
 }
 
 bool gust__group_spawn_slow(gust_group_t *group, gust_task_fn fn, void *arg)
 {
     gust__worker_t *self = gust__current;
-    if (group->owner == self && self != NULL) {
+    if (group->owner == (uintptr_t)self) {
         /* The owner, with its deque full or a thief asking for work. */
-        group->local++;
-        gust__push_local(self, fn, arg, group);
+        group->local += GUST__GROUP_ONE;
+        gust__push_local(self, fn, arg, (gust__group_ref_t)group);
         return true;
     }
     /* Any other thread counts remotely. Relaxed: counted before the task
      * exists; pushing it or the injection queue orders the count before the
      * task's own decrement. */
-    atomic_fetch_add_explicit(&group->remote, REMOTE_ONE, memory_order_relaxed);
-    if (self != NULL && self->front.pool == group->pool) {
-        gust__push_local(self, fn, arg, group);
+    atomic_fetch_add_explicit(&group->remote, GUST__GROUP_ONE, memory_order_relaxed);
+    gust_pool_t *pool = group_pool(group);
+    gust__group_ref_t ref = (gust__group_ref_t)group + GUST__REF_REMOTE;
+    if (self != NULL && self->front.pool == pool) {
+        gust__push_local(self, fn, arg, ref);
         return true;
     }
-    if (!gust__inject(group->pool, &(gust__task_t){fn, arg, group})) {
+    if (!gust__inject(pool, &(gust__task_t){fn, arg, ref})) {
         gust__group_task_done_remote(group);
         return false;
     }
     return true;
-}
-
-/* Whether a group owned by a worker is done. Its remote count never has the
- * sleeper bit, so local and remote / 2 add up without a division. */
-static bool owned_group_done(const gust_group_t *group)
-{
-    /* Acquire: pairs with the release in gust__group_task_done_remote. */
-    int remote = atomic_load_explicit((atomic_int *)&group->remote, memory_order_acquire);
-    return group->local * REMOTE_ONE + remote == 0;
 }
 
 /* An owner outside the pool sleeps on the remote count. */
@@ -100,8 +105,9 @@ static void back_off(unsigned *idle_rounds)
 void gust__group_wait_slow(gust_group_t *group)
 {
     gust__worker_t *self = gust__current;
-    if (group->owner != self || self == NULL) {
-        if (group->owner == NULL && (self == NULL || self->front.pool != group->pool)) {
+    if (group->owner != (uintptr_t)self) {
+        if ((group->owner & GUST__REF_REMOTE) &&
+            (self == NULL || self->front.pool != group_pool(group))) {
             sleep_until_done(group);
             return;
         }
@@ -113,7 +119,7 @@ void gust__group_wait_slow(gust_group_t *group)
      * reclaiming, or the group's remaining tasks were stolen and it helps
      * with other work until they finish. */
     unsigned idle_rounds = 0;
-    while (!owned_group_done(group)) {
+    while (!gust__owned_group_done(group)) {
         gust__task_t task;
         if (gust__pop_local(self, &task)) {
             gust__run_task(&self->front, &task);

@@ -83,12 +83,13 @@ void gust__wake_one(gust_pool_t *pool);
 
 /* worker.c: the general push and pop of the own deque, for when the fast
  * paths below decline. */
-void gust__push_local_slow(gust__worker_t *self, gust_task_fn fn, void *arg, gust_group_t *group);
+void gust__push_local_slow(gust__worker_t *self, gust_task_fn fn, void *arg,
+                           gust__group_ref_t group);
 bool gust__pop_local_slow(gust__worker_t *self, gust__task_t *out);
 
 /* Pushes onto the caller's own deque. */
 static inline void gust__push_local(gust__worker_t *self, gust_task_fn fn, void *arg,
-                                    gust_group_t *group)
+                                    gust__group_ref_t group)
 {
     if (__builtin_expect(!gust__deque_try_push(&self->front.deque, fn, arg, group), 0)) {
         gust__push_local_slow(self, fn, arg, group);

@@ -180,10 +180,10 @@ bool gust_pool_submit(gust_pool_t *pool, gust_task_fn fn, void *arg)
 {
     gust__worker_t *self = gust__current;
     if (self != NULL && self->front.pool == pool) {
-        gust__push_local(self, fn, arg, NULL);
+        gust__push_local(self, fn, arg, GUST__NO_GROUP);
         return true;
     }
-    return gust__inject(pool, &(gust__task_t){fn, arg, NULL});
+    return gust__inject(pool, &(gust__task_t){fn, arg, GUST__NO_GROUP});
 }
 
 extern inline gust_pool_t *gust_pool_current(void);

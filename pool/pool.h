@@ -131,11 +131,11 @@ unsigned gust_pool_num_threads(const gust_pool_t *pool);
  * group is done, so groups nest to any depth without deadlock. Waited on from
  * a thread outside the pool, it sleeps on a futex.
  *
- * The fields are private; they are here only so a group fits on a stack. */
+ * The fields are private; they are here only so a group fits on a stack.
+ * A group holds at most 2^30 unfinished tasks spawned by its owner. */
 typedef struct gust_group_s {
-    gust_pool_t *pool;
-    void *owner;       /* the worker that created the group, or NULL */
-    long local;        /* spawned minus finished by the owner; owner-only */
+    uintptr_t owner;   /* the owning worker; owned outside the pool: the pool's address + 1 */
+    int local;         /* 2 x (spawned minus finished by the owner); owner-only */
     atomic_int remote; /* 2 x (spawned minus finished by other threads); bit 0: a thread sleeps */
 } gust_group_t;
 

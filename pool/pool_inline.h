@@ -27,11 +27,26 @@
 
 #define GUST__CACHE_LINE 64
 
+/* A task's group and how the task is counted there, in one word: the
+ * group's address when the task counts in the group's owner-private `local`
+ * (the owner spawned it onto its own deque, from which only the owner pops);
+ * the address + 1 when it counts in the shared `remote` (any other thread
+ * spawned it, or a thief took it); 1 alone outside any group. So the owner
+ * settles a task it popped by testing one bit, without reading the group's
+ * owner. */
+typedef uintptr_t gust__group_ref_t;
+#define GUST__REF_REMOTE ((gust__group_ref_t)1)
+#define GUST__NO_GROUP GUST__REF_REMOTE
+
+/* A group's counts move in steps of two: bit 0 of `remote` is its sleeper
+ * flag (pool/group.c). */
+#define GUST__GROUP_ONE 2
+
 /* A task as it sits in a deque: three words, copied in and out. */
 typedef struct gust__task_s {
     gust_task_fn fn;
     void *arg;
-    gust_group_t *group; /* NULL for a task outside any group */
+    gust__group_ref_t group;
 } gust__task_t;
 
 /* One slot: each word is an atomic so that a thief reading a slot the owner
@@ -40,7 +55,7 @@ typedef struct gust__task_s {
 typedef struct gust__slot_s {
     _Atomic(gust_task_fn) fn;
     _Atomic(void *) arg;
-    _Atomic(gust_group_t *) group;
+    _Atomic(gust__group_ref_t) group;
 } gust__slot_t;
 
 typedef struct gust__ring_s {
@@ -81,12 +96,27 @@ typedef struct gust__worker_front_s {
 extern _Thread_local struct gust__worker_s *gust__current
     __attribute__((tls_model("initial-exec")));
 
-/* A statistics counter, written only by its worker: a relaxed load and store
- * (a plain increment on x86), or nothing at all without statistics. The
- * inline paths count in the caller's code, so GUST_POOL_NO_STATS must be
- * defined (or not) alike for gust and for the code that includes it. */
-#ifdef GUST_POOL_NO_STATS
+/* A statistics counter, written only by its worker and read by anyone: a
+ * relaxed load and store, or nothing at all without statistics. The inline
+ * paths count in the caller's code, so GUST_POOL_NO_STATS must be defined (or
+ * not) alike for gust and for the code that includes it.
+ *
+ * On x86-64 the increment is one unlocked add to memory, a third of the
+ * instructions of the load and store: the store half of an aligned 8-byte
+ * add is a single access, so a reader's relaxed load sees the old or the new
+ * value, as with the C11 pair, which ThreadSanitizer builds keep (it cannot
+ * see into the assembly). */
+#if defined(__SANITIZE_THREAD__)
+#define GUST__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GUST__TSAN 1
+#endif
+#endif
+#if defined(GUST_POOL_NO_STATS)
 #define GUST__COUNT(counter, n) ((void)0)
+#elif defined(__x86_64__) && !defined(GUST__TSAN)
+#define GUST__COUNT(counter, n) __asm__("addq %1, %0" : "+m"(counter) : "er"((uint64_t)(n)))
 #else
 #define GUST__COUNT(counter, n)                                                                    \
     atomic_store_explicit(&(counter),                                                              \
@@ -101,7 +131,7 @@ inline gust__worker_front_t *gust__current_front(void)
 }
 
 inline void gust__slot_store(gust__ring_t *ring, uint32_t index, gust_task_fn fn, void *arg,
-                             gust_group_t *group)
+                             gust__group_ref_t group)
 {
     gust__slot_t *slot = &ring->slots[index & ring->mask];
     /* Relaxed: the owner publishes slots to thieves through the release CAS
@@ -127,7 +157,7 @@ inline void gust__slot_load(const gust__ring_t *ring, uint32_t index, gust__task
  * nothing, in every other; then the caller falls back to gust__deque_push or
  * gust__deque_pop (pool/deque.h). */
 inline bool gust__deque_try_push(gust__deque_t *deque, gust_task_fn fn, void *arg,
-                                 gust_group_t *group)
+                                 gust__group_ref_t group)
 {
     /* Each field read once into a local: the compiler cannot tell that the
      * atomic slot stores leave them alone. */
@@ -151,22 +181,32 @@ inline bool gust__deque_try_pop(gust__deque_t *deque, gust__task_t *out)
     return true;
 }
 
-/* pool/group.c: a group task finished on a thread other than the group's
- * owner. */
+/* pool/group.c: a task counted in its group's remote count finished. */
 void gust__group_task_done_remote(gust_group_t *group);
+
+/* Runs one task on worker `self`, leaving its group to the caller. */
+inline void gust__run_task_only(gust__worker_front_t *self, const gust__task_t *task)
+{
+    GUST__COUNT(self->tasks_run, 1);
+    task->fn(task->arg);
+}
+
+/* Settles a finished task's group. A task whose reference is untagged came
+ * off the deque of its group's owner, and the caller is that owner: every
+ * other way to a worker (stealing, the injection queue) tags it. */
+inline void gust__settle_task(gust__group_ref_t group)
+{
+    if (__builtin_expect((group & GUST__REF_REMOTE) == 0, 1))
+        ((gust_group_t *)group)->local -= GUST__GROUP_ONE;
+    else if (group != GUST__NO_GROUP)
+        gust__group_task_done_remote((gust_group_t *)(group - GUST__REF_REMOTE));
+}
 
 /* Runs one task on worker `self`, settling its group. */
 inline void gust__run_task(gust__worker_front_t *self, const gust__task_t *task)
 {
-    GUST__COUNT(self->tasks_run, 1);
-    task->fn(task->arg);
-    gust_group_t *group = task->group;
-    if (group == NULL)
-        return;
-    if (group->owner == self)
-        group->local--;
-    else
-        gust__group_task_done_remote(group);
+    gust__run_task_only(self, task);
+    gust__settle_task(task->group);
 }
 
 /* pool/group.c: every case the inline paths below leave out. */
@@ -184,8 +224,11 @@ inline gust_pool_t *gust_pool_current(void)
 inline void gust_group_init(gust_group_t *group, gust_pool_t *pool)
 {
     gust__worker_front_t *self = gust__current_front();
-    group->pool = pool;
-    group->owner = self != NULL && self->pool == pool ? self : NULL;
+    /* A worker's address is never odd, nor zero, so `owner` equals the
+     * current worker only on the owner, and never on a thread outside the
+     * pool (where the current worker is NULL). */
+    group->owner =
+        self != NULL && self->pool == pool ? (uintptr_t)self : (uintptr_t)pool + GUST__REF_REMOTE;
     group->local = 0;
     atomic_init(&group->remote, 0);
 }
@@ -195,32 +238,50 @@ inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg)
     gust__worker_front_t *self = gust__current_front();
     /* The fork-join case: the owner (always a worker of the group's pool)
      * spawns and its deque has room. */
-    if (__builtin_expect(group->owner == self && self != NULL, 1) &&
-        __builtin_expect(gust__deque_try_push(&self->deque, fn, arg, group), 1)) {
-        group->local++;
+    if (__builtin_expect(group->owner == (uintptr_t)self, 1) &&
+        __builtin_expect(gust__deque_try_push(&self->deque, fn, arg, (gust__group_ref_t)group),
+                         1)) {
+        group->local += GUST__GROUP_ONE;
         GUST__COUNT(self->spawned, 1);
         return true;
     }
     return gust__group_spawn_slow(group, fn, arg);
 }
 
+/* Whether a group owned by a worker is done. Its remote count never has the
+ * sleeper bit, so the two counts add up. Acquire: pairs with the release in
+ * gust__group_task_done_remote. */
+inline bool gust__owned_group_done(const gust_group_t *group)
+{
+    return group->local +
+               atomic_load_explicit((atomic_int *)&group->remote, memory_order_acquire) ==
+           0;
+}
+
 inline void gust_group_wait(gust_group_t *group)
 {
     gust__worker_front_t *self = gust__current_front();
-    if (__builtin_expect(group->owner == self && self != NULL, 1)) {
+    if (__builtin_expect(group->owner == (uintptr_t)self, 1)) {
         /* The owner runs its own tasks back off its deque, newest first
-         * (usually the one just spawned). A worker-owned group's remote count
-         * never has the sleeper bit, so it is done when local + remote / 2 is
-         * zero. Acquire: pairs with the release in
-         * gust__group_task_done_remote. */
-        while (group->local * 2 + atomic_load_explicit(&group->remote, memory_order_acquire) != 0) {
+         * (usually the one just spawned, after which the group is done). */
+        if (gust__owned_group_done(group))
+            return;
+        do {
             gust__task_t task;
             if (!gust__deque_try_pop(&self->deque, &task)) {
                 gust__group_wait_slow(group);
                 return;
             }
-            gust__run_task(self, &task);
-        }
+            gust__run_task_only(self, &task);
+            /* Through `group` when the task is its own: the compiler then
+             * knows the address, and the CPU need not wait for the one
+             * loaded from the deque to know that it is the same (spawn +
+             * join measured 8% faster). */
+            if (__builtin_expect(task.group == (gust__group_ref_t)group, 1))
+                group->local -= GUST__GROUP_ONE;
+            else
+                gust__settle_task(task.group);
+        } while (__builtin_expect(!gust__owned_group_done(group), 0));
         return;
     }
     gust__group_wait_slow(group);

@@ -23,10 +23,11 @@ void gust_spawn(gust_task_fn fn, void *arg)
         fputs("gust_spawn: called outside a pool worker; use gust_pool_submit\n", stderr);
         abort();
     }
-    gust__push_local(self, fn, arg, NULL);
+    gust__push_local(self, fn, arg, GUST__NO_GROUP);
 }
 
-void gust__push_local_slow(gust__worker_t *self, gust_task_fn fn, void *arg, gust_group_t *group)
+void gust__push_local_slow(gust__worker_t *self, gust_task_fn fn, void *arg,
+                           gust__group_ref_t group)
 {
     gust__task_t task = {fn, arg, group};
     bool shared;
@@ -82,6 +83,17 @@ static uint64_t next_random(gust__worker_t *self)
     return x;
 }
 
+/* Takes the oldest shared task of `victim`. From here on the task counts in
+ * its group's remote count (gust/pool_inline.h): its owner's deque no longer
+ * holds it. */
+static gust__steal_result_t steal_from(gust__worker_t *victim, gust__task_t *out)
+{
+    gust__steal_result_t result = gust__deque_steal(&victim->front.deque, out);
+    if (result == GUST__STEAL_OK)
+        out->group |= GUST__REF_REMOTE;
+    return result;
+}
+
 /* One pass over the other workers from a random start. Takes one task and,
  * while the victim has more shared, up to half of what it had onto the own
  * deque. */
@@ -98,7 +110,7 @@ static bool steal_round(gust__worker_t *self, gust__task_t *out)
             continue;
         uint32_t available = gust__deque_num_shared(&victim->front.deque);
         gust__steal_result_t result;
-        while ((result = gust__deque_steal(&victim->front.deque, out)) == GUST__STEAL_RACE)
+        while ((result = steal_from(victim, out)) == GUST__STEAL_RACE)
             GUST__STAT_ADD(self, steal_failed, 1);
         if (result != GUST__STEAL_OK) {
             GUST__STAT_ADD(self, steal_failed, 1);
@@ -110,7 +122,7 @@ static bool steal_round(gust__worker_t *self, gust__task_t *out)
         gust__task_t first = *out;
         for (uint32_t taken = 1; taken < available / 2; taken++) {
             gust__task_t more;
-            if (gust__deque_steal(&victim->front.deque, &more) != GUST__STEAL_OK)
+            if (steal_from(victim, &more) != GUST__STEAL_OK)
                 break;
             GUST__STAT_ADD(self, stolen, 1);
             gust__push_local(self, first.fn, first.arg, first.group);

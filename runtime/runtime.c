@@ -147,7 +147,7 @@ bool gust_runtime_post(gust_runtime_t *runtime, unsigned index, gust_task_fn fn,
         errno = EINVAL;
         return false;
     }
-    gust__task_t task = {fn, arg, NULL};
+    gust__task_t task = {fn, arg, GUST__NO_GROUP};
     if (!gust__inject_push(&runtime->reactors[index].mailbox, &task))
         return false;
     /* The eventfd stays readable until the worker reads it, so a worker

@@ -53,12 +53,21 @@ static void task_odd(void *arg)
 
 static gust_group_t fake_groups[4]; /* never dereferenced by the deque */
 
+/* The group reference of task `id`: outside any group, or a fake group,
+ * counted locally or remotely, so that all three words vary. */
+static gust__group_ref_t group_of(uint32_t id)
+{
+    if (id % 5 == 0)
+        return GUST__NO_GROUP;
+    return (gust__group_ref_t)&fake_groups[id & 3] + (id % 3 == 0 ? GUST__REF_REMOTE : 0);
+}
+
 static gust__task_t make_task(uint32_t id)
 {
     gust__task_t task = {
         .fn = (id & 1) ? task_odd : task_even,
         .arg = (void *)(uintptr_t)(id + 1),
-        .group = (id % 5 == 0) ? NULL : &fake_groups[id & 3],
+        .group = group_of(id),
     };
     return task;
 }
@@ -70,7 +79,7 @@ static uint32_t task_id(const gust__task_t *task)
     ASSERT_UGT(arg, 0);
     uint32_t id = (uint32_t)(arg - 1);
     ASSERT_TRUE(task->fn == ((id & 1) ? task_odd : task_even));
-    ASSERT_PTR_EQ(task->group, (id % 5 == 0) ? NULL : &fake_groups[id & 3]);
+    ASSERT_UEQ(task->group, group_of(id));
     return id;
 }
 

@@ -380,6 +380,34 @@ static void group_reused_after_wait(void)
     gust_pool_free(pool);
 }
 
+/* Two groups whose tasks interleave on one worker's deque: waiting on the
+ * first pops the second's newer task, runs it and must count it as the
+ * second's, then still wait for its own. On one worker nothing is stolen, so
+ * the deque order is exact. */
+static void interleaved_groups_task(void *arg)
+{
+    (void)arg;
+    gust_pool_t *pool = gust_pool_current();
+    atomic_long first_ran = 0, second_ran = 0;
+    gust_group_t first, second;
+    gust_group_init(&first, pool);
+    gust_group_init(&second, pool);
+    ASSERT_TRUE(gust_group_spawn(&first, count_task, &first_ran));
+    ASSERT_TRUE(gust_group_spawn(&second, count_task, &second_ran));
+    gust_group_wait(&first);
+    ASSERT_EQ(load_long(&first_ran), 1);
+    ASSERT_EQ(load_long(&second_ran), 1); /* ran first: it was on top */
+    gust_group_wait(&second);
+    ASSERT_EQ(load_long(&second_ran), 1);
+}
+
+static void interleaved_groups_settle_their_own_tasks(void)
+{
+    gust_pool_t *pool = new_pool(1, NULL);
+    run_in_pool(pool, interleaved_groups_task, NULL);
+    gust_pool_free(pool);
+}
+
 /* Tasks of a group spawn more tasks into the same group, from whichever
  * worker runs them: a complete binary tree in heap order, each node marking
  * itself with a plain store. */
@@ -1088,6 +1116,7 @@ int main(void)
     fib_25();
     group_waited_from_outside();
     group_reused_after_wait();
+    interleaved_groups_settle_their_own_tasks();
     group_tasks_spawn_into_their_group();
     parallel_for_from_outside_and_inside();
     outside_threads_submit();
