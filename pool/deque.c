@@ -10,7 +10,10 @@ extern inline void gust__slot_store(gust__ring_t *ring, uint32_t index, gust_tas
 extern inline void gust__slot_load(const gust__ring_t *ring, uint32_t index, gust__task_t *out);
 extern inline bool gust__deque_try_push(gust__deque_t *deque, gust_task_fn fn, void *arg,
                                         gust__group_ref_t group);
+extern inline bool gust__deque_can_pop(const gust__deque_t *deque);
 extern inline bool gust__deque_try_pop(gust__deque_t *deque, gust__task_t *out);
+extern inline bool gust__deque_try_pop_of(gust__deque_t *deque, gust__group_ref_t group,
+                                          gust__task_t *out);
 
 static inline uint64_t pack(uint32_t tail, uint32_t split)
 {

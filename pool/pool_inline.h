@@ -171,13 +171,36 @@ inline bool gust__deque_try_push(gust__deque_t *deque, gust_task_fn fn, void *ar
     return true;
 }
 
+/* Whether the owner may pop: its private part holds a task, and no thief
+ * asks for a share (which gust__deque_pop would give). */
+inline bool gust__deque_can_pop(const gust__deque_t *deque)
+{
+    return __builtin_expect(deque->head != deque->split, 1) &&
+           __builtin_expect(!atomic_load_explicit(&deque->split_wanted, memory_order_relaxed), 1);
+}
+
 inline bool gust__deque_try_pop(gust__deque_t *deque, gust__task_t *out)
 {
-    if (__builtin_expect(deque->head == deque->split, 0) ||
-        __builtin_expect(atomic_load_explicit(&deque->split_wanted, memory_order_relaxed), 0))
+    if (!gust__deque_can_pop(deque))
         return false;
     deque->head--;
     gust__slot_load(deque->owner_ring, deque->head, out);
+    return true;
+}
+
+/* As gust__deque_try_pop, but only a task whose group reference is `group`. */
+inline bool gust__deque_try_pop_of(gust__deque_t *deque, gust__group_ref_t group, gust__task_t *out)
+{
+    if (!gust__deque_can_pop(deque))
+        return false;
+    uint32_t index = deque->head - 1;
+    const gust__slot_t *slot = &deque->owner_ring->slots[index & deque->owner_ring->mask];
+    if (atomic_load_explicit(&slot->group, memory_order_relaxed) != group)
+        return false;
+    deque->head = index;
+    out->fn = atomic_load_explicit(&slot->fn, memory_order_relaxed);
+    out->arg = atomic_load_explicit(&slot->arg, memory_order_relaxed);
+    out->group = group;
     return true;
 }
 
@@ -262,27 +285,21 @@ inline void gust_group_wait(gust_group_t *group)
 {
     gust__worker_front_t *self = gust__current_front();
     if (__builtin_expect(group->owner == (uintptr_t)self, 1)) {
-        /* The owner runs its own tasks back off its deque, newest first
-         * (usually the one just spawned, after which the group is done). */
-        if (gust__owned_group_done(group))
-            return;
-        do {
-            gust__task_t task;
-            if (!gust__deque_try_pop(&self->deque, &task)) {
-                gust__group_wait_slow(group);
-                return;
-            }
+        /* The owner runs the group's tasks back off its own deque, newest
+         * first: usually the one just spawned, after which the group is
+         * done. While such a task is on top, it counts in `local`, so the
+         * group is not done. The task is settled through `group`, whose
+         * address the compiler knows, not through the reference loaded from
+         * the deque, which the CPU would have to wait for (spawn + join
+         * measured 8% faster). Everything else, including a group with
+         * nothing left to run here, goes to the slow path. */
+        gust__task_t task;
+        while (gust__deque_try_pop_of(&self->deque, (gust__group_ref_t)group, &task)) {
             gust__run_task_only(self, &task);
-            /* Through `group` when the task is its own: the compiler then
-             * knows the address, and the CPU need not wait for the one
-             * loaded from the deque to know that it is the same (spawn +
-             * join measured 8% faster). */
-            if (__builtin_expect(task.group == (gust__group_ref_t)group, 1))
-                group->local -= GUST__GROUP_ONE;
-            else
-                gust__settle_task(task.group);
-        } while (__builtin_expect(!gust__owned_group_done(group), 0));
-        return;
+            group->local -= GUST__GROUP_ONE;
+            if (__builtin_expect(gust__owned_group_done(group), 1))
+                return;
+        }
     }
     gust__group_wait_slow(group);
 }

@@ -160,6 +160,35 @@ static void owner_pops_lifo_across_growth(void)
     gust__deque_destroy(&deque);
 }
 
+/* gust__deque_try_pop_of takes the newest task only when its group reference
+ * is the one asked for, and declines, taking nothing, when the private part
+ * is empty or a thief asks for a share. */
+static void try_pop_of_takes_only_its_groups_task(void)
+{
+    gust__deque_t deque;
+    ASSERT_TRUE(gust__deque_init(&deque, 2));
+    gust__task_t task;
+    ASSERT_FALSE(gust__deque_try_pop_of(&deque, group_of(1), &task));
+    push_ok(&deque, 1, NULL);
+    push_ok(&deque, 2, NULL); /* on top; group_of(2) != group_of(1) */
+    ASSERT_UNE(group_of(1), group_of(2));
+    ASSERT_FALSE(gust__deque_try_pop_of(&deque, group_of(1), &task));
+    ASSERT_UEQ(gust__deque_size(&deque), 2);
+    ASSERT_TRUE(gust__deque_try_pop_of(&deque, group_of(2), &task));
+    ASSERT_UEQ(task_id(&task), 2);
+    /* A thief finds nothing shared and asks: the owner's fast pops decline
+     * until its next full pop or push shares. */
+    ASSERT_EQ(steal_retrying(&deque, &task), GUST__STEAL_EMPTY);
+    ASSERT_FALSE(gust__deque_try_pop_of(&deque, group_of(1), &task));
+    ASSERT_FALSE(gust__deque_try_pop(&deque, &task));
+    ASSERT_UEQ(gust__deque_size(&deque), 1);
+    bool shared;
+    ASSERT_TRUE(gust__deque_pop(&deque, &task, &shared));
+    ASSERT_UEQ(task_id(&task), 1);
+    ASSERT_FALSE(gust__deque_try_pop_of(&deque, group_of(1), &task));
+    gust__deque_destroy(&deque);
+}
+
 /* A steal finds nothing until the owner, asked by that steal, shares at its
  * next push; then thieves take the oldest tasks, in order. */
 static void thieves_steal_fifo_after_sharing(void)
@@ -452,6 +481,7 @@ int main(void)
 
     empty_deque();
     owner_pops_lifo_across_growth();
+    try_pop_of_takes_only_its_groups_task();
     thieves_steal_fifo_after_sharing();
     random_ops_match_model();
     owner_and_thieves_take_each_item_once();
