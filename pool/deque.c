@@ -49,7 +49,7 @@ bool gust__deque_init(gust__deque_t *deque, unsigned log2_capacity)
     atomic_init(&deque->split_wanted, false);
     deque->head = 0;
     deque->split = 0;
-    deque->tail_seen = 0;
+    deque->push_limit = ring->mask + 1;
     deque->owner_ring = ring;
     return true;
 }
@@ -63,6 +63,12 @@ void gust__deque_destroy(gust__deque_t *deque)
         ring = older;
     }
     deque->owner_ring = NULL;
+}
+
+/* Owner: records `tail`, read from tail_split, for the fast push's check. */
+static void set_push_limit(gust__deque_t *deque, uint32_t tail)
+{
+    deque->push_limit = tail + deque->owner_ring->mask + 1;
 }
 
 /* Owner: doubles the ring. Thieves may still read the old ring; it keeps its
@@ -118,9 +124,10 @@ bool gust__deque_push_full(gust__deque_t *deque, const gust__task_t *task, bool 
     /* Refresh the tail (it only grows), then grow if truly full. Acquire
      * pairs with the thieves' CAS, so their reads of the slots they took are
      * done before we overwrite them. */
-    deque->tail_seen = tail_of(atomic_load_explicit(&deque->tail_split, memory_order_acquire));
-    if (deque->head - deque->tail_seen > deque->owner_ring->mask && !grow(deque, deque->tail_seen))
+    uint32_t tail = tail_of(atomic_load_explicit(&deque->tail_split, memory_order_acquire));
+    if (deque->head - tail > deque->owner_ring->mask && !grow(deque, tail))
         return false;
+    set_push_limit(deque, tail);
     return gust__deque_push(deque, task, out_shared);
 }
 
@@ -133,7 +140,7 @@ bool gust__deque_reclaim(gust__deque_t *deque, gust__task_t *out)
         uint32_t tail = tail_of(old);
         uint32_t shared_len = split_of(old) - tail;
         if (shared_len == 0) {
-            deque->tail_seen = tail;
+            set_push_limit(deque, tail);
             return false;
         }
         /* With one shared task left, take it as a thief does, by advancing
@@ -147,7 +154,7 @@ bool gust__deque_reclaim(gust__deque_t *deque, gust__task_t *out)
         if (atomic_compare_exchange_weak_explicit(&deque->tail_split, &old,
                                                   pack(new_tail, new_split), memory_order_acquire,
                                                   memory_order_relaxed)) {
-            deque->tail_seen = new_tail;
+            set_push_limit(deque, new_tail);
             deque->split = new_split;
             if (last) {
                 /* head == split == tail now: the deque is empty. */

@@ -65,7 +65,7 @@ bool gust__deque_share(gust__deque_t *deque);
 static inline bool gust__deque_push(gust__deque_t *deque, const gust__task_t *task,
                                     bool *out_shared)
 {
-    if (__builtin_expect(deque->head - deque->tail_seen > deque->owner_ring->mask, 0))
+    if (__builtin_expect(deque->head == deque->push_limit, 0))
         return gust__deque_push_full(deque, task, out_shared);
     gust__slot_store(deque->owner_ring, deque->head, task->fn, task->arg, task->group);
     deque->head++;

@@ -73,8 +73,11 @@ typedef struct gust__deque_s {
 
     /* Owner-private: only the owning thread touches these. */
     _Alignas(GUST__CACHE_LINE) uint32_t head;
-    uint32_t split;     /* the owner's copy: only the owner moves split */
-    uint32_t tail_seen; /* a tail the owner read earlier: <= the real one */
+    uint32_t split; /* the owner's copy: only the owner moves split */
+    /* The head at which the ring is full as far as the owner knows: a tail
+     * it read earlier (<= the real one) plus the capacity. One compare
+     * tells the fast push it has room. */
+    uint32_t push_limit;
     gust__ring_t *owner_ring;
 } gust__deque_t;
 
@@ -163,7 +166,7 @@ inline bool gust__deque_try_push(gust__deque_t *deque, gust_task_fn fn, void *ar
      * atomic slot stores leave them alone. */
     gust__ring_t *ring = deque->owner_ring;
     uint32_t head = deque->head;
-    if (__builtin_expect(head - deque->tail_seen > ring->mask, 0) ||
+    if (__builtin_expect(head == deque->push_limit, 0) ||
         __builtin_expect(atomic_load_explicit(&deque->split_wanted, memory_order_relaxed), 0))
         return false;
     gust__slot_store(ring, head, fn, arg, group);
