@@ -67,7 +67,7 @@ bool gust__group_spawn_slow(gust_group_t *group, gust_task_fn fn, void *arg)
     atomic_fetch_add_explicit(&group->remote, GUST__GROUP_ONE, memory_order_relaxed);
     gust_pool_t *pool = group_pool(group);
     gust__group_ref_t ref = (gust__group_ref_t)group + GUST__REF_REMOTE;
-    if (self != NULL && self->front.pool == pool) {
+    if (self->front.pool == pool) {
         gust__push_local(self, fn, arg, ref);
         return true;
     }
@@ -106,8 +106,7 @@ void gust__group_wait_slow(gust_group_t *group)
 {
     gust__worker_t *self = gust__current;
     if (group->owner != (uintptr_t)self) {
-        if ((group->owner & GUST__REF_REMOTE) &&
-            (self == NULL || self->front.pool != group_pool(group))) {
+        if ((group->owner & GUST__REF_REMOTE) && self->front.pool != group_pool(group)) {
             sleep_until_done(group);
             return;
         }

@@ -54,7 +54,7 @@ bool gust_parallel_for(gust_pool_t *pool, int64_t lo, int64_t hi, int64_t grain,
     loop_t loop = {pool, fn, arg, chosen > 0 ? chosen : 1};
     range_t whole = {&loop, lo, hi};
     gust__worker_t *self = gust__current;
-    if (self != NULL && self->front.pool == pool) {
+    if (self->front.pool == pool) {
         run_range(&whole);
         return true;
     }

@@ -179,7 +179,7 @@ void gust_pool_free(gust_pool_t *pool)
 bool gust_pool_submit(gust_pool_t *pool, gust_task_fn fn, void *arg)
 {
     gust__worker_t *self = gust__current;
-    if (self != NULL && self->front.pool == pool) {
+    if (self->front.pool == pool) {
         gust__push_local(self, fn, arg, GUST__NO_GROUP);
         return true;
     }
@@ -191,7 +191,7 @@ extern inline gust_pool_t *gust_pool_current(void);
 int gust_worker_index(void)
 {
     gust__worker_t *self = gust__current;
-    return self != NULL ? (int)self->index : -1;
+    return self->front.pool != NULL ? (int)self->index : -1;
 }
 
 unsigned gust_pool_num_threads(const gust_pool_t *pool)

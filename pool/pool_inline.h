@@ -94,8 +94,11 @@ typedef struct gust__worker_front_s {
     _Atomic uint64_t spawned;
 } gust__worker_front_t;
 
-/* The worker running on this thread, or NULL. Initial-exec TLS: gust is
- * linked into the program or loaded with it, never dlopen'ed late. */
+/* The worker running on this thread. On any other thread, a sentinel whose
+ * pool is NULL and which nothing writes (pool/worker.c), so that the fast
+ * paths can read the current worker's pool without a NULL test.
+ * Initial-exec TLS: gust is linked into the program or loaded with it, never
+ * dlopen'ed late. */
 extern _Thread_local struct gust__worker_s *gust__current
     __attribute__((tls_model("initial-exec")));
 
@@ -243,18 +246,16 @@ void gust__group_wait_slow(gust_group_t *group);
 
 inline gust_pool_t *gust_pool_current(void)
 {
-    gust__worker_front_t *self = gust__current_front();
-    return self != NULL ? self->pool : NULL;
+    return gust__current_front()->pool;
 }
 
 inline void gust_group_init(gust_group_t *group, gust_pool_t *pool)
 {
     gust__worker_front_t *self = gust__current_front();
-    /* A worker's address is never odd, nor zero, so `owner` equals the
-     * current worker only on the owner, and never on a thread outside the
-     * pool (where the current worker is NULL). */
-    group->owner =
-        self != NULL && self->pool == pool ? (uintptr_t)self : (uintptr_t)pool + GUST__REF_REMOTE;
+    /* A worker's address is never odd, so `owner` equals the current worker
+     * only on the owner (outside the pool, the current worker is a sentinel
+     * with no pool). */
+    group->owner = self->pool == pool ? (uintptr_t)self : (uintptr_t)pool + GUST__REF_REMOTE;
     group->local = 0;
     atomic_init(&group->remote, 0);
 }

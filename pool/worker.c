@@ -5,7 +5,13 @@
 
 #include "pool/internal.h"
 
-_Thread_local struct gust__worker_s *gust__current __attribute__((tls_model("initial-exec")));
+/* What gust__current points to on a thread that is not a worker: no pool,
+ * and never written (every fast path first checks the pool or a group's
+ * owner, which is never the sentinel). */
+static gust__worker_t no_worker;
+
+_Thread_local struct gust__worker_s *gust__current __attribute__((tls_model("initial-exec"))) =
+    &no_worker;
 
 /* Every this many turns a busy worker looks at the injection queue and the
  * idle hook's events first, so neither starves behind a deep local deque.
@@ -19,7 +25,7 @@ enum { INJECT_BATCH = 17 };
 void gust_spawn(gust_task_fn fn, void *arg)
 {
     gust__worker_t *self = gust__current;
-    if (self == NULL) {
+    if (self->front.pool == NULL) {
         fputs("gust_spawn: called outside a pool worker; use gust_pool_submit\n", stderr);
         abort();
     }
@@ -162,7 +168,7 @@ bool gust__worker_help(gust__worker_t *self)
 bool gust_pool_help(void)
 {
     gust__worker_t *self = gust__current;
-    return self != NULL && gust__worker_help(self);
+    return self->front.pool != NULL && gust__worker_help(self);
 }
 
 /* Steals for up to spin_rounds rounds, as one of the searching workers. */
@@ -218,6 +224,6 @@ void *gust__worker_main(void *arg)
 
     if (pool->opts.on_thread_stop != NULL)
         pool->opts.on_thread_stop(pool->opts.hook_arg, self->index);
-    gust__current = NULL;
+    gust__current = &no_worker;
     return NULL;
 }
