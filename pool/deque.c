@@ -135,7 +135,10 @@ bool gust__deque_push_full(gust__deque_t *deque, const gust__task_t *task, bool 
  * newest. Returns false when thieves took them all. */
 bool gust__deque_reclaim(gust__deque_t *deque, gust__task_t *out)
 {
-    uint64_t old = atomic_load_explicit(&deque->tail_split, memory_order_relaxed);
+    /* Acquire, here and when the CAS fails: the tail read may become the
+     * push limit, so the reads of the thieves that moved it must be done
+     * before the owner rewrites their slots (as in gust__deque_push_full). */
+    uint64_t old = atomic_load_explicit(&deque->tail_split, memory_order_acquire);
     for (;;) {
         uint32_t tail = tail_of(old);
         uint32_t shared_len = split_of(old) - tail;
@@ -149,11 +152,9 @@ bool gust__deque_reclaim(gust__deque_t *deque, gust__task_t *out)
         bool last = shared_len == 1;
         uint32_t new_tail = last ? tail + 1 : tail;
         uint32_t new_split = last ? split_of(old) : tail + shared_len / 2;
-        /* Acquire: pairs with the thieves' release CAS, so the slots they
-         * read are read before we may rewrite them. */
         if (atomic_compare_exchange_weak_explicit(&deque->tail_split, &old,
                                                   pack(new_tail, new_split), memory_order_acquire,
-                                                  memory_order_relaxed)) {
+                                                  memory_order_acquire)) {
             set_push_limit(deque, new_tail);
             deque->split = new_split;
             if (last) {

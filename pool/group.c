@@ -1,14 +1,16 @@
 /* Task groups: fork-join whose fast path costs no atomic read-modify-write.
  *
- * A group counts its unfinished tasks in two parts, both in steps of two.
- * `local` is spawned minus finished by the owner (the worker that created the
- * group); only the owner touches it. `remote` is spawned minus finished by
- * every other thread, in an atomic; bit 0 is set while an owner outside the
- * pool sleeps on it. A task spawned by the owner and stolen counts +2 locally
- * and -2 remotely. The group is done when local + remote == 0 (less the
- * sleeper bit). Every spawn is counted before the spawning task itself
- * finishes, so the sum stays above zero while anything is outstanding. Which
- * count a task settles is marked in its reference (gust/pool_inline.h).
+ * A group counts its unfinished tasks in two parts, both in steps of two and
+ * modulo 2^32. `local` is spawned by the owner (the worker that created the
+ * group) minus settled from its deque; only the owner touches it. `remote` is
+ * spawned by every other thread minus finished elsewhere, in an atomic; bit 0
+ * is set while an owner outside the pool sleeps on it. A task spawned by the
+ * owner and stolen counts +2 locally and -2 remotely, so each count drifts
+ * with the steals and only the sum means anything. The group is done when
+ * local + remote == 0 (less the sleeper bit). Every spawn is counted before
+ * the spawning task itself finishes, so the sum stays above zero while
+ * anything is outstanding. Which count a task settles is marked in its
+ * reference (gust/pool_inline.h).
  *
  * In fork-join code nearly every task is spawned and run by its owner, so a
  * spawn plus its join is a deque push, a pop and two plain increments, inline
@@ -39,7 +41,8 @@ void gust__group_task_done_remote(gust_group_t *group)
      * that sees the group done. Nothing of the group is touched after this:
      * the owner may return and free it at once (a futex wake on a stale
      * address is harmless). */
-    int before = atomic_fetch_sub_explicit(&group->remote, GUST__GROUP_ONE, memory_order_release);
+    unsigned before =
+        atomic_fetch_sub_explicit(&group->remote, GUST__GROUP_ONE, memory_order_release);
     if (before == GUST__GROUP_ONE + REMOTE_SLEEPER)
         gust__futex_wake(&group->remote, 1);
 }
@@ -83,10 +86,11 @@ static void sleep_until_done(gust_group_t *group)
 {
     /* Acq_rel: announces the sleeper before reading the count, in one step
      * with the completers' decrements, so the last one sees the flag. */
-    int value = atomic_fetch_or_explicit(&group->remote, REMOTE_SLEEPER, memory_order_acq_rel) |
-                REMOTE_SLEEPER;
+    unsigned value =
+        atomic_fetch_or_explicit(&group->remote, REMOTE_SLEEPER, memory_order_acq_rel) |
+        REMOTE_SLEEPER;
     while (value != REMOTE_SLEEPER) {
-        gust__futex_wait(&group->remote, (unsigned)value, NULL);
+        gust__futex_wait(&group->remote, value, NULL);
         value = atomic_load_explicit(&group->remote, memory_order_acquire);
     }
     atomic_store_explicit(&group->remote, 0, memory_order_relaxed);

@@ -132,11 +132,15 @@ unsigned gust_pool_num_threads(const gust_pool_t *pool);
  * a thread outside the pool, it sleeps on a futex.
  *
  * The fields are private; they are here only so a group fits on a stack.
- * A group holds at most 2^30 unfinished tasks spawned by its owner. */
+ * A group holds at most 2^31 - 1 unfinished tasks. */
 typedef struct gust_group_s {
-    uintptr_t owner;   /* the owning worker; owned outside the pool: the pool's address + 1 */
-    int local;         /* 2 x (spawned minus finished by the owner); owner-only */
-    atomic_int remote; /* 2 x (spawned minus finished by other threads); bit 0: a thread sleeps */
+    uintptr_t owner; /* the owning worker; owned outside the pool: the pool's address + 1 */
+    /* Two counts whose sum, modulo 2^32, is twice the unfinished tasks. A
+     * task the owner spawned and a thief ran adds 2 to one and takes 2 from
+     * the other, so each alone drifts with the steals (wrapping is harmless). */
+    unsigned local;     /* the owner's spawns minus the tasks settled from its deque; owner-only */
+    atomic_uint remote; /* every other thread's spawns minus the tasks finished elsewhere;
+                           bit 0: a thread outside the pool sleeps on it */
 } gust_group_t;
 
 /* gust_group_init prepares `group` for tasks on `pool`. The calling thread

@@ -119,10 +119,19 @@ extern _Thread_local struct gust__worker_s *gust__current
 #define GUST__TSAN 1
 #endif
 #endif
+/* The add is written for both assembler syntaxes (-masm=intel). Its source
+ * is an immediate or a register, but always a register under clang, whose
+ * Intel syntax cannot size an immediate added to memory. */
+#if defined(__clang__)
+#define GUST__COUNT_SOURCE "r"
+#else
+#define GUST__COUNT_SOURCE "er"
+#endif
 #if defined(GUST_POOL_NO_STATS)
 #define GUST__COUNT(counter, n) ((void)0)
 #elif defined(__x86_64__) && !defined(GUST__TSAN)
-#define GUST__COUNT(counter, n) __asm__("addq %1, %0" : "+m"(counter) : "er"((uint64_t)(n)))
+#define GUST__COUNT(counter, n)                                                                    \
+    __asm__("{addq %1, %0|add %0, %1}" : "+m"(counter) : GUST__COUNT_SOURCE((uint64_t)(n)))
 #else
 #define GUST__COUNT(counter, n)                                                                    \
     atomic_store_explicit(&(counter),                                                              \
@@ -281,7 +290,7 @@ inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg)
 inline bool gust__owned_group_done(const gust_group_t *group)
 {
     return group->local +
-               atomic_load_explicit((atomic_int *)&group->remote, memory_order_acquire) ==
+               atomic_load_explicit((atomic_uint *)&group->remote, memory_order_acquire) ==
            0;
 }
 

@@ -6,8 +6,10 @@
 #include "pool/internal.h"
 
 /* What gust__current points to on a thread that is not a worker: no pool,
- * and never written (every fast path first checks the pool or a group's
- * owner, which is never the sentinel). */
+ * and never written. Every fast path first checks the pool or a group's
+ * owner, which is the sentinel only for a group initialised with a NULL pool
+ * (a misuse that crashes in the slow path, as a NULL pool does anywhere,
+ * on the sentinel's NULL ring before anything is written). */
 static gust__worker_t no_worker;
 
 _Thread_local struct gust__worker_s *gust__current __attribute__((tls_model("initial-exec"))) =

@@ -408,6 +408,33 @@ static void interleaved_groups_settle_their_own_tasks(void)
     gust_pool_free(pool);
 }
 
+/* A reused group's two counts drift apart by 2 for every task of the owner's
+ * that a thief ran, and after 2^30 such steals they pass INT_MAX. Set them
+ * there directly (private fields, standing for a long-lived group on a busy
+ * machine): the group must still work, and nothing may overflow (UBSan in
+ * the asan configuration reports signed overflow). */
+static void drifted_counts_task(void *arg)
+{
+    (void)arg;
+    atomic_long ran = 0;
+    gust_group_t group;
+    gust_group_init(&group, gust_pool_current());
+    group.local = 0x7ffffffeu;
+    atomic_store(&group.remote, 0x80000002u); /* the sum is 2^32: done */
+    gust_group_wait(&group);
+    for (int i = 0; i < 3; i++)
+        ASSERT_TRUE(gust_group_spawn(&group, count_task, &ran));
+    gust_group_wait(&group);
+    ASSERT_EQ(load_long(&ran), 3);
+}
+
+static void group_counts_may_wrap(void)
+{
+    gust_pool_t *pool = new_pool(1, NULL);
+    run_in_pool(pool, drifted_counts_task, NULL);
+    gust_pool_free(pool);
+}
+
 /* Tasks of a group spawn more tasks into the same group, from whichever
  * worker runs them: a complete binary tree in heap order, each node marking
  * itself with a plain store. */
@@ -1117,6 +1144,7 @@ int main(void)
     group_waited_from_outside();
     group_reused_after_wait();
     interleaved_groups_settle_their_own_tasks();
+    group_counts_may_wrap();
     group_tasks_spawn_into_their_group();
     parallel_for_from_outside_and_inside();
     outside_threads_submit();
