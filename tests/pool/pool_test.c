@@ -103,6 +103,15 @@ static void run_in_pool(gust_pool_t *pool, gust_task_fn fn, void *arg)
     gust_group_wait(&group);
 }
 
+/* Runs the check fn(NULL) as a task of a new one-worker pool, where nothing
+ * is stolen and a deque's order is exact. */
+static void on_one_worker(gust_task_fn fn)
+{
+    gust_pool_t *pool = new_pool(1, NULL);
+    run_in_pool(pool, fn, NULL);
+    gust_pool_free(pool);
+}
+
 /* Polls `done(arg)` every millisecond for up to 10 s; false on timeout. */
 static bool wait_until(bool (*done)(void *arg), void *arg)
 {
@@ -382,9 +391,8 @@ static void group_reused_after_wait(void)
 
 /* Two groups whose tasks interleave on one worker's deque: waiting on the
  * first pops the second's newer task, runs it and must count it as the
- * second's, then still wait for its own. On one worker nothing is stolen, so
- * the deque order is exact. */
-static void interleaved_groups_task(void *arg)
+ * second's, then still wait for its own. */
+static void interleaved_groups_settle_their_own_tasks(void *arg)
 {
     (void)arg;
     gust_pool_t *pool = gust_pool_current();
@@ -401,19 +409,12 @@ static void interleaved_groups_task(void *arg)
     ASSERT_EQ(load_long(&second_ran), 1);
 }
 
-static void interleaved_groups_settle_their_own_tasks(void)
-{
-    gust_pool_t *pool = new_pool(1, NULL);
-    run_in_pool(pool, interleaved_groups_task, NULL);
-    gust_pool_free(pool);
-}
-
 /* A reused group's two counts drift apart by 2 for every task of the owner's
  * that a thief ran, and after 2^30 such steals they pass INT_MAX. Set them
  * there directly (private fields, standing for a long-lived group on a busy
  * machine): the group must still work, and nothing may overflow (UBSan in
  * the asan configuration reports signed overflow). */
-static void drifted_counts_task(void *arg)
+static void group_counts_may_wrap(void *arg)
 {
     (void)arg;
     atomic_long ran = 0;
@@ -426,13 +427,6 @@ static void drifted_counts_task(void *arg)
         ASSERT_TRUE(gust_group_spawn(&group, count_task, &ran));
     gust_group_wait(&group);
     ASSERT_EQ(load_long(&ran), 3);
-}
-
-static void group_counts_may_wrap(void)
-{
-    gust_pool_t *pool = new_pool(1, NULL);
-    run_in_pool(pool, drifted_counts_task, NULL);
-    gust_pool_free(pool);
 }
 
 /* Tasks of a group spawn more tasks into the same group, from whichever
@@ -1143,8 +1137,8 @@ int main(void)
     fib_25();
     group_waited_from_outside();
     group_reused_after_wait();
-    interleaved_groups_settle_their_own_tasks();
-    group_counts_may_wrap();
+    on_one_worker(interleaved_groups_settle_their_own_tasks);
+    on_one_worker(group_counts_may_wrap);
     group_tasks_spawn_into_their_group();
     parallel_for_from_outside_and_inside();
     outside_threads_submit();
