@@ -1,6 +1,6 @@
 /* tools/bench/pool.c: the executor benchmark.
  *
- *     bazel run -c opt //tools/bench:pool [-- --runs=N]
+ *     bazel run -c opt //tools/bench:pool [-- --runs=N] [--parts=1,2,...]
  *
  * Measures gust's pool beside a baseline for each figure: a sequential twin,
  * oneTBB (tools/bench/pool_tbb.cc) and OpenMP (tools/bench/pool_omp.c).
@@ -10,6 +10,8 @@
  *   3. parallel_for over 10M tiny bodies (a[i] = 2 * i);
  *   4. empty-task throughput from 1 and 2 submitter threads outside the pool;
  *   5. submit-to-start latency on a parked pool (p50, p99).
+ *
+ * --parts runs only the parts listed (all by default).
  *
  * Each figure is the median of several runs (--runs, default 5; a row whose
  * runs add up to more than 6 s stops once it has 3) after one untimed
@@ -919,8 +921,37 @@ static void print_summary(void)
     printf("\n");
 }
 
+/* The parts, by number. */
+static void (*const parts[])(void) = {
+    NULL, bench_fib, bench_spawn_join, bench_fill, bench_throughput, bench_latency,
+};
+enum { NUM_PARTS = sizeof(parts) / sizeof(parts[0]) - 1 };
+
+/* Marks the parts a --parts list names ("2" or "1,3,5"); false if it names
+ * anything else. */
+static bool parse_parts(const char *list, bool wanted[NUM_PARTS + 1])
+{
+    for (int part = 1; part <= NUM_PARTS; part++) {
+        wanted[part] = false;
+    }
+    for (const char *c = list; *c != '\0'; c++) {
+        if (*c == ',') {
+            continue;
+        }
+        if (*c < '1' || *c > '0' + NUM_PARTS || (c[1] != ',' && c[1] != '\0')) {
+            return false;
+        }
+        wanted[*c - '0'] = true;
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
+    bool wanted[NUM_PARTS + 1] = {false};
+    for (int part = 1; part <= NUM_PARTS; part++) {
+        wanted[part] = true;
+    }
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--runs=", 7) == 0) {
             num_runs = atoi(argv[i] + 7);
@@ -928,18 +959,24 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bench: --runs takes 1 to %d\n", MAX_RUNS);
                 return 2;
             }
+        } else if (strncmp(argv[i], "--parts=", 8) == 0) {
+            if (!parse_parts(argv[i] + 8, wanted)) {
+                fprintf(stderr, "bench: --parts takes part numbers 1 to %d, such as 2 or 1,3\n",
+                        NUM_PARTS);
+                return 2;
+            }
         } else {
-            fprintf(stderr, "usage: %s [--runs=N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--runs=N] [--parts=1,2,...]\n", argv[0]);
             return 2;
         }
     }
     uint64_t t0 = now_ns();
     print_machine();
-    bench_fib();
-    bench_spawn_join();
-    bench_fill();
-    bench_throughput();
-    bench_latency();
+    for (int part = 1; part <= NUM_PARTS; part++) {
+        if (wanted[part]) {
+            parts[part]();
+        }
+    }
     print_summary();
     printf("total %.1f s\n", (double)(now_ns() - t0) / 1e9);
     return 0;
