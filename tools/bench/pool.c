@@ -27,6 +27,7 @@
 #include "gust/pool.h"
 #include "tools/bench/pool_omp.h"
 #include "tools/bench/pool_tbb.h"
+#include "tools/bench/spawn_join_loop.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -442,12 +443,6 @@ static void bench_fib(void)
 
 /* ---- 2. spawn + join of an empty task, 1 thread ---------------------- */
 
-__attribute__((noinline)) static void empty_task(void *arg)
-{
-    (void)arg;
-    __asm__ volatile("" ::: "memory");
-}
-
 typedef struct spawn_join_ctx_s {
     gust_pool_t *pool;
     peer_tbb_t *tbb;
@@ -459,14 +454,8 @@ typedef struct spawn_join_ctx_s {
 static void spawn_join_loop(void *p)
 {
     spawn_join_ctx_t *c = p;
-    gust_pool_t *pool = gust_pool_current();
     uint64_t t0 = now_ns();
-    for (long i = 0; i < SPAWN_JOIN_ITERS; i++) {
-        gust_group_t g;
-        gust_group_init(&g, pool);
-        gust_group_spawn(&g, empty_task, NULL);
-        gust_group_wait(&g);
-    }
+    spawn_join_repeat(gust_pool_current(), SPAWN_JOIN_ITERS);
     c->elapsed = now_ns() - t0;
 }
 
@@ -928,7 +917,7 @@ static void (*const parts[])(void) = {
 enum { NUM_PARTS = sizeof(parts) / sizeof(parts[0]) - 1 };
 
 /* Marks the parts a --parts list names ("2" or "1,3,5"); false if it names
- * anything else. */
+ * anything else, or nothing. */
 static bool parse_parts(const char *list, bool wanted[NUM_PARTS + 1])
 {
     for (int part = 1; part <= NUM_PARTS; part++) {
@@ -943,7 +932,12 @@ static bool parse_parts(const char *list, bool wanted[NUM_PARTS + 1])
         }
         wanted[*c - '0'] = true;
     }
-    return true;
+    for (int part = 1; part <= NUM_PARTS; part++) {
+        if (wanted[part]) {
+            return true;
+        }
+    }
+    return false;
 }
 
 int main(int argc, char **argv)

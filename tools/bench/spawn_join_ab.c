@@ -12,6 +12,7 @@
 #ifdef GUST_AB_SIDE
 
 #include "gust/pool.h"
+#include "tools/bench/spawn_join_loop.h"
 
 static uint64_t now_ns(void)
 {
@@ -20,29 +21,17 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-__attribute__((noinline)) static void empty_task(void *arg)
-{
-    (void)arg;
-    __asm__ volatile("" ::: "memory");
-}
-
 typedef struct block_s {
     long iterations;
     double ns_each;
 } block_t;
 
-/* The loop of tools/bench:pool's part 2, on the worker. */
+/* Times a block of tools/bench:pool's part 2 loop, on the worker. */
 static void time_block(void *arg)
 {
     block_t *block = arg;
-    gust_pool_t *pool = gust_pool_current();
     uint64_t start = now_ns();
-    for (long i = 0; i < block->iterations; i++) {
-        gust_group_t group;
-        gust_group_init(&group, pool);
-        gust_group_spawn(&group, empty_task, NULL);
-        gust_group_wait(&group);
-    }
+    spawn_join_repeat(gust_pool_current(), block->iterations);
     block->ns_each = (double)(now_ns() - start) / (double)block->iterations;
 }
 
