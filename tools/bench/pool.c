@@ -955,8 +955,8 @@ int main(int argc, char **argv)
             }
         } else if (strncmp(argv[i], "--parts=", 8) == 0) {
             if (!parse_parts(argv[i] + 8, wanted)) {
-                fprintf(stderr, "bench: --parts takes part numbers 1 to %d, such as 2 or 1,3\n",
-                        NUM_PARTS);
+                fprintf(stderr, "bench: %s: --parts takes part numbers 1 to %d, such as 2 or 1,3\n",
+                        argv[i], NUM_PARTS);
                 return 2;
             }
         } else {
