@@ -955,7 +955,7 @@ int main(int argc, char **argv)
             }
         } else if (strncmp(argv[i], "--parts=", 8) == 0) {
             if (!parse_parts(argv[i] + 8, wanted)) {
-                fprintf(stderr, "bench: %s: --parts takes part numbers 1 to %d, such as 2 or 1,3\n",
+                fprintf(stderr, "bench: %s: the parts are numbered 1 to %d (such as 2 or 1,3)\n",
                         argv[i], NUM_PARTS);
                 return 2;
             }
