@@ -5,9 +5,9 @@
 #include <stdlib.h>
 
 /* The external definitions of the inline fast paths in gust/pool_inline.h. */
-extern inline void gust__slot_store(gust__ring_t *ring, uint32_t index, gust_task_fn fn, void *arg,
+extern inline void gust__slot_store(gust__slot_t *slot, gust_task_fn fn, void *arg,
                                     gust__group_ref_t group);
-extern inline void gust__slot_load(const gust__ring_t *ring, uint32_t index, gust__task_t *out);
+extern inline void gust__slot_load(const gust__slot_t *slot, gust__task_t *out);
 extern inline bool gust__deque_try_push(gust__deque_t *deque, gust_task_fn fn, void *arg,
                                         gust__group_ref_t group);
 extern inline bool gust__deque_can_pop(const gust__deque_t *deque);
@@ -39,19 +39,66 @@ static gust__ring_t *ring_new(uint32_t capacity)
     return ring;
 }
 
-bool gust__deque_init(gust__deque_t *deque, unsigned log2_capacity)
+static gust__slot_t *slot_at(const gust__ring_t *ring, uint32_t index)
+{
+    return (gust__slot_t *)&ring->slots[index & ring->mask];
+}
+
+/* Owner: the index of `top`. */
+static uint32_t head_of(const gust__deque_t *deque)
+{
+    return deque->lap_base + (uint32_t)(deque->top - deque->owner_ring->slots);
+}
+
+/* Owner: resets the fast paths' ends after top's lap, split, push_limit or
+ * the ring changed. */
+static void set_ends(gust__deque_t *deque)
+{
+    gust__slot_t *slots = deque->owner_ring->slots;
+    uint32_t capacity = deque->owner_ring->mask + 1;
+    uint32_t offset = (uint32_t)(deque->top - slots);
+    /* lap_base <= head <= push_limit, less than 2 * capacity apart: no wrap. */
+    uint32_t room_to = deque->push_limit - deque->lap_base;
+    deque->push_end = slots + (room_to < capacity ? room_to : capacity);
+    uint32_t private_len = head_of(deque) - deque->split;
+    deque->pop_end = deque->top - (private_len < offset ? private_len : offset);
+}
+
+/* Owner: moves top to the slot of index `head` on the lap where its offset
+ * is below the capacity, and resets the ends. */
+static void set_head(gust__deque_t *deque, uint32_t head)
+{
+    uint32_t offset = head & deque->owner_ring->mask;
+    deque->top = deque->owner_ring->slots + offset;
+    deque->lap_base = head - offset;
+    set_ends(deque);
+}
+
+/* Owner: records `tail`, read from tail_split, as the push limit. The
+ * caller then resets the ends. */
+static void set_push_limit(gust__deque_t *deque, uint32_t tail)
+{
+    deque->push_limit = tail + deque->owner_ring->mask + 1;
+}
+
+bool gust__deque_init_at(gust__deque_t *deque, unsigned log2_capacity, uint32_t first_index)
 {
     gust__ring_t *ring = ring_new(UINT32_C(1) << log2_capacity);
     if (ring == NULL)
         return false;
-    atomic_init(&deque->tail_split, pack(0, 0));
+    atomic_init(&deque->tail_split, pack(first_index, first_index));
     atomic_init(&deque->ring, ring);
     atomic_init(&deque->split_wanted, false);
-    deque->head = 0;
-    deque->split = 0;
-    deque->push_limit = ring->mask + 1;
     deque->owner_ring = ring;
+    deque->split = first_index;
+    set_push_limit(deque, first_index);
+    set_head(deque, first_index);
     return true;
+}
+
+bool gust__deque_init(gust__deque_t *deque, unsigned log2_capacity)
+{
+    return gust__deque_init_at(deque, log2_capacity, 0);
 }
 
 void gust__deque_destroy(gust__deque_t *deque)
@@ -65,16 +112,10 @@ void gust__deque_destroy(gust__deque_t *deque)
     deque->owner_ring = NULL;
 }
 
-/* Owner: records `tail`, read from tail_split, for the fast push's check. */
-static void set_push_limit(gust__deque_t *deque, uint32_t tail)
-{
-    deque->push_limit = tail + deque->owner_ring->mask + 1;
-}
-
 /* Owner: doubles the ring. Thieves may still read the old ring; it keeps its
  * contents and is freed only with the deque, so such reads stay valid (and
  * their CAS decides whether they count). */
-static bool grow(gust__deque_t *deque, uint32_t tail)
+static bool grow(gust__deque_t *deque, uint32_t tail, uint32_t head)
 {
     gust__ring_t *old = deque->owner_ring;
     uint64_t capacity = (uint64_t)old->mask + 1;
@@ -85,10 +126,10 @@ static bool grow(gust__deque_t *deque, uint32_t tail)
     gust__ring_t *ring = ring_new((uint32_t)capacity * 2);
     if (ring == NULL)
         return false;
-    for (uint32_t i = tail; i != deque->head; i++) {
+    for (uint32_t i = tail; i != head; i++) {
         gust__task_t task;
-        gust__slot_load(old, i, &task);
-        gust__slot_store(ring, i, task.fn, task.arg, task.group);
+        gust__slot_load(slot_at(old, i), &task);
+        gust__slot_store(slot_at(ring, i), task.fn, task.arg, task.group);
     }
     ring->older = old;
     deque->owner_ring = ring;
@@ -103,7 +144,7 @@ bool gust__deque_share(gust__deque_t *deque)
     /* Clear the request first: a thief that asks again after this will see
      * the shared tasks or be served at the next push or pop. */
     atomic_store_explicit(&deque->split_wanted, false, memory_order_relaxed);
-    uint32_t private_len = deque->head - deque->split;
+    uint32_t private_len = head_of(deque) - deque->split;
     if (private_len == 0)
         return false;
     uint32_t new_split = deque->split + (private_len + 1) / 2;
@@ -115,35 +156,42 @@ bool gust__deque_share(gust__deque_t *deque)
                                                   memory_order_release, memory_order_relaxed)) {
     }
     deque->split = new_split;
+    set_ends(deque);
     return true;
 }
 
-/* Owner: push found the ring looking full. */
-bool gust__deque_push_full(gust__deque_t *deque, const gust__task_t *task, bool *out_shared)
+/* Owner: push found top at push_end. */
+bool gust__deque_push_slow(gust__deque_t *deque, const gust__task_t *task, bool *out_shared)
 {
-    /* Refresh the tail (it only grows), then grow if truly full. Acquire
-     * pairs with the thieves' CAS, so their reads of the slots they took are
-     * done before we overwrite them. */
-    uint32_t tail = tail_of(atomic_load_explicit(&deque->tail_split, memory_order_acquire));
-    if (deque->head - tail > deque->owner_ring->mask && !grow(deque, tail))
-        return false;
-    set_push_limit(deque, tail);
+    uint32_t head = head_of(deque);
+    if (head == deque->push_limit) {
+        /* Refresh the tail (it only grows), then grow if truly full. Acquire
+         * pairs with the thieves' CAS, so their reads of the slots they took
+         * are done before we overwrite them. */
+        uint32_t tail = tail_of(atomic_load_explicit(&deque->tail_split, memory_order_acquire));
+        if (head - tail > deque->owner_ring->mask && !grow(deque, tail, head))
+            return false;
+        set_push_limit(deque, tail);
+    }
+    /* Otherwise top is at the ring's end: the push goes on at its start. */
+    set_head(deque, head);
     return gust__deque_push(deque, task, out_shared);
 }
 
 /* Owner, with the private part empty: takes back shared tasks and pops the
  * newest. Returns false when thieves took them all. */
-bool gust__deque_reclaim(gust__deque_t *deque, gust__task_t *out)
+static bool reclaim(gust__deque_t *deque, gust__task_t *out)
 {
     /* Acquire, here and when the CAS fails: the tail read may become the
      * push limit, so the reads of the thieves that moved it must be done
-     * before the owner rewrites their slots (as in gust__deque_push_full). */
+     * before the owner rewrites their slots (as in gust__deque_push_slow). */
     uint64_t old = atomic_load_explicit(&deque->tail_split, memory_order_acquire);
     for (;;) {
         uint32_t tail = tail_of(old);
         uint32_t shared_len = split_of(old) - tail;
         if (shared_len == 0) {
             set_push_limit(deque, tail);
+            set_ends(deque);
             return false;
         }
         /* With one shared task left, take it as a thief does, by advancing
@@ -159,14 +207,31 @@ bool gust__deque_reclaim(gust__deque_t *deque, gust__task_t *out)
             deque->split = new_split;
             if (last) {
                 /* head == split == tail now: the deque is empty. */
-                gust__slot_load(deque->owner_ring, tail, out);
+                gust__slot_load(slot_at(deque->owner_ring, tail), out);
+                set_ends(deque);
             } else {
-                deque->head--;
-                gust__slot_load(deque->owner_ring, deque->head, out);
+                uint32_t head = head_of(deque) - 1;
+                gust__slot_load(slot_at(deque->owner_ring, head), out);
+                set_head(deque, head);
             }
             return true;
         }
     }
+}
+
+/* Owner: pop found top at pop_end: either the private part is empty, or top
+ * is at the ring's start with private tasks at the end of the ring. */
+bool gust__deque_pop_slow(gust__deque_t *deque, gust__task_t *out, bool *out_shared)
+{
+    *out_shared = false;
+    if (head_of(deque) == deque->split)
+        return reclaim(deque, out);
+    /* Go on from the same place on the lap below: the ring's end. */
+    uint32_t capacity = deque->owner_ring->mask + 1;
+    deque->top += capacity;
+    deque->lap_base -= capacity;
+    set_ends(deque);
+    return gust__deque_pop(deque, out, out_shared);
 }
 
 gust__steal_result_t gust__deque_steal(gust__deque_t *deque, gust__task_t *out)
@@ -182,7 +247,7 @@ gust__steal_result_t gust__deque_steal(gust__deque_t *deque, gust__task_t *out)
         return GUST__STEAL_EMPTY;
     }
     gust__ring_t *ring = atomic_load_explicit(&deque->ring, memory_order_acquire);
-    gust__slot_load(ring, tail, out);
+    gust__slot_load(slot_at(ring, tail), out);
     /* Acq_rel: acquire as above; release orders our slot read before the
      * owner's acquire of the new tail, after which it may rewrite the slot. */
     if (atomic_compare_exchange_strong_explicit(&deque->tail_split, &old,
@@ -203,5 +268,5 @@ uint32_t gust__deque_size(const gust__deque_t *deque)
 {
     uint64_t tail_split =
         atomic_load_explicit((_Atomic uint64_t *)&deque->tail_split, memory_order_acquire);
-    return deque->head - tail_of(tail_split);
+    return head_of(deque) - tail_of(tail_split);
 }

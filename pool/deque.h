@@ -50,12 +50,16 @@ typedef enum {
  * tasks before it first grows. Returns false (ENOMEM) on allocation failure. */
 bool gust__deque_init(gust__deque_t *deque, unsigned log2_capacity);
 
+/* As gust__deque_init, with the indexes starting at `first_index` instead
+ * of 0: tests start near 2^32 to cross the indexes' wrap. */
+bool gust__deque_init_at(gust__deque_t *deque, unsigned log2_capacity, uint32_t first_index);
+
 /* gust__deque_destroy frees the deque's rings; tasks still in it are lost. */
 void gust__deque_destroy(gust__deque_t *deque);
 
 /* Out-of-line halves of push and pop, below. */
-bool gust__deque_push_full(gust__deque_t *deque, const gust__task_t *task, bool *out_shared);
-bool gust__deque_reclaim(gust__deque_t *deque, gust__task_t *out);
+bool gust__deque_push_slow(gust__deque_t *deque, const gust__task_t *task, bool *out_shared);
+bool gust__deque_pop_slow(gust__deque_t *deque, gust__task_t *out, bool *out_shared);
 bool gust__deque_share(gust__deque_t *deque);
 
 /* Owner only. gust__deque_push appends a task at the head. Returns false if
@@ -65,10 +69,10 @@ bool gust__deque_share(gust__deque_t *deque);
 static inline bool gust__deque_push(gust__deque_t *deque, const gust__task_t *task,
                                     bool *out_shared)
 {
-    if (__builtin_expect(deque->head == deque->push_limit, 0))
-        return gust__deque_push_full(deque, task, out_shared);
-    gust__slot_store(deque->owner_ring, deque->head, task->fn, task->arg, task->group);
-    deque->head++;
+    if (__builtin_expect(deque->top == deque->push_end, 0))
+        return gust__deque_push_slow(deque, task, out_shared);
+    gust__slot_store(deque->top, task->fn, task->arg, task->group);
+    deque->top++;
     *out_shared = atomic_load_explicit(&deque->split_wanted, memory_order_relaxed) &&
                   gust__deque_share(deque);
     return true;
@@ -78,11 +82,10 @@ static inline bool gust__deque_push(gust__deque_t *deque, const gust__task_t *ta
  * deque is empty. Sets *out_shared as push does. */
 static inline bool gust__deque_pop(gust__deque_t *deque, gust__task_t *out, bool *out_shared)
 {
-    *out_shared = false;
-    if (__builtin_expect(deque->head == deque->split, 0))
-        return gust__deque_reclaim(deque, out);
-    deque->head--;
-    gust__slot_load(deque->owner_ring, deque->head, out);
+    if (__builtin_expect(deque->top == deque->pop_end, 0))
+        return gust__deque_pop_slow(deque, out, out_shared);
+    deque->top--;
+    gust__slot_load(deque->top, out);
     *out_shared = atomic_load_explicit(&deque->split_wanted, memory_order_relaxed) &&
                   gust__deque_share(deque);
     return true;

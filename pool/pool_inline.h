@@ -71,17 +71,25 @@ typedef struct gust__deque_s {
     _Atomic(gust__ring_t *) ring;
     atomic_bool split_wanted; /* a thief found nothing shared */
 
-    /* Owner-private: only the owning thread touches these. */
-    _Alignas(GUST__CACHE_LINE) uint32_t head;
+    /* Owner-private: only the owning thread touches these. The owner's end
+     * is a slot pointer, not an index, so the fast push and pop do no index
+     * arithmetic: `top` is the slot of `head`, where the next push goes,
+     * on the lap of the ring that starts at index `lap_base` (head =
+     * lap_base + (top - slots)). The fast push may move top up to push_end
+     * and the fast pop down to pop_end; the slow paths (pool/deque.c) move
+     * to the next lap, grow, share and reclaim, and then reset both ends. */
+    _Alignas(GUST__CACHE_LINE) gust__slot_t *top;
+    gust__slot_t *push_end; /* the ring's end or the slot of push_limit, whichever is lower */
+    gust__slot_t *pop_end;  /* the ring's start or the slot of split, whichever is higher */
+    uint32_t lap_base;
     uint32_t split; /* the owner's copy: only the owner moves split */
     /* The head at which the ring is full as far as the owner knows: a tail
-     * it read earlier (<= the real one) plus the capacity. One compare
-     * tells the fast push it has room. */
+     * it read earlier (<= the real one) plus the capacity. */
     uint32_t push_limit;
     gust__ring_t *owner_ring;
 } gust__deque_t;
 
-_Static_assert(offsetof(gust__deque_t, head) % GUST__CACHE_LINE == 0,
+_Static_assert(offsetof(gust__deque_t, top) % GUST__CACHE_LINE == 0,
                "owner-private deque state must not share a line with thief-visible state");
 
 /* The part of a worker that the fast paths touch; every worker begins with
@@ -146,10 +154,9 @@ inline gust__worker_front_t *gust__current_front(void)
     return (gust__worker_front_t *)(void *)gust__current;
 }
 
-inline void gust__slot_store(gust__ring_t *ring, uint32_t index, gust_task_fn fn, void *arg,
+inline void gust__slot_store(gust__slot_t *slot, gust_task_fn fn, void *arg,
                              gust__group_ref_t group)
 {
-    gust__slot_t *slot = &ring->slots[index & ring->mask];
     /* Relaxed: the owner publishes slots to thieves through the release CAS
      * that moves split past them (gust__deque_share), never through these
      * stores. */
@@ -158,40 +165,39 @@ inline void gust__slot_store(gust__ring_t *ring, uint32_t index, gust_task_fn fn
     atomic_store_explicit(&slot->group, group, memory_order_relaxed);
 }
 
-inline void gust__slot_load(const gust__ring_t *ring, uint32_t index, gust__task_t *out)
+inline void gust__slot_load(const gust__slot_t *slot, gust__task_t *out)
 {
-    gust__slot_t *slot = (gust__slot_t *)&ring->slots[index & ring->mask];
     /* Relaxed: a thief's read is validated by its CAS afterwards; the owner
      * reads only slots it wrote itself. */
-    out->fn = atomic_load_explicit(&slot->fn, memory_order_relaxed);
-    out->arg = atomic_load_explicit(&slot->arg, memory_order_relaxed);
-    out->group = atomic_load_explicit(&slot->group, memory_order_relaxed);
+    gust__slot_t *s = (gust__slot_t *)slot;
+    out->fn = atomic_load_explicit(&s->fn, memory_order_relaxed);
+    out->arg = atomic_load_explicit(&s->arg, memory_order_relaxed);
+    out->group = atomic_load_explicit(&s->group, memory_order_relaxed);
 }
 
 /* Owner only. The fast paths of push and pop: they do the common case (room
- * in the ring, no thief asking for work) and return false, having done
- * nothing, in every other; then the caller falls back to gust__deque_push or
- * gust__deque_pop (pool/deque.h). */
+ * before push_end, a private task above pop_end, no thief asking for work)
+ * and return false, having done nothing, in every other; then the caller
+ * falls back to gust__deque_push or gust__deque_pop (pool/deque.h). */
 inline bool gust__deque_try_push(gust__deque_t *deque, gust_task_fn fn, void *arg,
                                  gust__group_ref_t group)
 {
-    /* Each field read once into a local: the compiler cannot tell that the
-     * atomic slot stores leave them alone. */
-    gust__ring_t *ring = deque->owner_ring;
-    uint32_t head = deque->head;
-    if (__builtin_expect(head == deque->push_limit, 0) ||
+    /* Read once into a local: the compiler cannot tell that the atomic slot
+     * stores leave `top` alone. */
+    gust__slot_t *top = deque->top;
+    if (__builtin_expect(top == deque->push_end, 0) ||
         __builtin_expect(atomic_load_explicit(&deque->split_wanted, memory_order_relaxed), 0))
         return false;
-    gust__slot_store(ring, head, fn, arg, group);
-    deque->head = head + 1;
+    gust__slot_store(top, fn, arg, group);
+    deque->top = top + 1;
     return true;
 }
 
-/* Whether the owner may pop: its private part holds a task, and no thief
- * asks for a share (which gust__deque_pop would give). */
+/* Whether the owner may pop: a private task lies above pop_end, and no
+ * thief asks for a share (which gust__deque_pop would give). */
 inline bool gust__deque_can_pop(const gust__deque_t *deque)
 {
-    return __builtin_expect(deque->head != deque->split, 1) &&
+    return __builtin_expect(deque->top != deque->pop_end, 1) &&
            __builtin_expect(!atomic_load_explicit(&deque->split_wanted, memory_order_relaxed), 1);
 }
 
@@ -199,8 +205,8 @@ inline bool gust__deque_try_pop(gust__deque_t *deque, gust__task_t *out)
 {
     if (!gust__deque_can_pop(deque))
         return false;
-    deque->head--;
-    gust__slot_load(deque->owner_ring, deque->head, out);
+    deque->top--;
+    gust__slot_load(deque->top, out);
     return true;
 }
 
@@ -209,11 +215,10 @@ inline bool gust__deque_try_pop_of(gust__deque_t *deque, gust__group_ref_t group
 {
     if (!gust__deque_can_pop(deque))
         return false;
-    uint32_t index = deque->head - 1;
-    const gust__slot_t *slot = &deque->owner_ring->slots[index & deque->owner_ring->mask];
+    gust__slot_t *slot = deque->top - 1;
     if (atomic_load_explicit(&slot->group, memory_order_relaxed) != group)
         return false;
-    deque->head = index;
+    deque->top = slot;
     out->fn = atomic_load_explicit(&slot->fn, memory_order_relaxed);
     out->arg = atomic_load_explicit(&slot->arg, memory_order_relaxed);
     out->group = group;

@@ -4,7 +4,9 @@
  * operation: the owner's pop takes the newest item, a steal takes the oldest
  * shared one, and gust__deque_size counts them all. Then one owner and three
  * thieves pass millions of items through a deque that starts with room for
- * four, and every item must be taken exactly once.
+ * four, and every item must be taken exactly once. The owner mixes the
+ * inline fast paths (gust/pool_inline.h) with the full push and pop, and
+ * each check runs a second time with the 32-bit indexes crossing 2^32.
  *
  * The seed comes from GUST_TEST_SEED when set and is printed, so a failing
  * run can be repeated. */
@@ -110,6 +112,26 @@ static void push_ok(gust__deque_t *deque, uint32_t id, bool *out_shared)
     ASSERT_TRUE(gust__deque_push(deque, &task, &shared));
     if (out_shared)
         *out_shared = shared;
+}
+
+/* Pushes as a worker does: the inline fast path when `inline_first` and it
+ * has room, else the full push. */
+static void push_either(gust__deque_t *deque, uint32_t id, bool inline_first, bool *out_shared)
+{
+    gust__task_t task = make_task(id);
+    *out_shared = false;
+    if (!inline_first || !gust__deque_try_push(deque, task.fn, task.arg, task.group))
+        push_ok(deque, id, out_shared);
+}
+
+/* Pops as a worker does: the inline fast path first when `inline_first`. */
+static bool pop_either(gust__deque_t *deque, bool inline_first, gust__task_t *out,
+                       bool *out_shared)
+{
+    *out_shared = false;
+    if (inline_first && gust__deque_try_pop(deque, out))
+        return true;
+    return gust__deque_pop(deque, out, out_shared);
 }
 
 /* ---- single-threaded ---- */
@@ -243,7 +265,9 @@ static void thieves_steal_fifo_after_sharing(void)
  * push order, model[lo..hi). Pops take model[hi - 1], steals model[lo]. In
  * growing phases bursts of pushes make the ring grow while parts of it are
  * shared; in draining phases the deque empties now and then. */
-static void random_ops_match_model(void)
+/* Random pushes, pops and steals against the model, with the deque's
+ * indexes starting at `first_index`. */
+static void random_ops_match_model(uint32_t first_index)
 {
     enum { OPS = 200000, BURST = 300, PHASE = 5000, MAX_LIVE = 2000 };
     /* Pushes happen only while fewer than MAX_LIVE items are live, and each op
@@ -255,11 +279,12 @@ static void random_ops_match_model(void)
     uint64_t taken_by_steal = 0, taken_by_pop = 0, shares = 0, max_size = 0, empty_pops = 0;
 
     gust__deque_t deque;
-    ASSERT_TRUE(gust__deque_init(&deque, 2));
+    ASSERT_TRUE(gust__deque_init_at(&deque, 2, first_index));
     gust__task_t task;
     bool shared;
     for (int op = 0; op < OPS; op++) {
         uint64_t r = rng_next(&seed);
+        bool inline_first = (r >> 40) & 1;
         switch (r % 8) {
         case 0: /* a burst of pushes, or one */
         case 1: {
@@ -268,8 +293,7 @@ static void random_ops_match_model(void)
             if (hi - lo >= MAX_LIVE)
                 burst = 0;
             for (unsigned i = 0; i < burst; i++) {
-                shared = false;
-                push_ok(&deque, next_id, &shared);
+                push_either(&deque, next_id, inline_first, &shared);
                 shares += shared;
                 model[hi++] = next_id++;
             }
@@ -278,12 +302,11 @@ static void random_ops_match_model(void)
         case 2:
         case 3:
         case 4:
-            shared = false;
             if (lo == hi) {
-                ASSERT_FALSE(gust__deque_pop(&deque, &task, &shared));
+                ASSERT_FALSE(pop_either(&deque, inline_first, &task, &shared));
                 empty_pops++;
             } else {
-                ASSERT_TRUE(gust__deque_pop(&deque, &task, &shared));
+                ASSERT_TRUE(pop_either(&deque, inline_first, &task, &shared));
                 ASSERT_UEQ(task_id(&task), model[--hi]);
                 taken_by_pop++;
             }
@@ -390,14 +413,14 @@ static void *thief_main(void *arg)
  * favour pushes (the ring grows while thieves steal from it) and phases that
  * favour pops (the deque hovers near empty, where the owner and thieves race
  * for the last shared tasks). */
-static void owner_and_thieves_take_each_item_once(void)
+static void owner_and_thieves_take_each_item_once(uint32_t first_index)
 {
     stress_t s = {.num_items = STRESS_ITEMS};
     s.times_taken = calloc(s.num_items, sizeof(*s.times_taken));
     s.payload = calloc(s.num_items, sizeof(*s.payload));
     ASSERT_NOT_NULL(s.times_taken);
     ASSERT_NOT_NULL(s.payload);
-    ASSERT_TRUE(gust__deque_init(&s.deque, 2));
+    ASSERT_TRUE(gust__deque_init_at(&s.deque, 2, first_index));
 
     thief_t thieves[NUM_THIEVES];
     for (int i = 0; i < NUM_THIEVES; i++) {
@@ -418,12 +441,13 @@ static void owner_and_thieves_take_each_item_once(void)
         uint64_t r = rng_next(&seed);
         bool do_push = push_phase ? (r % 4 != 0) : (r % 5 < 2);
         unsigned burst = 1 + (unsigned)((r >> 8) % 16);
+        bool inline_first = (r >> 40) & 1;
         for (unsigned i = 0; i < burst; i++, ops++) {
             bool shared = false;
             if (do_push && pushed < s.num_items) {
                 s.payload[pushed] = pushed ^ 0x5A5A5A5Au;
-                push_ok(&s.deque, pushed++, &shared);
-            } else if (gust__deque_pop(&s.deque, &task, &shared)) {
+                push_either(&s.deque, pushed++, inline_first, &shared);
+            } else if (pop_either(&s.deque, inline_first, &task, &shared)) {
                 take(&s, &task);
                 popped++;
             } else {
@@ -461,8 +485,9 @@ static void owner_and_thieves_take_each_item_once(void)
             fprintf(stderr, "item %u was taken %u times\n", id, times);
         ASSERT_UEQ(times, 1);
     }
-    /* Both ends did real work, and the ring grew under contention. */
-    ASSERT_UGT(stolen, 0);
+    /* Both ends did real work, and the ring grew under contention. The
+     * tail moved by at least the steals: past 2^32 in main's second run. */
+    ASSERT_UGT(stolen, 100);
     ASSERT_UGT(popped, 0);
     ASSERT_UGT(max_size, 4);
     gust__deque_destroy(&s.deque);
@@ -483,7 +508,10 @@ int main(void)
     owner_pops_lifo_across_growth();
     try_pop_of_takes_only_its_groups_task();
     thieves_steal_fifo_after_sharing();
-    random_ops_match_model();
-    owner_and_thieves_take_each_item_once();
+    random_ops_match_model(0);
+    /* Again across the 32-bit indexes' wrap: each run steals over 1000. */
+    random_ops_match_model(UINT32_MAX - 500);
+    owner_and_thieves_take_each_item_once(0);
+    owner_and_thieves_take_each_item_once(UINT32_MAX - 100);
     return 0;
 }
