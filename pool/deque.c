@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* The external definitions of the inline fast paths in gust/pool_inline.h. */
 extern inline void gust__slot_store(gust__slot_t *slot, gust_task_fn fn, void *arg,
@@ -30,13 +32,69 @@ static inline uint32_t split_of(uint64_t tail_split)
     return (uint32_t)(tail_split >> 32);
 }
 
+/* A ring's slots are mapped twice, back to back, where their size is a
+ * whole number of pages (capacity 512 and up): then the owner's top runs on
+ * from the ring's end into the mirror, and back, with no slow path there.
+ * On a plain ring the fast push stops at the ring's end and the fast pop at
+ * its start, and a spawn and join that straddle that point would take the
+ * slow paths every time. Not under ThreadSanitizer, which would take the
+ * two addresses of a slot for two memory locations. */
+#if defined(GUST__TSAN)
+enum { MIRROR_RINGS = 0 };
+#else
+enum { MIRROR_RINGS = 1 };
+#endif
+
+/* Maps `bytes` of zeroed memory twice, back to back; NULL on failure. */
+static gust__slot_t *map_twice(size_t bytes)
+{
+    int fd = memfd_create("gust-deque", MFD_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char *base = MAP_FAILED;
+    if (ftruncate(fd, (off_t)bytes) == 0)
+        base = mmap(NULL, 2 * bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    bool mapped = base != MAP_FAILED &&
+                  mmap(base, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == base &&
+                  mmap(base + bytes, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) ==
+                      base + bytes;
+    close(fd);
+    if (!mapped) {
+        if (base != MAP_FAILED)
+            munmap(base, 2 * bytes);
+        return NULL;
+    }
+    return (gust__slot_t *)(void *)base;
+}
+
 static gust__ring_t *ring_new(uint32_t capacity)
 {
-    gust__ring_t *ring = calloc(1, sizeof(*ring) + (size_t)capacity * sizeof(gust__slot_t));
+    gust__ring_t *ring = calloc(1, sizeof(*ring));
     if (ring == NULL)
         return NULL;
     ring->mask = capacity - 1;
+    size_t bytes = (size_t)capacity * sizeof(gust__slot_t);
+    if (MIRROR_RINGS && bytes % (size_t)sysconf(_SC_PAGESIZE) == 0) {
+        ring->slots = map_twice(bytes);
+        ring->mirrored = ring->slots != NULL;
+    }
+    /* Where mapping fails, or the ring is smaller, a plain ring works too. */
+    if (ring->slots == NULL)
+        ring->slots = calloc(capacity, sizeof(gust__slot_t));
+    if (ring->slots == NULL) {
+        free(ring);
+        return NULL;
+    }
     return ring;
+}
+
+static void ring_free(gust__ring_t *ring)
+{
+    if (ring->mirrored)
+        munmap(ring->slots, 2 * ((size_t)ring->mask + 1) * sizeof(gust__slot_t));
+    else
+        free(ring->slots);
+    free(ring);
 }
 
 static gust__slot_t *slot_at(const gust__ring_t *ring, uint32_t index)
@@ -54,22 +112,27 @@ static uint32_t head_of(const gust__deque_t *deque)
  * the ring changed. */
 static void set_ends(gust__deque_t *deque)
 {
-    gust__slot_t *slots = deque->owner_ring->slots;
-    uint32_t capacity = deque->owner_ring->mask + 1;
-    uint32_t offset = (uint32_t)(deque->top - slots);
-    /* lap_base <= head <= push_limit, less than 2 * capacity apart: no wrap. */
-    uint32_t room_to = deque->push_limit - deque->lap_base;
-    deque->push_end = slots + (room_to < capacity ? room_to : capacity);
-    uint32_t private_len = head_of(deque) - deque->split;
+    const gust__ring_t *ring = deque->owner_ring;
+    uint64_t capacity = (uint64_t)ring->mask + 1;
+    uint64_t offset = (uint64_t)(deque->top - ring->slots);
+    uint64_t to_end = (ring->mirrored ? 2 * capacity : capacity) - offset;
+    uint32_t head = head_of(deque);
+    uint32_t room = deque->push_limit - head; /* at most the capacity */
+    deque->push_end = deque->top + (room < to_end ? room : to_end);
+    uint32_t private_len = head - deque->split;
     deque->pop_end = deque->top - (private_len < offset ? private_len : offset);
 }
 
-/* Owner: moves top to the slot of index `head` on the lap where its offset
- * is below the capacity, and resets the ends. */
+/* Owner: moves top to the slot of index `head` and resets the ends. On a
+ * mirrored ring top goes where it is furthest from both ends of the doubled
+ * slots, so that it meets one only after moving a ring's length. */
 static void set_head(gust__deque_t *deque, uint32_t head)
 {
-    uint32_t offset = head & deque->owner_ring->mask;
-    deque->top = deque->owner_ring->slots + offset;
+    const gust__ring_t *ring = deque->owner_ring;
+    uint32_t offset = head & ring->mask;
+    if (ring->mirrored && offset <= ring->mask / 2)
+        offset += ring->mask + 1;
+    deque->top = ring->slots + offset;
     deque->lap_base = head - offset;
     set_ends(deque);
 }
@@ -106,7 +169,7 @@ void gust__deque_destroy(gust__deque_t *deque)
     gust__ring_t *ring = deque->owner_ring;
     while (ring != NULL) {
         gust__ring_t *older = ring->older;
-        free(ring);
+        ring_free(ring);
         ring = older;
     }
     deque->owner_ring = NULL;
@@ -173,7 +236,8 @@ bool gust__deque_push_slow(gust__deque_t *deque, const gust__task_t *task, bool 
             return false;
         set_push_limit(deque, tail);
     }
-    /* Otherwise top is at the ring's end: the push goes on at its start. */
+    /* Otherwise top is at the end of the ring (or mirror): the push goes on
+     * at the same index on another lap. */
     set_head(deque, head);
     return gust__deque_push(deque, task, out_shared);
 }
@@ -220,13 +284,14 @@ static bool reclaim(gust__deque_t *deque, gust__task_t *out)
 }
 
 /* Owner: pop found top at pop_end: either the private part is empty, or top
- * is at the ring's start with private tasks at the end of the ring. */
+ * is at the ring's start with private tasks on the lap below. */
 bool gust__deque_pop_slow(gust__deque_t *deque, gust__task_t *out, bool *out_shared)
 {
     *out_shared = false;
     if (head_of(deque) == deque->split)
         return reclaim(deque, out);
-    /* Go on from the same place on the lap below: the ring's end. */
+    /* Top is at the ring's start: go on from the same index on the lap
+     * below, at the ring's end (on a mirrored ring, the mirror's start). */
     uint32_t capacity = deque->owner_ring->mask + 1;
     deque->top += capacity;
     deque->lap_base -= capacity;

@@ -12,8 +12,10 @@
 /* More workers than this is a mistake in the options, not a real machine. */
 enum { MAX_THREADS = 4096 };
 
-/* Every deque starts with room for 2^8 tasks and doubles when full. */
-enum { DEQUE_LOG2_CAPACITY = 8 };
+/* Every deque starts with room for 2^9 tasks and doubles when full: 512
+ * slots are the smallest ring that fills whole pages, which pool/deque.c
+ * maps twice to spare the owner a slow path where the ring wraps. */
+enum { DEQUE_LOG2_CAPACITY = 9 };
 
 unsigned gust__resolve_num_threads(unsigned requested)
 {

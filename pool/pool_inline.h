@@ -59,9 +59,12 @@ typedef struct gust__slot_s {
 } gust__slot_t;
 
 typedef struct gust__ring_s {
-    uint32_t mask;              /* capacity - 1; capacity is a power of two */
+    uint32_t mask; /* capacity - 1; capacity is a power of two */
+    /* Whether slots[capacity + i] is slots[i]: the same pages mapped twice,
+     * back to back (pool/deque.c says when and why). */
+    bool mirrored;
     struct gust__ring_s *older; /* rings this one replaced, freed with the deque */
-    gust__slot_t slots[];
+    gust__slot_t *slots;
 } gust__ring_t;
 
 /* The per-worker split deque; pool/deque.h explains the design. */
@@ -73,14 +76,16 @@ typedef struct gust__deque_s {
 
     /* Owner-private: only the owning thread touches these. The owner's end
      * is a slot pointer, not an index, so the fast push and pop do no index
-     * arithmetic: `top` is the slot of `head`, where the next push goes,
-     * on the lap of the ring that starts at index `lap_base` (head =
-     * lap_base + (top - slots)). The fast push may move top up to push_end
-     * and the fast pop down to pop_end; the slow paths (pool/deque.c) move
-     * to the next lap, grow, share and reclaim, and then reset both ends. */
+     * arithmetic: `top` points where the next push goes, the slot of index
+     * `head` = lap_base + (top - slots), on the lap of the ring that starts
+     * at index `lap_base`; it may point one past the ring's end (or, on a
+     * mirrored ring, into the mirror). The fast push may move top up to
+     * push_end and the fast pop down to pop_end; the slow paths
+     * (pool/deque.c) move top to another lap, grow, share and reclaim, and
+     * reset both ends after each. */
     _Alignas(GUST__CACHE_LINE) gust__slot_t *top;
-    gust__slot_t *push_end; /* the ring's end or the slot of push_limit, whichever is lower */
-    gust__slot_t *pop_end;  /* the ring's start or the slot of split, whichever is higher */
+    gust__slot_t *push_end; /* the lower of: the ring's (or mirror's) end, push_limit's slot */
+    gust__slot_t *pop_end;  /* the higher of: the ring's start, split's slot */
     uint32_t lap_base;
     uint32_t split; /* the owner's copy: only the owner moves split */
     /* The head at which the ring is full as far as the owner knows: a tail
