@@ -45,7 +45,10 @@ enum { MIRROR_RINGS = 0 };
 enum { MIRROR_RINGS = 1 };
 #endif
 
-/* Maps `bytes` of zeroed memory twice, back to back; NULL on failure. */
+/* Maps `bytes` of zeroed memory twice, back to back; NULL on failure. The
+ * mapping is shared memory, so a child forked from the process would share
+ * it too: it is left out of children, where touching it is a crash rather
+ * than a write into the parent's deque. */
 static gust__slot_t *map_twice(size_t bytes)
 {
     int fd = memfd_create("gust-deque", MFD_CLOEXEC);
@@ -57,7 +60,8 @@ static gust__slot_t *map_twice(size_t bytes)
     bool mapped = base != MAP_FAILED &&
                   mmap(base, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == base &&
                   mmap(base + bytes, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) ==
-                      base + bytes;
+                      base + bytes &&
+                  madvise(base, 2 * bytes, MADV_DONTFORK) == 0;
     close(fd);
     if (!mapped) {
         if (base != MAP_FAILED)
