@@ -15,6 +15,11 @@
  * its private tasks. When its private part runs out, the owner takes back part
  * of the shared part with a CAS.
  *
+ * The owner keeps its end as a slot pointer with precomputed bounds, so its
+ * fast push and pop do no index arithmetic (gust/pool_inline.h), and rings
+ * of whole pages are mapped twice, back to back, so that pointer runs on
+ * across the ring's end (pool/deque.c).
+ *
  * Why not the alternatives (see the pool benchmark, tools/bench/pool.c):
  * Chase-Lev with the C11 orders of Le et al. pays a seq_cst fence per pop; a
  * bounded Go/Tokio-style queue pays an atomic per pop too and overflows into

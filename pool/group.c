@@ -59,7 +59,8 @@ bool gust__group_spawn_slow(gust_group_t *group, gust_task_fn fn, void *arg)
 {
     gust__worker_t *self = gust__current;
     if (group->owner == (uintptr_t)self) {
-        /* The owner, with its deque full or a thief asking for work. */
+        /* The owner, where the fast push declined: its deque full, top at a
+         * plain ring's end, or a thief asking for work. */
         group->local += GUST__GROUP_ONE;
         gust__push_local(self, fn, arg, (gust__group_ref_t)group);
         return true;

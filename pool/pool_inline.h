@@ -284,7 +284,7 @@ inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg)
 {
     gust__worker_front_t *self = gust__current_front();
     /* The fork-join case: the owner (always a worker of the group's pool)
-     * spawns and its deque has room. */
+     * spawns and the fast push takes the task. */
     if (__builtin_expect(group->owner == (uintptr_t)self, 1) &&
         __builtin_expect(gust__deque_try_push(&self->deque, fn, arg, (gust__group_ref_t)group),
                          1)) {
