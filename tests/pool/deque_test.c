@@ -264,9 +264,8 @@ static void thieves_steal_fifo_after_sharing(void)
 /* Pushes, pops and steals at random against a model: the ids in the deque in
  * push order, model[lo..hi). Pops take model[hi - 1], steals model[lo]. In
  * growing phases bursts of pushes make the ring grow while parts of it are
- * shared; in draining phases the deque empties now and then. */
-/* Random pushes, pops and steals against the model, with the deque's
- * indexes starting at `first_index`. */
+ * shared; in draining phases the deque empties now and then. The deque's
+ * indexes start at `first_index`. */
 static void random_ops_match_model(uint32_t first_index)
 {
     enum { OPS = 200000, BURST = 300, PHASE = 5000, MAX_LIVE = 2000 };
