@@ -132,6 +132,10 @@ void gust__futex_wake(void *word, int count);
 /* The time `timeout_ns` from now on `clock`, saturating far in the future. */
 void gust__deadline_after(clockid_t clock, uint64_t timeout_ns, struct timespec *out);
 
+/* pool.c: aborts with a message naming `caller` when the calling thread is a
+ * worker of `pool`, which it is about to free. */
+void gust__refuse_own_worker(const gust_pool_t *pool, const char *caller);
+
 /* pool.c: the number of workers `requested` stands for (0: one per online
  * CPU, or 1 if that cannot be told). */
 unsigned gust__resolve_num_threads(unsigned requested);

@@ -2,6 +2,7 @@
  * shutdown. */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -149,10 +150,22 @@ static void join_workers(gust_pool_t *pool, const struct timespec *deadline)
     }
 }
 
+void gust__refuse_own_worker(const gust_pool_t *pool, const char *caller)
+{
+    if (gust__current->front.pool != pool)
+        return;
+    fprintf(stderr,
+            "%s: called from a task of the pool it would free (the pool cannot be freed "
+            "under its own worker): free it from a thread outside the pool\n",
+            caller);
+    abort();
+}
+
 size_t gust_pool_free_within(gust_pool_t *pool, uint64_t timeout_ns)
 {
     if (pool == NULL)
         return 0;
+    gust__refuse_own_worker(pool, "gust_pool_free");
     /* seq_cst: pairs with the load in gust__park after registering. */
     atomic_store_explicit(&pool->stopping, true, memory_order_seq_cst);
     gust__wake_all(pool);

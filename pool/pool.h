@@ -79,8 +79,9 @@ gust_pool_t *gust_pool_new(const gust_pool_opts_t *opts);
 
 /* gust_pool_free runs every task already submitted or spawned (including the
  * ones those tasks spawn) to completion, then joins the workers and frees the
- * pool. NULL does nothing. Must not be called from a worker of this pool, nor
- * while another thread may still submit to it. */
+ * pool. NULL does nothing. Must not be called while another thread may still
+ * submit to it, nor from a worker of this pool (which aborts with a
+ * message). */
 void gust_pool_free(gust_pool_t *pool);
 
 /* gust_pool_free_within is gust_pool_free with a deadline: tasks that have not

@@ -56,7 +56,7 @@ gust_runtime_t *gust_runtime_new(const gust_runtime_opts_t *opts);
 /* gust_runtime_free stops the blocking threads (after every call already
  * queued has run and completed its future), runs the pool's queued tasks to completion and joins
  * everything. Every fd and timer must have been stopped. NULL does nothing. Not from a thread of
- * the runtime. */
+ * the runtime: from one of its workers it aborts with a message. */
 void gust_runtime_free(gust_runtime_t *runtime);
 
 /* gust_runtime_pool returns the runtime's pool (borrowed). */

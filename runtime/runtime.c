@@ -123,6 +123,7 @@ void gust_runtime_free(gust_runtime_t *runtime)
 {
     if (runtime == NULL)
         return;
+    gust__refuse_own_worker(runtime->pool, "gust_runtime_free");
     /* Blocking calls first: their futures' callbacks still need the pool. */
     gust__blocking_free(runtime->blocking);
     gust_pool_free(runtime->pool);
