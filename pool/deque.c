@@ -57,11 +57,12 @@ static gust__slot_t *map_twice(size_t bytes)
     char *base = MAP_FAILED;
     if (ftruncate(fd, (off_t)bytes) == 0)
         base = mmap(NULL, 2 * bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    bool mapped = base != MAP_FAILED &&
-                  mmap(base, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == base &&
-                  mmap(base + bytes, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) ==
-                      base + bytes &&
-                  madvise(base, 2 * bytes, MADV_DONTFORK) == 0;
+    bool mapped =
+        base != MAP_FAILED &&
+        mmap(base, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == base &&
+        mmap(base + bytes, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) ==
+            base + bytes &&
+        madvise(base, 2 * bytes, MADV_DONTFORK) == 0;
     close(fd);
     if (!mapped) {
         if (base != MAP_FAILED)
@@ -206,15 +207,9 @@ static bool grow(gust__deque_t *deque, uint32_t tail, uint32_t head)
 }
 
 /* Owner, on request: moves split up to share half of the private part. */
-bool gust__deque_share(gust__deque_t *deque)
+/* Owner: moves split up to `new_split`, at most the head. */
+static void move_split(gust__deque_t *deque, uint32_t new_split)
 {
-    /* Clear the request first: a thief that asks again after this will see
-     * the shared tasks or be served at the next push or pop. */
-    atomic_store_explicit(&deque->split_wanted, false, memory_order_relaxed);
-    uint32_t private_len = head_of(deque) - deque->split;
-    if (private_len == 0)
-        return false;
-    uint32_t new_split = deque->split + (private_len + 1) / 2;
     uint64_t old = atomic_load_explicit(&deque->tail_split, memory_order_relaxed);
     /* Release: publishes the slots below new_split to the thieves' acquire
      * load of tail_split. Retries only when a thief moved tail meanwhile. */
@@ -224,6 +219,26 @@ bool gust__deque_share(gust__deque_t *deque)
     }
     deque->split = new_split;
     set_ends(deque);
+}
+
+bool gust__deque_share(gust__deque_t *deque)
+{
+    /* Clear the request first: a thief that asks again after this will see
+     * the shared tasks or be served at the next push or pop. */
+    atomic_store_explicit(&deque->split_wanted, false, memory_order_relaxed);
+    uint32_t private_len = head_of(deque) - deque->split;
+    if (private_len == 0)
+        return false;
+    move_split(deque, deque->split + (private_len + 1) / 2);
+    return true;
+}
+
+bool gust__deque_share_all(gust__deque_t *deque)
+{
+    uint32_t head = head_of(deque);
+    if (head == deque->split)
+        return false;
+    move_split(deque, head);
     return true;
 }
 

@@ -66,6 +66,10 @@ void gust__deque_destroy(gust__deque_t *deque);
 bool gust__deque_push_slow(gust__deque_t *deque, const gust__task_t *task, bool *out_shared);
 bool gust__deque_pop_slow(gust__deque_t *deque, gust__task_t *out, bool *out_shared);
 bool gust__deque_share(gust__deque_t *deque);
+/* gust__deque_share_all (owner) makes every private task stealable, for an
+ * owner that will not push or pop for a while. Returns false if there was
+ * none. */
+bool gust__deque_share_all(gust__deque_t *deque);
 
 /* Owner only. gust__deque_push appends a task at the head. Returns false if
  * the ring was full and could not grow (ENOMEM); the task was not added. Sets

@@ -15,13 +15,13 @@
  * In fork-join code nearly every task is spawned and run by its owner, so a
  * spawn plus its join is a deque push, a pop and two plain increments, inline
  * in the caller (gust/pool_inline.h). This file has the rest. */
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "pool/internal.h"
 
-/* Bit 0 of remote: an owner outside the pool sleeps on it. */
+/* Bit 0 of remote: the owner sleeps until the group is done: on the futex
+ * of `remote` if it is outside the pool, parked if it is a worker. */
 enum { REMOTE_SLEEPER = 1 };
 
 /* The external definitions of the public functions inline in
@@ -37,14 +37,20 @@ extern inline bool gust__owned_group_done(const gust_group_t *group);
 
 void gust__group_task_done_remote(gust_group_t *group)
 {
+    /* Read first: once the count drops, the owner may return and free the
+     * group. A worker outlives the tasks of its pool. */
+    uintptr_t owner = group->owner;
     /* Release: the task's effects happen before the owner's acquire load
-     * that sees the group done. Nothing of the group is touched after this:
-     * the owner may return and free it at once (a futex wake on a stale
-     * address is harmless). */
+     * that sees the group done. Nothing of the group is touched after this
+     * (a futex wake on a stale address is harmless). */
     unsigned before =
         atomic_fetch_sub_explicit(&group->remote, GUST__GROUP_ONE, memory_order_release);
-    if (before == GUST__GROUP_ONE + REMOTE_SLEEPER)
+    if (before != GUST__GROUP_ONE + REMOTE_SLEEPER)
+        return;
+    if (owner & GUST__REF_REMOTE)
         gust__futex_wake(&group->remote, 1);
+    else
+        gust__unpark_worker((gust__worker_t *)owner);
 }
 
 /* The pool of a group, from its owner word. */
@@ -97,14 +103,26 @@ static void sleep_until_done(gust_group_t *group)
     atomic_store_explicit(&group->remote, 0, memory_order_relaxed);
 }
 
-/* Spins a little, then yields, while a waiting worker has nothing to help
- * with: the tasks it waits for are running on other workers. */
-static void back_off(unsigned *idle_rounds)
+static bool group_done(const void *group)
 {
-    if (++*idle_rounds < 64)
-        gust__cpu_relax();
-    else
-        sched_yield();
+    return gust__owned_group_done(group);
+}
+
+/* Makes the owner's count part of the remote one and marks the owner asleep,
+ * so that the thread finishing the last task sees the mark and wakes it.
+ * Returns false if the group is done already (then nothing is marked). */
+static bool mark_owner_asleep(gust_group_t *group)
+{
+    /* The sum is all that counts, and only the owner writes `local`. With it
+     * folded in, `remote` alone reaches the mark when the group is done.
+     * Acquire: as in gust__owned_group_done, when it is done already. */
+    unsigned add = group->local + REMOTE_SLEEPER;
+    group->local = 0;
+    unsigned before = atomic_fetch_add_explicit(&group->remote, add, memory_order_acquire);
+    if (before + add != REMOTE_SLEEPER)
+        return true;
+    atomic_store_explicit(&group->remote, 0, memory_order_relaxed);
+    return false;
 }
 
 void gust__group_wait_slow(gust_group_t *group)
@@ -121,16 +139,27 @@ void gust__group_wait_slow(gust_group_t *group)
     }
     /* The owner, where the inline path stopped: its deque needs sharing or
      * reclaiming, or the group's remaining tasks were stolen and it helps
-     * with other work until they finish. */
+     * with other work until they finish, sleeping when there is none. Its
+     * own deque it runs however deep it is nested: those tasks were spawned
+     * by the frames below, which bound them. */
+    gust__wait_t wait;
+    bool may_help = gust__wait_enter(self, &wait, group_done, group);
     unsigned idle_rounds = 0;
     while (!gust__owned_group_done(group)) {
         gust__task_t task;
         if (gust__pop_local(self, &task)) {
             gust__run_task(&self->front, &task);
             idle_rounds = 0;
-        } else if (gust__worker_help(self))
-            idle_rounds = 0;
-        else
-            back_off(&idle_rounds);
+            continue;
+        }
+        if (!gust__wait_step(self, may_help, &idle_rounds))
+            continue;
+        if (mark_owner_asleep(group)) {
+            gust__wait_sleep(self, may_help, NULL);
+            /* Acquire: the tasks finished while asleep happen before the
+             * check above. Clearing the mark needs no wakeup of anyone. */
+            atomic_fetch_sub_explicit(&group->remote, REMOTE_SLEEPER, memory_order_acquire);
+        }
     }
+    gust__wait_leave(self, &wait);
 }

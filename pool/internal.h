@@ -38,6 +38,13 @@ struct gust__worker_s {
     uint64_t rng;   /* xorshift state for picking victims */
     bool searching; /* counted in pool->num_searching */
     pthread_t thread;
+    /* The waits on this thread's stack, innermost first (pool/wait.c). */
+    struct gust__wait_s *waits;
+    /* A wait whose frame is below this address runs no other task: there
+     * may not be stack enough for it. */
+    uintptr_t stack_floor;
+    /* While parked for a wait with a time limit: when the park must end. */
+    const struct timespec *park_deadline;
 
     /* Written by wakers. */
     _Alignas(GUST__CACHE_LINE) atomic_uint park_token; /* built-in park: 1 = wake pending */
@@ -75,6 +82,48 @@ void *gust__worker_main(void *worker);
 /* One step of helping while a waiter's condition is not met: runs a task or
  * handles I/O. Returns false if there was nothing to do. */
 bool gust__worker_help(gust__worker_t *self);
+
+/* A wait on a worker's stack (runtime/future.c, pool/group.c), in the
+ * worker's list of nested waits (pool/wait.c). */
+typedef struct gust__wait_s {
+    struct gust__wait_s *outer;
+    /* Whether what this wait waits for has happened. */
+    bool (*done)(const void *what);
+    const void *what;
+    /* When the wait was first seen done but unable to return (0: not so),
+     * and whether that has been reported. */
+    uint64_t buried_since_ns;
+    bool reported;
+} gust__wait_t;
+
+/* Sets the stack floor of worker `self`, from the calling thread's stack. */
+void gust__wait_init_thread(gust__worker_t *self);
+
+/* Enters and leaves a wait on worker `self`, innermost first. Enter returns
+ * whether the wait may run other tasks: whether enough of the stack is left
+ * for them. */
+bool gust__wait_enter(gust__worker_t *self, gust__wait_t *wait, bool (*done)(const void *what),
+                      const void *what);
+void gust__wait_leave(gust__worker_t *self, gust__wait_t *wait);
+
+/* One step of the innermost wait on worker `self`, between checks of its
+ * condition: runs a task if `may_help` and there is one, else spins a
+ * little. Returns true when the wait has found nothing to do for a while:
+ * the caller then arranges to be woken (gust__unpark_worker) when its
+ * condition is met and calls gust__wait_sleep. `idle_rounds` is the
+ * caller's count of fruitless steps, zero at first. */
+bool gust__wait_step(gust__worker_t *self, bool may_help, unsigned *idle_rounds);
+/* Sleeps until gust__unpark_worker, new work if `may_help`, I/O, or
+ * `deadline` (CLOCK_MONOTONIC, NULL: none); may return early. */
+void gust__wait_sleep(gust__worker_t *self, bool may_help, const struct timespec *deadline);
+
+/* Ends a park of `worker` (or makes its next one return at once). Any
+ * thread, while the pool lives. */
+void gust__unpark_worker(gust__worker_t *worker);
+
+/* The deadline of the park the calling worker is in, or NULL: for the idle
+ * hook's park, which must return by then. */
+const struct timespec *gust__park_deadline(void);
 
 /* park.c: after publishing work, fences (seq_cst, the store half of the
  * parking handshake) and wakes a parked worker unless one is already
@@ -118,6 +167,12 @@ void gust__end_search(gust__worker_t *self, bool found_work);
 /* Parks the worker unless work is visible. Returns false when the pool is
  * stopping and no work is left: the worker exits. */
 bool gust__park(gust__worker_t *self);
+/* Parks a waiting worker until unparked or `deadline` (NULL: none), even
+ * while the pool stops. `listed`: as a sleeper that new work may wake (for
+ * a wait that helps). */
+void gust__park_for_wait(gust__worker_t *self, bool listed, const struct timespec *deadline);
+/* Whether CLOCK_MONOTONIC has reached `deadline`. */
+bool gust__deadline_passed(const struct timespec *deadline);
 
 /* Publishing work from outside, with the fence the handshake needs. */
 bool gust__inject(gust_pool_t *pool, const gust__task_t *task);

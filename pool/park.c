@@ -58,11 +58,14 @@ void gust__park_init_worker(gust__worker_t *worker)
 static void futex_park(gust__worker_t *self)
 {
     /* Acquire: pairs with the waker's release store of the token. */
-    while (atomic_exchange_explicit(&self->park_token, 0, memory_order_acquire) == 0)
-        gust__futex_wait(&self->park_token, 0, NULL);
+    while (atomic_exchange_explicit(&self->park_token, 0, memory_order_acquire) == 0) {
+        if (self->park_deadline != NULL && gust__deadline_passed(self->park_deadline))
+            return;
+        gust__futex_wait(&self->park_token, 0, self->park_deadline);
+    }
 }
 
-static void unpark(gust__worker_t *worker)
+void gust__unpark_worker(gust__worker_t *worker)
 {
     const gust_pool_idle_hooks_t *idle = &worker->front.pool->opts.idle;
     if (idle->unpark != NULL) {
@@ -120,7 +123,7 @@ void gust__wake_one(gust_pool_t *pool)
     }
     pthread_mutex_unlock(&pool->sleepers_lock);
     if (woken != NULL)
-        unpark(woken);
+        gust__unpark_worker(woken);
 }
 
 void gust__wake_all(gust_pool_t *pool)
@@ -132,7 +135,7 @@ void gust__wake_all(gust_pool_t *pool)
         woken[i] = take_sleeper(pool);
     pthread_mutex_unlock(&pool->sleepers_lock);
     for (unsigned i = 0; i < count; i++)
-        unpark(woken[i]);
+        gust__unpark_worker(woken[i]);
 }
 
 bool gust__begin_search(gust__worker_t *self)
@@ -172,7 +175,28 @@ static bool work_visible(gust__worker_t *self)
     return false;
 }
 
-bool gust__park(gust__worker_t *self)
+const struct timespec *gust__park_deadline(void)
+{
+    return gust__current->park_deadline;
+}
+
+/* Sleeps in the idle hook (or on the token) until unparked, or until
+ * `deadline`. */
+static void sleep_until(gust__worker_t *self, const struct timespec *deadline)
+{
+    GUST__STAT_ADD(self, parks, 1);
+    self->park_deadline = deadline;
+    const gust_pool_idle_hooks_t *idle = &self->front.pool->opts.idle;
+    if (idle->park != NULL)
+        idle->park(idle->arg, self->index);
+    else
+        futex_park(self);
+    self->park_deadline = NULL;
+}
+
+/* Parks as a listed sleeper, so that producers may wake it, unless work is
+ * visible or `stopping` reads true; returns whether work was visible. */
+static bool park_listed(gust__worker_t *self, bool *stopping, const struct timespec *deadline)
 {
     gust_pool_t *pool = self->front.pool;
     gust__end_search(self, false);
@@ -185,16 +209,11 @@ bool gust__park(gust__worker_t *self)
 
     /* The stopping flag is read after registering: gust_pool_free sets it,
      * then wakes every listed sleeper, so one of the two is seen. */
-    bool stopping = atomic_load_explicit(&pool->stopping, memory_order_seq_cst);
+    if (stopping != NULL)
+        *stopping = atomic_load_explicit(&pool->stopping, memory_order_seq_cst);
     bool visible = work_visible(self);
-    if (!visible && !stopping) {
-        GUST__STAT_ADD(self, parks, 1);
-        const gust_pool_idle_hooks_t *idle = &pool->opts.idle;
-        if (idle->park != NULL)
-            idle->park(idle->arg, self->index);
-        else
-            futex_park(self);
-    }
+    if (!visible && (stopping == NULL || !*stopping))
+        sleep_until(self, deadline);
 
     pthread_mutex_lock(&pool->sleepers_lock);
     bool woken_by_other = self->sleeper_slot < 0;
@@ -205,12 +224,27 @@ bool gust__park(gust__worker_t *self)
     pthread_mutex_unlock(&pool->sleepers_lock);
     if (woken_by_other)
         GUST__STAT_ADD(self, wakeups, 1);
+    return visible;
+}
+
+bool gust__park(gust__worker_t *self)
+{
+    bool stopping;
+    bool visible = park_listed(self, &stopping, NULL);
     if (stopping && !visible) {
         /* A waker may have made us a searcher on the way out. */
         gust__end_search(self, false);
         return false;
     }
     return true;
+}
+
+void gust__park_for_wait(gust__worker_t *self, bool listed, const struct timespec *deadline)
+{
+    if (listed)
+        park_listed(self, NULL, deadline);
+    else
+        sleep_until(self, deadline);
 }
 
 bool gust__inject(gust_pool_t *pool, const gust__task_t *task)

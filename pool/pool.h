@@ -127,10 +127,13 @@ unsigned gust_pool_num_threads(const gust_pool_t *pool);
  *
  * Spawned from the worker that owns the group and run by it, a task costs no
  * atomic read-modify-write; only tasks that cross threads (stolen, or spawned
- * or run by another thread) update the shared counter. gust_group_wait never
- * blocks a worker: it runs tasks from its own deque, then steals, until the
- * group is done, so groups nest to any depth without deadlock. Waited on from
- * a thread outside the pool, it sleeps on a futex.
+ * or run by another thread) update the shared counter. On a worker,
+ * gust_group_wait runs tasks from its own deque, then other tasks of the pool,
+ * and sleeps in the worker's park when there are none, until the group is
+ * done. The tasks it runs sit on its stack, so it returns only after each of
+ * them does; other workers' tasks it runs only while 256 KiB (or a quarter)
+ * of the stack is left, its own deque's at any depth. Waited on from a
+ * thread outside the pool, it sleeps on a futex.
  *
  * The fields are private; they are here only so a group fits on a stack.
  * A group holds at most 2^31 - 1 unfinished tasks. */

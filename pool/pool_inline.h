@@ -295,8 +295,9 @@ inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg)
     return gust__group_spawn_slow(group, fn, arg);
 }
 
-/* Whether a group owned by a worker is done. Its remote count never has the
- * sleeper bit, so the two counts add up. Acquire: pairs with the release in
+/* Whether a group owned by a worker is done. Its remote count has the
+ * sleeper bit only while the owner sleeps in the slow path's wait, so the
+ * two counts add up wherever this is called. Acquire: pairs with the release in
  * gust__group_task_done_remote. */
 inline bool gust__owned_group_done(const gust_group_t *group)
 {

@@ -160,11 +160,12 @@ static bool find_nearby(gust__worker_t *self, gust__task_t *out)
 bool gust__worker_help(gust__worker_t *self)
 {
     gust__task_t task;
-    if (find_nearby(self, &task) || steal_round(self, &task)) {
+    bool found = find_nearby(self, &task) || steal_round(self, &task);
+    /* A waiting worker woken to search has searched now. */
+    gust__end_search(self, found);
+    if (found)
         gust__run_task(&self->front, &task);
-        return true;
-    }
-    return false;
+    return found;
 }
 
 bool gust_pool_help(void)
@@ -201,6 +202,7 @@ void *gust__worker_main(void *arg)
     gust__worker_t *self = arg;
     gust_pool_t *pool = self->front.pool;
     gust__current = self;
+    gust__wait_init_thread(self);
     name_thread(self);
     if (pool->opts.on_thread_start != NULL)
         pool->opts.on_thread_start(pool->opts.hook_arg, self->index);

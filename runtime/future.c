@@ -29,12 +29,24 @@ static callback_t closed_list;
 #define CLOSED (&closed_list)
 
 /* state: the gust_future_state_t in the low bits, SLEEPER while a thread
- * outside the pool sleeps on it (a futex word). */
-enum { STATE_MASK = 7, SLEEPER = 8 };
+ * outside the pool sleeps on it (a futex word), WORKER_PARKED once a worker
+ * has listed itself in `parked`. */
+enum { STATE_MASK = 7, SLEEPER = 8, WORKER_PARKED = 16 };
+
+/* A worker parked waiting for a future, in the future's list. The node lives
+ * in the waiting frame, which takes it out before it returns. */
+typedef struct parked_s {
+    gust__worker_t *worker;
+    struct parked_s *next;
+} parked_t;
 
 struct gust_future_s {
     atomic_int state;
     atomic_bool claimed; /* a completer won the right to fill the outcome */
+    /* Parked workers, under parked_lock: publish() unparks them holding the
+     * lock, so no waiter leaves, and no pool is freed, meanwhile. */
+    atomic_flag parked_lock;
+    parked_t *parked;
     atomic_long refs;
     _Atomic(callback_t *) callbacks;
     gust_pool_t *pool;
@@ -56,6 +68,7 @@ gust_future_t *gust_future_new(gust_pool_t *pool)
         return NULL;
     atomic_init(&future->state, GUST_FUTURE_PENDING);
     atomic_init(&future->claimed, false);
+    atomic_flag_clear(&future->parked_lock);
     atomic_init(&future->refs, 1);
     atomic_init(&future->callbacks, NULL);
     atomic_init(&future->first_taken, false);
@@ -105,6 +118,29 @@ static void schedule(callback_t *callback)
     }
 }
 
+static void lock_parked(gust_future_t *future)
+{
+    /* Acquire and release: the list is read and written only inside. */
+    while (atomic_flag_test_and_set_explicit(&future->parked_lock, memory_order_acquire))
+        gust__cpu_relax();
+}
+
+static void unlock_parked(gust_future_t *future)
+{
+    atomic_flag_clear_explicit(&future->parked_lock, memory_order_release);
+}
+
+/* Wakes the workers parked waiting for `future`. A worker that stops waiting
+ * before it parks only parks once for nothing later. */
+static void unpark_waiters(gust_future_t *future)
+{
+    lock_parked(future);
+    for (parked_t *node = future->parked; node != NULL; node = node->next)
+        gust__unpark_worker(node->worker);
+    future->parked = NULL;
+    unlock_parked(future);
+}
+
 /* The winner of `claimed` publishes the outcome filled in by the caller. */
 static void publish(gust_future_t *future, gust_future_state_t final_state)
 {
@@ -116,6 +152,8 @@ static void publish(gust_future_t *future, gust_future_state_t final_state)
     int before = atomic_exchange_explicit(&future->state, (int)final_state, memory_order_acq_rel);
     if (before & SLEEPER)
         gust__futex_wake(&future->state, INT_MAX);
+    if (before & WORKER_PARKED)
+        unpark_waiters(future);
     /* Acq_rel: takes every callback registered so far; later ones see CLOSED
      * and schedule themselves. */
     callback_t *list = atomic_exchange_explicit(&future->callbacks, CLOSED, memory_order_acq_rel);
@@ -238,12 +276,68 @@ const char *gust_future_message(const gust_future_t *future)
 
 static bool before_deadline(const struct timespec *deadline)
 {
-    if (deadline == NULL)
-        return true;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec < deadline->tv_sec ||
-           (now.tv_sec == deadline->tv_sec && now.tv_nsec < deadline->tv_nsec);
+    return deadline == NULL || !gust__deadline_passed(deadline);
+}
+
+static bool future_done(const void *future)
+{
+    return gust_future_state(future) != GUST_FUTURE_PENDING;
+}
+
+/* Lists worker `self` as parked waiting for `future`, so that publish()
+ * unparks it. Returns false if the future is complete already. */
+static bool list_parked(gust_future_t *future, parked_t *node)
+{
+    lock_parked(future);
+    node->next = future->parked;
+    future->parked = node;
+    unlock_parked(future);
+    /* Acq_rel: the mark is set in one step with reading the state, so
+     * publish() either sees the mark, and then the node, or we see the final
+     * state. */
+    int state = atomic_fetch_or_explicit(&future->state, WORKER_PARKED, memory_order_acq_rel);
+    return (state & STATE_MASK) == GUST_FUTURE_PENDING;
+}
+
+/* Takes `node` out of the list, if publish() has not emptied it already. */
+static void unlist_parked(gust_future_t *future, parked_t *node)
+{
+    lock_parked(future);
+    for (parked_t **link = &future->parked; *link != NULL; link = &(*link)->next) {
+        if (*link == node) {
+            *link = node->next;
+            break;
+        }
+    }
+    unlock_parked(future);
+}
+
+/* A worker waits by running other tasks, and when there are none parks,
+ * listed in the future, until its completion unparks it. */
+static gust_future_state_t wait_on_worker(gust_future_t *future, const struct timespec *deadline)
+{
+    gust__worker_t *self = gust__current;
+    gust__wait_t wait;
+    bool may_help = gust__wait_enter(self, &wait, future_done, future);
+    parked_t node = {.worker = self};
+    bool listed = false;
+    unsigned idle_rounds = 0;
+    gust_future_state_t state;
+    while ((state = gust_future_state(future)) == GUST_FUTURE_PENDING &&
+           before_deadline(deadline)) {
+        if (!gust__wait_step(self, may_help, &idle_rounds))
+            continue;
+        if (!listed) {
+            listed = true;
+            if (!list_parked(future, &node))
+                continue;
+        }
+        gust__wait_sleep(self, may_help, deadline);
+    }
+    if (listed)
+        unlist_parked(future, &node);
+    gust__wait_leave(self, &wait);
+    return state;
 }
 
 static gust_future_state_t wait_until(gust_future_t *future, const struct timespec *deadline)
@@ -251,19 +345,8 @@ static gust_future_state_t wait_until(gust_future_t *future, const struct timesp
     gust_future_state_t state = gust_future_state(future);
     if (state != GUST_FUTURE_PENDING)
         return state;
-    if (gust_pool_current() != NULL) {
-        /* On a worker: help until done, spinning politely when there is
-         * nothing to help with. */
-        unsigned idle_rounds = 0;
-        while ((state = gust_future_state(future)) == GUST_FUTURE_PENDING &&
-               before_deadline(deadline)) {
-            if (gust_pool_help())
-                idle_rounds = 0;
-            else if (++idle_rounds > 64)
-                sched_yield();
-        }
-        return state;
-    }
+    if (gust_pool_current() != NULL)
+        return wait_on_worker(future, deadline);
     /* Acq_rel: the sleeper flag is set in one step with reading the state, so
      * publish() either sees the flag or we see the final state. */
     int value = atomic_fetch_or_explicit(&future->state, SLEEPER, memory_order_acq_rel) | SLEEPER;

@@ -69,8 +69,17 @@ bool gust_future_cancel(gust_future_t *future);
 int gust_future_on_done(gust_future_t *future, gust_future_cb cb, void *arg);
 
 /* gust_future_wait returns once `future` is complete, and its state. From a
- * thread outside the pool it sleeps; from a worker it runs other tasks
- * meanwhile, so waiting inside a one-thread pool cannot deadlock. */
+ * thread outside the pool it sleeps. From a worker it runs other tasks of its
+ * pool meanwhile and, when there are none, sleeps in the worker's park (no
+ * CPU, I/O still handled) until the completion wakes it.
+ *
+ * A task that a wait runs sits on the waiter's stack: the waiter returns
+ * only after that task does. So a wait on a one-thread pool does not
+ * deadlock on work queued behind it, but it does if a task it runs waits for
+ * something that only the code after the first wait would do; a wait that
+ * is done but stuck so is reported on stderr after a second. Waits run tasks
+ * only while 256 KiB (or a quarter) of the worker's stack is left; a wait
+ * nested deeper only sleeps, and leaves its queued tasks to other workers. */
 gust_future_state_t gust_future_wait(gust_future_t *future);
 
 /* gust_future_wait_for is gust_future_wait giving up after `timeout_ns`:

@@ -8,6 +8,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "pool/internal.h"
+
 #include "runtime/internal.h"
 
 _Thread_local gust__reactor_t *gust__current_reactor __attribute__((tls_model("initial-exec")));
@@ -135,11 +137,19 @@ bool gust__reactor_run_mailbox(gust__reactor_t *reactor)
     return n > 0;
 }
 
-/* Milliseconds epoll_wait may sleep before the next timer is due: rounded
- * up, so a timer never fires early. -1 with no timer. */
+/* Milliseconds epoll_wait may sleep before the next timer is due, or the
+ * park's deadline passes: rounded up, so a timer never fires early. -1 with
+ * neither. */
 static int timeout_ms(const gust__reactor_t *reactor)
 {
     uint64_t next = gust__timers_next(reactor);
+    const struct timespec *deadline = gust__park_deadline();
+    /* A deadline centuries away (a saturated one) is no deadline. */
+    if (deadline != NULL && (uint64_t)deadline->tv_sec < UINT64_MAX / 1000000000u - 1) {
+        uint64_t ns = (uint64_t)deadline->tv_sec * 1000000000u + (uint64_t)deadline->tv_nsec;
+        if (ns < next)
+            next = ns;
+    }
     if (next == UINT64_MAX)
         return -1;
     uint64_t now = gust_now_ns();
