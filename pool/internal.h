@@ -73,8 +73,11 @@ struct gust_pool_s {
     unsigned num_sleepers;
 
     atomic_uint gate;     /* start gate, see pool.c */
-    atomic_bool stopping; /* gust_pool_free: exit once no work is left */
-    atomic_bool abandon;  /* the deadline passed: exit before the next task */
+    atomic_bool stopping; /* gust_pool_free: exit once the pool is drained */
+    /* Workers parked in their loop (not in a wait): holding no task. */
+    atomic_uint num_idle;
+    atomic_bool drained; /* stopping, and every worker idle with no work left */
+    atomic_bool abandon; /* the deadline passed: exit before the next task */
 };
 
 /* worker.c */
@@ -165,7 +168,7 @@ bool gust__begin_search(gust__worker_t *self);
  * another so that parallelism ramps up. */
 void gust__end_search(gust__worker_t *self, bool found_work);
 /* Parks the worker unless work is visible. Returns false when the pool is
- * stopping and no work is left: the worker exits. */
+ * stopping and drained (no task queued, none running): the worker exits. */
 bool gust__park(gust__worker_t *self);
 /* Parks a waiting worker until unparked or `deadline` (NULL: none), even
  * while the pool stops. `listed`: as a sleeper that new work may wake (for

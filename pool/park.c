@@ -194,9 +194,29 @@ static void sleep_until(gust__worker_t *self, const struct timespec *deadline)
     self->park_deadline = NULL;
 }
 
+/* Whether the stopping pool has run out of work: no task queued anywhere and
+ * every worker idle, so that nothing can spawn more. The worker that finds
+ * it so first wakes the others to leave. Called after counting the caller
+ * idle and registering it as a sleeper, with no work visible. */
+static bool pool_drained(gust_pool_t *pool)
+{
+    /* seq_cst: each worker counts itself idle before it looks for work for
+     * the last time, so of the workers going idle together, the last to
+     * count sees every count; the flag is set before the wakeups, and read
+     * by the others after they registered, so each sees one or the other. */
+    if (atomic_load_explicit(&pool->drained, memory_order_seq_cst))
+        return true;
+    if (atomic_load_explicit(&pool->num_idle, memory_order_seq_cst) != pool->num_workers)
+        return false;
+    atomic_store_explicit(&pool->drained, true, memory_order_seq_cst);
+    gust__wake_all(pool);
+    return true;
+}
+
 /* Parks as a listed sleeper, so that producers may wake it, unless work is
- * visible or `stopping` reads true; returns whether work was visible. */
-static bool park_listed(gust__worker_t *self, bool *stopping, const struct timespec *deadline)
+ * visible. With `may_leave` (the worker's loop), a stopping pool's worker
+ * does not park once the pool is drained; returns whether it must leave. */
+static bool park_listed(gust__worker_t *self, bool may_leave, const struct timespec *deadline)
 {
     gust_pool_t *pool = self->front.pool;
     gust__end_search(self, false);
@@ -209,10 +229,10 @@ static bool park_listed(gust__worker_t *self, bool *stopping, const struct times
 
     /* The stopping flag is read after registering: gust_pool_free sets it,
      * then wakes every listed sleeper, so one of the two is seen. */
-    if (stopping != NULL)
-        *stopping = atomic_load_explicit(&pool->stopping, memory_order_seq_cst);
     bool visible = work_visible(self);
-    if (!visible && (stopping == NULL || !*stopping))
+    bool leave = !visible && may_leave &&
+                 atomic_load_explicit(&pool->stopping, memory_order_seq_cst) && pool_drained(pool);
+    if (!visible && !leave)
         sleep_until(self, deadline);
 
     pthread_mutex_lock(&pool->sleepers_lock);
@@ -224,14 +244,17 @@ static bool park_listed(gust__worker_t *self, bool *stopping, const struct times
     pthread_mutex_unlock(&pool->sleepers_lock);
     if (woken_by_other)
         GUST__STAT_ADD(self, wakeups, 1);
-    return visible;
+    return leave || (may_leave && atomic_load_explicit(&pool->drained, memory_order_seq_cst));
 }
 
 bool gust__park(gust__worker_t *self)
 {
-    bool stopping;
-    bool visible = park_listed(self, &stopping, NULL);
-    if (stopping && !visible) {
+    gust_pool_t *pool = self->front.pool;
+    /* seq_cst: see pool_drained. */
+    atomic_fetch_add_explicit(&pool->num_idle, 1, memory_order_seq_cst);
+    bool leave = park_listed(self, true, NULL);
+    atomic_fetch_sub_explicit(&pool->num_idle, 1, memory_order_seq_cst);
+    if (leave) {
         /* A waker may have made us a searcher on the way out. */
         gust__end_search(self, false);
         return false;
@@ -242,7 +265,7 @@ bool gust__park(gust__worker_t *self)
 void gust__park_for_wait(gust__worker_t *self, bool listed, const struct timespec *deadline)
 {
     if (listed)
-        park_listed(self, NULL, deadline);
+        park_listed(self, false, deadline);
     else
         sleep_until(self, deadline);
 }

@@ -694,6 +694,47 @@ static void outside_threads_submit(void)
 /* Slow-ish tasks, a quarter of them spawning three children with gust_spawn,
  * all still queued when gust_pool_free is called: it runs them all, children
  * included. */
+/* gust_pool_free right after submitting a fork-join tree: the tree keeps
+ * spawning after the queues first look empty, so an idle worker must stay
+ * and steal until the pool is drained, not leave. Each leaf spins for a
+ * while, so the tree lasts long enough (about 50 ms) for a woken worker to
+ * take part. Counted per worker, in every one of many runs. */
+enum { DRAIN_RUNS = 20, DRAIN_FIB = 21, DRAIN_LEAF_NS = 3000 };
+
+static atomic_long drain_tasks_by_worker[2];
+
+static void drain_fib_task(void *arg)
+{
+    intptr_t n = (intptr_t)arg;
+    atomic_fetch_add_explicit(&drain_tasks_by_worker[gust_worker_index()], 1, memory_order_relaxed);
+    if (n < 2) {
+        busy_ns(DRAIN_LEAF_NS);
+        return;
+    }
+    gust_group_t group;
+    gust_group_init(&group, gust_pool_current());
+    gust_group_spawn(&group, drain_fib_task, (void *)(n - 1));
+    drain_fib_task((void *)(n - 2));
+    gust_group_wait(&group);
+}
+
+static void free_drains_on_every_worker(void)
+{
+    for (int run = 0; run < DRAIN_RUNS; run++) {
+        for (int i = 0; i < 2; i++)
+            atomic_store(&drain_tasks_by_worker[i], 0);
+        gust_pool_t *pool = new_pool(2, NULL);
+        ASSERT_TRUE(gust_pool_submit(pool, drain_fib_task, (void *)DRAIN_FIB));
+        gust_pool_free(pool);
+        long first = load_long(&drain_tasks_by_worker[0]);
+        long second = load_long(&drain_tasks_by_worker[1]);
+        /* fib(21) makes 2 fib(22) - 1 = 35,421 calls. */
+        ASSERT_EQ(first + second, 35421);
+        ASSERT_GT(first, 35421 / 10);
+        ASSERT_GT(second, 35421 / 10);
+    }
+}
+
 static void slow_child_task(void *arg)
 {
     busy_ns(5000);
@@ -1193,6 +1234,7 @@ int main(void)
     parallel_for_from_outside_and_inside();
     outside_threads_submit();
     free_runs_pending_work();
+    free_drains_on_every_worker();
     free_within_drops_late_tasks();
     hooks_and_identity();
     long_prefix_is_truncated();
