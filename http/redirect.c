@@ -97,7 +97,10 @@ int gust__redirect(call_t *call, const gust_response_t *response, const char **o
             *out_why = "redirect to a scheme other than http or https";
         else if (err == GUST_ERR_URL)
             *out_why = "redirect to a malformed URL";
-        return err == GUST_ERR_NOMEM ? err : GUST_ERR_REDIRECT_REFUSED;
+        /* Too long keeps its own code: *out_why names the resolved URL's
+         * length and the limit. */
+        return err == GUST_ERR_NOMEM || err == GUST_ERR_URL_TOO_LONG ? err
+                                                                     : GUST_ERR_REDIRECT_REFUSED;
     }
 
     bool to_get = (status == 303 && strcmp(call->method, "HEAD") != 0) ||

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <http_parser.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -124,16 +125,30 @@ static int fail(const char **out_reason, const char *reason, int err)
     return err;
 }
 
+/* fail() for a part longer than its limit: the reason names both. */
+static int fail_too_long(const char **out_reason, const char *what, size_t len, size_t max)
+{
+    /* Per thread: the reason outlives the call, as a static one does. */
+    static _Thread_local char reason[96];
+    snprintf(reason, sizeof(reason), "%s of %zu bytes is longer than the limit of %zu", what, len,
+             max);
+    return fail(out_reason, reason, GUST_ERR_URL_TOO_LONG);
+}
+
 int gust_url_parse(const char *text, gust_url_t *out, const char **out_reason)
 {
     memset(out, 0, sizeof(*out));
     if (text == NULL || *text == '\0')
         return fail(out_reason, "empty URL", GUST_ERR_URL);
+    /* Before http-parser, whose 16-bit offsets would cut a longer one. */
+    size_t text_len = strnlen(text, GUST_URL_MAX_LEN + 1);
+    if (text_len > GUST_URL_MAX_LEN)
+        return fail_too_long(out_reason, "URL", strlen(text), GUST_URL_MAX_LEN);
     if (has_forbidden_byte(text))
         return fail(out_reason, "control character or space in URL", GUST_ERR_URL);
     struct http_parser_url parsed;
     http_parser_url_init(&parsed);
-    if (http_parser_parse_url(text, strlen(text), 0, &parsed) != 0)
+    if (http_parser_parse_url(text, text_len, 0, &parsed) != 0)
         return fail(out_reason, "malformed URL", GUST_ERR_URL);
     if (!has_field(&parsed, UF_SCHEMA))
         return fail(out_reason, "URL has no scheme", GUST_ERR_URL);
@@ -149,6 +164,8 @@ int gust_url_parse(const char *text, gust_url_t *out, const char **out_reason)
     span_t host = has_field(&parsed, UF_HOST) ? field(text, &parsed, UF_HOST) : (span_t){"", 0};
     if (host.len == 0)
         return fail(out_reason, "URL has no host", GUST_ERR_URL);
+    if (host.len > GUST_URL_MAX_HOST_LEN)
+        return fail_too_long(out_reason, "host", (size_t)host.len, GUST_URL_MAX_HOST_LEN);
     /* http-parser reports a bracketed host without its brackets, and lets
      * through an empty "@" before the host, which it does not call userinfo. */
     bool ipv6 = host.ptr > text && host.ptr[-1] == '[';

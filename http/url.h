@@ -26,11 +26,22 @@ typedef struct gust_url_s {
     char *origin;    /* "https://example.com:8080": scheme, host and port, for errors and pools */
 } gust_url_t;
 
+/* The longest URL gust_url_parse accepts, in bytes. http-parser keeps
+ * offsets and lengths in 16 bits and wraps past 65,535 bytes (the host
+ * itself could then change); 32 KiB stays well below that and is four
+ * times what nginx and Apache take in a request line by default. */
+#define GUST_URL_MAX_LEN 32768
+
+/* The longest host name gust_url_parse accepts: DNS's limit on a name. */
+#define GUST_URL_MAX_HOST_LEN 255
+
 /* gust_url_parse parses the NUL-terminated `text` into *out. Returns 0, or
  * GUST_ERR_URL (malformed, or a forbidden character), GUST_ERR_SCHEME (not
- * http or https) or GUST_ERR_NOMEM; on error *out holds nothing to free and,
- * if out_reason is not NULL, *out_reason names the cause (a static string).
- * On success the caller frees *out with gust_url_clear. Any thread. */
+ * http or https), GUST_ERR_URL_TOO_LONG (over GUST_URL_MAX_LEN, or a host
+ * over GUST_URL_MAX_HOST_LEN) or GUST_ERR_NOMEM; on error *out holds nothing
+ * to free and, if out_reason is not NULL, *out_reason names the cause (a
+ * string valid until this thread's next gust_url_parse). On success the
+ * caller frees *out with gust_url_clear. Any thread. */
 int gust_url_parse(const char *text, gust_url_t *out, const char **out_reason);
 
 /* gust_url_share sets *out to `url` without parsing or copying it: the two

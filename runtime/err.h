@@ -43,7 +43,8 @@ extern "C" {
     XX(CERT_HOSTNAME, 29, "certificate does not match the host name")                              \
     XX(CERT_EXPIRED, 30, "certificate has expired")                                                \
     XX(CERT_SELF_SIGNED, 31, "certificate is self-signed")                                         \
-    XX(CERT_INVALID, 32, "certificate is not valid")
+    XX(CERT_INVALID, 32, "certificate is not valid")                                               \
+    XX(URL_TOO_LONG, 33, "URL too long")
 
 typedef enum gust_err_e {
     GUST_OK = 0,

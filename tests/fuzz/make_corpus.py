@@ -151,6 +151,24 @@ URLS = [
     "http://a/b/../c/./d", "http://xn--bcher-kva.example/", "HtTp://MiXeD.case:81/Path",
 ]
 
+# url_fuzz seeds that repeat a piece of their URL (url_fuzz.c): after a NUL,
+# a u16 start, a u8 length and a u16 count per repeat.
+def repeat(url, piece, count):
+    start = url.index(piece)
+    return url.encode("latin-1") + b"\0" + struct.pack(">HBH", start, len(piece), count)
+
+
+LONG_URLS = {
+    # 65,524 "a": the host past 65,535 bytes, where http-parser's offsets wrap.
+    "long_host_wraps": repeat("http://127.0.0.1a.example.com/x", "a", 65523),
+    # 100,000 bytes: the query past 65,535.
+    "long_query_past_wrap": repeat("http://h/0123456789?q=keep", "0123456789", 9998),
+    "at_limit": repeat("http://h/x", "x", 32768 - 10),
+    "past_limit": repeat("http://h/x", "x", 32768 - 9),
+    "host_255": repeat("http://" + "a" * 255 + "/", "a", 0),
+    "host_256": repeat("http://ab/", "a", 254),
+}
+
 # request_fuzz flags and fields (request_fuzz.c): method, URL, then names
 # and values in turns, NUL-separated.
 DECOMPRESS_REQ, USER_AGENT, DEFAULT_HEADER, BODY, BODY_STREAM, BODY_CHUNKED = 1, 2, 4, 8, 16, 32
@@ -255,7 +273,8 @@ def main():
         name: bytes([0]) + struct.pack(">H", 48 + len(data) // 3) + data
         for name, data in CHUNKED.items()
     }, "small_cap": bytes([1, 0, 60]) + chunked(b"c" * 50, b"d" * 50)})
-    write("url_fuzz", {f"{i:02d}": url.encode("latin-1") for i, url in enumerate(URLS)})
+    write("url_fuzz", {**{f"{i:02d}": url.encode("latin-1") for i, url in enumerate(URLS)},
+                       **LONG_URLS})
     write("request_fuzz", REQUESTS)
     write("decode_fuzz", DECODES)
 

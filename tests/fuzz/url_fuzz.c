@@ -1,11 +1,18 @@
-/* URL parsing (http/url.h). The input is the URL text up to its first NUL.
+/* URL parsing (http/url.h). The input is the URL text up to its first NUL;
+ * after the NUL, each 5 bytes (a big-endian u16 start, a u8 length, a u16
+ * count) repeat a piece of the text, text[start, start + length) clamped to
+ * it, count more times right after itself. So a few bytes stand for a URL
+ * of up to MAX_TEXT_LEN bytes, well past the 65,535 where http-parser's
+ * 16-bit offsets wrap, which libFuzzer (4,096 bytes by default) would not
+ * otherwise write.
  *
  * A URL that parses must have been written "http://" or "https://", then
  * the authority (a host, bracketed when it is an IPv6 literal, an optional
- * port, no userinfo), then the request target; its parts must agree with
- * that text and with each other, and a URL rebuilt from its parts must parse
- * to the same parts. Whatever parses carries no control character or
- * space. */
+ * port, no userinfo), then the request target up to any fragment; its parts
+ * must agree with that text byte for byte (so no part was cut) and with each
+ * other, and a URL rebuilt from its parts must parse to the same parts.
+ * Whatever parses carries no control character or space and is within
+ * GUST_URL_MAX_LEN; whatever is longer is refused as too long. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,7 +23,10 @@
 
 #include "http/url.h"
 #include "runtime/err.h"
+#include "tests/fuzz/input.h"
 #include "tests/support/check.h"
+
+enum { MAX_TEXT_LEN = 1 << 17 };
 
 static void check_no_forbidden_byte(const char *s)
 {
@@ -24,9 +34,39 @@ static void check_no_forbidden_byte(const char *s)
         ASSERT_TRUE(*p > ' ' && *p != 0x7f);
 }
 
+/* The URL text: the input up to its first NUL, with the pieces the bytes
+ * after it repeat (see the top). The caller frees it. */
+static char *expand(const uint8_t *data, size_t size)
+{
+    size_t len = strnlen((const char *)data, size);
+    char *text = malloc(MAX_TEXT_LEN + 1);
+    ASSERT_NOT_NULL(text);
+    memcpy(text, data, len);
+    fuzz_input_t in = {data + len, size - len};
+    (void)take_byte(&in); /* the NUL */
+    while (in.len > 0) {
+        size_t start = take_u16(&in);
+        size_t piece_len = take_byte(&in);
+        size_t count = take_u16(&in);
+        start = start < len ? start : len;
+        piece_len = piece_len < len - start ? piece_len : len - start;
+        if (piece_len == 0)
+            continue;
+        size_t room = (MAX_TEXT_LEN - len) / piece_len;
+        count = count < room ? count : room;
+        size_t end = start + piece_len;
+        memmove(text + end + count * piece_len, text + end, len - end);
+        for (size_t i = 1; i <= count; i++)
+            memcpy(text + start + i * piece_len, text + start, piece_len);
+        len += count * piece_len;
+    }
+    text[len] = '\0';
+    return text;
+}
+
 /* The authority as written: after "scheme://", up to the path, query or
- * fragment. */
-static void check_authority_text(const char *text, const gust_url_t *url)
+ * fragment. Returns where the target starts in `text`. */
+static const char *check_authority_text(const char *text, const gust_url_t *url)
 {
     const char *start = strstr(text, "://");
     ASSERT_NOT_NULL(start);
@@ -51,7 +91,22 @@ static void check_authority_text(const char *text, const gust_url_t *url)
         ASSERT_UEQ(strspn(port, "0123456789"), strlen(port));
         ASSERT_UEQ(strtoul(port, NULL, 10), url->port);
     }
+    size_t written_len = strlen(written);
     free(written);
+    return start + 3 + written_len;
+}
+
+/* The target as written: path and query up to any fragment, with "/" in
+ * front when the path is empty. */
+static void check_target_text(const char *written, const gust_url_t *url)
+{
+    size_t len = strcspn(written, "#");
+    size_t slash = written[0] != '/' ? 1 : 0;
+    /* http-parser reports an empty query as none: its '?' goes. */
+    if (len > 0 && strcspn(written, "?") == len - 1 && strchr(url->target, '?') == NULL)
+        len--;
+    ASSERT_UEQ(strlen(url->target), slash + len);
+    ASSERT_TRUE(strncmp(url->target + slash, written, len) == 0);
 }
 
 static char *print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -102,6 +157,12 @@ static void check_round_trip(const gust_url_t *url)
     gust_url_t again;
     const char *reason = NULL;
     int err = gust_url_parse(text, &again, &reason);
+    /* A "/" added before a query can take a URL at the limit past it. */
+    if (strlen(text) > GUST_URL_MAX_LEN) {
+        ASSERT_EQ(err, GUST_ERR_URL_TOO_LONG);
+        free(text);
+        return;
+    }
     if (err != 0)
         CHECK_FAIL_("rebuilt \"%s\" does not parse: %s", text, reason);
     char *want = describe(url), *got = describe(&again);
@@ -114,22 +175,24 @@ static void check_round_trip(const gust_url_t *url)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = strndup((const char *)data, size);
-    if (text == NULL)
-        return 0;
+    char *text = expand(data, size);
     gust_url_t url;
     const char *reason = NULL;
     int err = gust_url_parse(text, &url, &reason);
     if (err == 0) {
+        ASSERT_ULE(strlen(text), GUST_URL_MAX_LEN);
+        ASSERT_ULE(strlen(url.host), GUST_URL_MAX_HOST_LEN);
         ASSERT_TRUE(strncasecmp(text, "http://", 7) == 0 || strncasecmp(text, "https://", 8) == 0);
         ASSERT_TRUE(url.https == (strncasecmp(text, "https", 5) == 0));
         check_no_forbidden_byte(text);
-        check_authority_text(text, &url);
+        check_target_text(check_authority_text(text, &url), &url);
         check_parts(&url);
         check_round_trip(&url);
         gust_url_clear(&url);
     } else {
-        ASSERT_TRUE(err == GUST_ERR_URL || err == GUST_ERR_SCHEME);
+        ASSERT_TRUE(err == GUST_ERR_URL || err == GUST_ERR_SCHEME || err == GUST_ERR_URL_TOO_LONG);
+        if (strlen(text) > GUST_URL_MAX_LEN)
+            ASSERT_EQ(err, GUST_ERR_URL_TOO_LONG);
         ASSERT_NOT_NULL(reason);
         /* Nothing to free on error: a second clear of a zeroed url is fine. */
         gust_url_clear(&url);

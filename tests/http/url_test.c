@@ -1,6 +1,9 @@
 /* URLs: a table of inputs and the exact parts or error each must give. */
 #include "http/url.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "runtime/err.h"
 #include "tests/support/check.h"
 
@@ -52,6 +55,54 @@ static const bad_case_t bad[] = {
     {"http://[fe80::1%25eth0]/", GUST_ERR_URL},
 };
 
+/* "http://" + `host_len` bytes of host + "/" + path bytes, `len` in all. */
+static char *long_url(size_t host_len, size_t len)
+{
+    char *text = malloc(len + 1);
+    ASSERT_NOT_NULL(text);
+    memset(text, 'a', len);
+    memcpy(text, "http://", 7);
+    text[7 + host_len] = '/';
+    text[len] = '\0';
+    return text;
+}
+
+/* Lengths at and past the limits: http-parser's 16-bit offsets would cut
+ * a URL past 65,535 bytes, so gust_url_parse refuses one long before. */
+static void check_length_limits(void)
+{
+    static const struct {
+        size_t host_len, len;
+        int err;
+        const char *reason;
+    } cases[] = {
+        {9, GUST_URL_MAX_LEN, 0, NULL},
+        {9, GUST_URL_MAX_LEN + 1, GUST_ERR_URL_TOO_LONG,
+         "URL of 32769 bytes is longer than the limit of 32768"},
+        {9, 100000, GUST_ERR_URL_TOO_LONG, "URL of 100000 bytes is longer than the limit of 32768"},
+        {65524, 65540, GUST_ERR_URL_TOO_LONG,
+         "URL of 65540 bytes is longer than the limit of 32768"},
+        {GUST_URL_MAX_HOST_LEN, 300, 0, NULL},
+        {GUST_URL_MAX_HOST_LEN + 1, 300, GUST_ERR_URL_TOO_LONG,
+         "host of 256 bytes is longer than the limit of 255"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *text = long_url(cases[i].host_len, cases[i].len);
+        gust_url_t url;
+        const char *reason = NULL;
+        ASSERT_EQ(gust_url_parse(text, &url, &reason), cases[i].err);
+        if (cases[i].err == 0) {
+            ASSERT_UEQ(strlen(url.host), cases[i].host_len);
+            ASSERT_UEQ(strlen(url.target), cases[i].len - 7 - cases[i].host_len);
+        } else {
+            ASSERT_STR_EQ(reason, cases[i].reason);
+            ASSERT_NULL(url.host);
+        }
+        gust_url_clear(&url);
+        free(text);
+    }
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -92,5 +143,6 @@ int main(void)
     }
     gust_url_t url;
     ASSERT_EQ(gust_url_parse(NULL, &url, NULL), GUST_ERR_URL);
+    check_length_limits();
     return 0;
 }
