@@ -202,10 +202,11 @@ typedef struct gust_request_s {
  * for the caller): it completes with a gust_response_t (read it with
  * gust_http_response) for any status code, or with an error whose message
  * names the URL and the cause. Bad requests (malformed URL, CR or LF in a
- * header) fail the future at once with GUST_ERR_URL, GUST_ERR_SCHEME or
- * GUST_ERR_BAD_REQUEST and send nothing. Cancelling the future stops the
- * request within about 100 ms and closes its connection. Returns NULL only when
- * out of memory. Any thread. */
+ * header) fail the future at once with GUST_ERR_URL, GUST_ERR_URL_TOO_LONG,
+ * GUST_ERR_SCHEME or GUST_ERR_BAD_REQUEST and send nothing. Cancelling the
+ * future stops the request within about 100 ms and closes its connection.
+ * Returns NULL only when out of memory (and then never calls on_done). Any
+ * thread. */
 gust_future_t *gust_http_send(gust_client_t *client, const gust_request_t *req);
 
 /* Blocking conveniences for simple programs: send, wait, and hand over the

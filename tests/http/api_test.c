@@ -9,6 +9,7 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -946,6 +947,68 @@ static void test_bad_requests(void)
     test_server_stop(server);
 }
 
+/* A redirect whose Location is `arg`, then 200 for anything else. */
+static bool long_location_handler(void *arg, raw_conn_t *conn, const raw_request_t *req)
+{
+    if (strcmp(req->target, "/") != 0)
+        return raw_send(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    return raw_send(conn, "HTTP/1.1 302 Found\r\nContent-Length: 0\r\nLocation: ") &&
+           raw_send(conn, arg) && raw_send(conn, "\r\n\r\n");
+}
+
+/* A URL over GUST_URL_MAX_LEN fails with GUST_ERR_URL_TOO_LONG, whether the
+ * caller sent it or a redirect's Location resolved to it, and nothing of it
+ * goes out. */
+static void test_url_too_long(void)
+{
+    test_server_t *server = test_server_start(NULL);
+    gust_client_opts_t opts = gust_client_opts_default();
+    opts.max_header_bytes = GUST_MAX_HEADER_BYTES; /* room for a 64 KiB Location */
+    gust_client_t *client = new_client(NULL, &opts);
+    enum { LONG_LEN = 100000 };
+    char *url = malloc(LONG_LEN + 1);
+    ASSERT_NOT_NULL(url);
+    test_server_url(server, url, LONG_LEN, "/echo?q=");
+    size_t prefix_len = strlen(url);
+    memset(url + prefix_len, 'a', LONG_LEN - prefix_len);
+    url[LONG_LEN] = '\0';
+    outcome_t out = get_wait(client, url);
+    ASSERT_ERROR(out, GUST_ERR_URL_TOO_LONG);
+    ASSERT_CONTAINS(out.message, "URL of 100000 bytes is longer than the limit of 32768");
+    outcome_clear(&out);
+    ASSERT_UEQ(test_server_connections_accepted(server), 0);
+
+    /* Relative, over the limit once resolved; and absolute, where
+     * http-parser's offsets would wrap to host 127.0.0.1, port 80. */
+    char *relative = malloc(40001);
+    ASSERT_NOT_NULL(relative);
+    memset(relative, 'a', 40000);
+    relative[0] = '/';
+    relative[40000] = '\0';
+    char *wraps = malloc(65555);
+    ASSERT_NOT_NULL(wraps);
+    memset(wraps, 'a', 65554);
+    memcpy(wraps, "http://127.0.0.1", 16);
+    memcpy(wraps + 16 + 65524, ".example.com/x", 15);
+    const char *locations[] = {relative, wraps};
+    for (size_t i = 0; i < 2; i++) {
+        raw_server_t *raw = raw_server_start(long_location_handler, (void *)locations[i]);
+        char start[256];
+        raw_server_url(raw, start, sizeof(start), "/");
+        out = get_wait(client, start);
+        ASSERT_ERROR(out, GUST_ERR_URL_TOO_LONG);
+        ASSERT_CONTAINS(out.message, "is longer than the limit of 32768 (Location: ");
+        outcome_clear(&out);
+        ASSERT_UEQ(raw_server_requests(raw), 1);
+        raw_server_stop(raw);
+    }
+    free(wraps);
+    free(relative);
+    free(url);
+    gust_client_free(client);
+    test_server_stop(server);
+}
+
 int main(void)
 {
     static const test_t tests[] = {
@@ -964,6 +1027,7 @@ int main(void)
         {.name = "headers the client adds", .fn = test_added_headers},
         {.name = "bad options", .fn = test_bad_options},
         {.name = "bad requests", .fn = test_bad_requests},
+        {.name = "URLs too long, sent or redirected to", .fn = test_url_too_long},
         {.name = "num_headers without headers", .fn = test_null_headers},
     };
     return run_tests(tests, sizeof(tests) / sizeof(tests[0]), 20);

@@ -138,6 +138,36 @@ static void redirect_to_file_refused(void)
     test_server_stop(server);
 }
 
+/* http-parser's URL offsets are 16 bits: past 65,535 bytes they wrap, and
+ * a URL whose host an allow-list reads as *.example.com connected to
+ * 127.0.0.1, and a long one went out cut. Neither may leave the client. */
+static void over_long_url_refused(void)
+{
+    test_server_t *server = test_server_start(NULL);
+    gust_client_t *client = new_client(NULL, NULL);
+    enum { HOST_PAD = 65524, WRAP_LEN = 16 + HOST_PAD + 14, CUT_LEN = 100000 };
+    char *wraps = malloc(WRAP_LEN + 1);
+    ASSERT_NOT_NULL(wraps);
+    memset(wraps, 'a', WRAP_LEN);
+    memcpy(wraps, "http://127.0.0.1", 16);
+    memcpy(wraps + 16 + HOST_PAD, ".example.com/x", 15);
+    gust_request_t wrapped_host = {.url = wraps};
+    assert_refused_unsent(client, server, &wrapped_host, GUST_ERR_URL_TOO_LONG);
+
+    char *cut = malloc(CUT_LEN + 1);
+    ASSERT_NOT_NULL(cut);
+    test_server_url(server, cut, CUT_LEN, "/echo?q=");
+    size_t prefix_len = strlen(cut);
+    memset(cut + prefix_len, 'a', CUT_LEN - prefix_len);
+    cut[CUT_LEN] = '\0';
+    gust_request_t cut_query = {.url = cut};
+    assert_refused_unsent(client, server, &cut_query, GUST_ERR_URL_TOO_LONG);
+    free(cut);
+    free(wraps);
+    gust_client_free(client);
+    test_server_stop(server);
+}
+
 /* A TLS server of the test CA, with `kind` of leaf. */
 static test_server_t *tls_server(const tls_certs_t *certs, tls_cert_kind_t kind)
 {
@@ -251,6 +281,7 @@ int main(void)
         {.name = "CR/LF injection refused", .fn = crlf_injection_refused},
         {.name = "credentials dropped across origins", .fn = credentials_dropped_across_origins},
         {.name = "redirect to file:// refused", .fn = redirect_to_file_refused},
+        {.name = "over-long URL refused", .fn = over_long_url_refused},
         {.name = "verification on by default", .fn = verification_on_by_default},
         {.name = "insecure connection not reused for verifying",
          .fn = insecure_connection_not_reused_for_verifying},
