@@ -232,13 +232,28 @@ void gust_client_stats(const gust_client_t *client, gust_client_stats_t *out)
 
 /* ---- the call ---- */
 
+/* The last of a call: its callback has returned, so the client may go. */
+static void call_end_in_flight(call_t *call)
+{
+    gust_client_t *client = call->client;
+    free(call);
+    /* Release: the call's last steps, its callback included, happen before
+     * gust_client_free (its acquire in gust__await_zero). */
+    atomic_fetch_sub_explicit(&client->in_flight, 1, memory_order_release);
+}
+
+/* A refused call's completion callback, as a task on the pool. */
+static void refused_on_done(gust_future_t *future, void *arg)
+{
+    call_t *call = arg;
+    call->on_done(future, call->on_done_arg);
+    call_end_in_flight(call);
+}
+
 /* The end of every call, once its future is complete. */
 static void call_free(call_t *call)
 {
-    gust_client_t *client = call->client;
     gust_future_t *future = call->future;
-    gust_future_cb on_done = call->on_done;
-    void *on_done_arg = call->on_done_arg;
     bool on_worker = call->session != NULL;
     if (on_worker)
         gust_timer_stop(&call->total_timer);
@@ -249,17 +264,20 @@ static void call_free(call_t *call)
     gust_url_clear(&call->url);
     free(call->headers);
     free(call->body);
-    free(call);
     /* The completion callback, here on the call's worker: a task of its own
      * would often be stolen by an idle worker and then send the next
      * request from where no connection is. A call that never reached a
-     * worker (refused by gust_http_send) hands it to the pool instead. */
-    if (on_done != NULL && (on_worker || gust_future_on_done(future, on_done, on_done_arg) != 0))
-        on_done(future, on_done_arg);
+     * worker (refused by gust_http_send) hands it to the pool instead, and
+     * stays counted in flight until it returns: the client outlives it. */
+    if (call->on_done != NULL && !on_worker &&
+        gust_future_on_done(future, refused_on_done, call) == 0) {
+        gust_future_free(future);
+        return;
+    }
+    if (call->on_done != NULL)
+        call->on_done(future, call->on_done_arg);
     gust_future_free(future);
-    /* Release: the call's last steps, its callback included, happen before
-     * gust_client_free. */
-    atomic_fetch_sub_explicit(&client->in_flight, 1, memory_order_release);
+    call_end_in_flight(call);
 }
 
 /* Copies s with control characters as '?', cut to fit. */
@@ -511,16 +529,16 @@ gust_future_t *gust_http_send(gust_client_t *client, const gust_request_t *req)
     gust_future_t *future = gust_future_new(client->pool);
     if (future == NULL)
         return NULL;
-    atomic_fetch_add_explicit(&client->requests, 1, memory_order_relaxed);
+    /* Out of memory before a call can count itself in flight: NULL, and no
+     * callback that could outlive the client. */
     call_t *call = calloc(1, sizeof(*call));
     if (call == NULL) {
-        gust_future_set_error(future, GUST_ERR_NOMEM, "%s: out of memory",
-                              req->url != NULL ? req->url : "");
-        if (req->on_done != NULL &&
-            gust_future_on_done(future, req->on_done, req->on_done_arg) != 0)
-            req->on_done(future, req->on_done_arg);
-        return future;
+        gust_future_free(future);
+        return NULL;
     }
+    atomic_fetch_add_explicit(&client->requests, 1, memory_order_relaxed);
+    /* Relaxed: the caller holds the client, which cannot be freed meanwhile;
+     * the decrement in call_end_in_flight is what orders the teardown. */
     atomic_fetch_add_explicit(&client->in_flight, 1, memory_order_relaxed);
     call->client = client;
     call->on_done = req->on_done;

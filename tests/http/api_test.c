@@ -552,6 +552,69 @@ static void test_callbacks_and_workers(void)
     test_server_stop(server);
 }
 
+/* gust_client_free while completion callbacks still run, each of which
+ * sends one more request on the client: of a request refused by
+ * gust_http_send (its callback a task on the pool) and of one answered.
+ * The client outlives every callback (client.h), so free returns only once
+ * all have returned. With one worker, a post that free makes can run before
+ * a task queued earlier; each callback takes a millisecond, so one that
+ * outlived the client would be seen returning late (and under ASan,
+ * sending on a freed client). */
+typedef struct free_race_s {
+    gust_client_t *client;
+    char url[256];
+    atomic_int returned; /* callbacks that have returned */
+} free_race_t;
+
+enum { FREE_RACE_ROUNDS = 300 };
+
+/* Sends the same URL again, without a callback. */
+static void free_race_send_again(gust_future_t *future, void *arg)
+{
+    free_race_t *race = arg;
+    sleep_ms(1);
+    const char *url = gust_future_error(future) == GUST_ERR_URL ? "not a URL" : race->url;
+    gust_request_t req = {.url = url};
+    gust_future_t *again = gust_http_send(race->client, &req);
+    ASSERT_NOT_NULL(again);
+    gust_future_free(again);
+    atomic_fetch_add(&race->returned, 1);
+}
+
+static void test_free_while_callbacks_send(void)
+{
+    test_server_t *server = test_server_start(NULL);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    free_race_t race;
+    test_server_url(server, race.url, sizeof(race.url), "/bytes?n=%d", 10);
+    gust_request_t reqs[] = {
+        {.url = "not a URL", .on_done = free_race_send_again, .on_done_arg = &race},
+        {.url = race.url, .on_done = free_race_send_again, .on_done_arg = &race},
+    };
+    uint64_t start = now_ns();
+    int rounds = 0;
+    /* Bounded in time too: under TSan a round is slow. */
+    for (; rounds < FREE_RACE_ROUNDS && now_ns() - start < 5000 * MS; rounds++) {
+        /* The refused request alone, or with an answered one. */
+        size_t num_sent = 1 + (size_t)rounds % 2;
+        race.client = new_client(runtime, NULL);
+        atomic_init(&race.returned, 0);
+        gust_future_t *futures[2];
+        for (size_t i = 0; i < num_sent; i++)
+            futures[i] = gust_http_send(race.client, &reqs[i]);
+        gust_client_free(race.client);
+        int returned = atomic_load(&race.returned);
+        ASSERT_EQ(returned, num_sent);
+        ASSERT_EQ(gust_future_error(futures[0]), GUST_ERR_URL);
+        for (size_t i = 0; i < num_sent; i++)
+            gust_future_free(futures[i]);
+    }
+    fprintf(stderr, "  %d rounds\n", rounds);
+    ASSERT_GT(rounds, 0);
+    gust_runtime_free(runtime);
+    test_server_stop(server);
+}
+
 /* The blocking call from a worker of a one-worker runtime: its wait must
  * run the I/O it waits for. */
 typedef struct blocking_s {
@@ -1019,6 +1082,7 @@ int main(void)
         {.name = "bodies from a read callback", .fn = test_body_callback},
         {.name = "streamed response bodies", .fn = test_streaming},
         {.name = "requests sent from completion callbacks", .fn = test_callbacks_and_workers},
+        {.name = "client freed while callbacks send", .fn = test_free_while_callbacks_send},
         {.name = "gust_http_get on a worker", .fn = test_blocking_on_worker},
         {.name = "one URL again and again on a worker", .fn = test_same_url_on_a_worker},
         {.name = "IPv6", .fn = test_ipv6},
