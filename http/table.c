@@ -96,6 +96,10 @@ interned_t *gust__table_intern(struct cds_lfht *table, const char *key,
     return caa_container_of(node, interned_t, node);
 }
 
+/* Entries unlinked per grace period when a table is freed: a bound on the
+ * stack, and few grace periods for a big table. */
+enum { FREE_BATCH = 256 };
+
 void gust__table_free(struct cds_lfht *table, void (*destroy)(interned_t *entry))
 {
     if (table == NULL)
@@ -103,15 +107,29 @@ void gust__table_free(struct cds_lfht *table, void (*destroy)(interned_t *entry)
     bool was_registered = registered;
     if (!was_registered)
         urcu_memb_register_thread();
-    struct cds_lfht_iter iter;
-    interned_t *entry;
-    urcu_memb_read_lock();
-    cds_lfht_for_each_entry (table, &iter, entry, node) {
-        cds_lfht_del(table, &entry->node);
-        /* No reader is left by now, so no grace period is needed. */
-        destroy(entry);
-    }
-    urcu_memb_read_unlock();
+    /* No worker reads the table any more, but liburcu's resize worker
+     * (CDS_LFHT_AUTO_RESIZE; deleting entries starts a shrink) may still
+     * walk the chains inside its own read-side critical sections. So each
+     * batch is unlinked, then freed only after a grace period, when no walk
+     * that could have seen it is left. */
+    interned_t *batch[FREE_BATCH];
+    size_t num;
+    do {
+        struct cds_lfht_iter iter;
+        interned_t *entry;
+        num = 0;
+        urcu_memb_read_lock();
+        cds_lfht_for_each_entry (table, &iter, entry, node) {
+            if (num == FREE_BATCH)
+                break;
+            if (cds_lfht_del(table, &entry->node) == 0)
+                batch[num++] = entry;
+        }
+        urcu_memb_read_unlock();
+        urcu_memb_synchronize_rcu();
+        for (size_t i = 0; i < num; i++)
+            destroy(batch[i]);
+    } while (num == FREE_BATCH);
     if (!was_registered)
         urcu_memb_unregister_thread();
     cds_lfht_destroy(table, NULL);
