@@ -8,10 +8,13 @@
  * connections (idle, busy or connecting) and the client's total.
  *
  * A call that finds a limit reached waits on its own worker, where its
- * timers are. The pairing that keeps a freed slot from being missed: a
- * waiter counts itself waiting, then tries the limit again; whoever frees a
- * slot lowers the count, then looks for waiters (both sequentially
- * consistent, so one of the two sees the other). A freed slot is handed on
+ * timers are. The pairing that keeps a freed slot from being missed is
+ * store-buffering: a waiter counts itself waiting, then (after a seq_cst
+ * fence) tries the limit again; whoever frees a slot lowers the open count
+ * with a seq_cst RMW, then reads the waiters' count with a seq_cst load. By
+ * C11's fence rules one of the two sees the other; without the fence the
+ * limit's relaxed load could read the old count on a weakly ordered machine
+ * (x86's locked add orders it anyway). A freed slot is handed on
  * by posting to a worker with waiters, never by a nested call, so handing
  * on cannot recurse. A connection never changes worker, but a call without
  * one may: it moves (once per hop) to a worker with an idle connection to
@@ -137,18 +140,25 @@ static void wait_on_origin(session_t *session, call_t *call)
     origin_slot_t *slot = &call->origin->slots[session->index];
     cds_list_add_tail(&call->wait_link, &slot->waiting);
     call->waiting = WAIT_ORIGIN;
+    /* Relaxed: a hint for wake_waiters, which only picks a worker. */
     atomic_fetch_add_explicit(&slot->num_waiting, 1, memory_order_relaxed);
-    /* seq_cst: pairs with the load in put_back_host_slot (see the top). */
-    atomic_fetch_add_explicit(&call->origin->num_waiting, 1, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&call->origin->num_waiting, 1, memory_order_relaxed);
+    /* Orders the add before the caller's retry of the limit (add_below's
+     * loads); pairs with the seq_cst sub and load in put_back_host_slot. */
+    atomic_thread_fence(memory_order_seq_cst);
 }
 
 static void wait_for_total(session_t *session, call_t *call)
 {
     cds_list_add_tail(&call->wait_link, &session->starved);
     call->waiting = WAIT_TOTAL;
+    /* Relaxed: a hint for wake_starved, which only picks a worker. */
     atomic_fetch_add_explicit(&session->num_starved, 1, memory_order_relaxed);
-    /* seq_cst: pairs with the load in gust__session_slot_freed. */
-    atomic_fetch_add_explicit(&session->client->num_starved, 1, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&session->client->num_starved, 1, memory_order_relaxed);
+    /* Orders the add before the caller's retry of the limit (add_below's
+     * loads); pairs with the seq_cst sub and load in
+     * gust__session_slot_freed. */
+    atomic_thread_fence(memory_order_seq_cst);
 }
 
 void gust__session_unwait(session_t *session, call_t *call)
@@ -237,11 +247,16 @@ void gust__session_untrack(call_t *call)
 /* Adds one to *n unless that would pass max (0: no max). */
 static bool add_below(atomic_uint *n, unsigned max)
 {
+    /* Relaxed, here and on a failed exchange: after a waiter counts itself,
+     * its fence in wait_on_origin or wait_for_total orders these loads (see
+     * the top); the exchange's own success order is the fence's partner's
+     * concern, not this read's. */
     unsigned v = atomic_load_explicit(n, memory_order_relaxed);
     do {
         if (max != 0 && v >= max)
             return false;
-        /* seq_cst: pairs with the waiters' count (see the top). */
+        /* seq_cst: a slot taken is in the single total order that the
+         * freers' seq_cst sub and the waiters' fences are in. */
     } while (!atomic_compare_exchange_weak_explicit(n, &v, v + 1, memory_order_seq_cst,
                                                     memory_order_relaxed));
     return true;
@@ -284,6 +299,8 @@ static void wake_starved(session_t *session)
 
 static void put_back_host_slot(session_t *session, origin_t *origin)
 {
+    /* seq_cst sub, then seq_cst load: the freer's side of the pairing with
+     * the fence in wait_on_origin (see the top). */
     atomic_fetch_sub_explicit(&origin->num_open, 1, memory_order_seq_cst);
     if (atomic_load_explicit(&origin->num_waiting, memory_order_seq_cst) > 0)
         wake_origin(session, origin);
@@ -292,6 +309,8 @@ static void put_back_host_slot(session_t *session, origin_t *origin)
 void gust__session_slot_freed(session_t *session, origin_t *origin)
 {
     gust_client_t *client = session->client;
+    /* seq_cst sub, then (after the origin's) seq_cst load: pairs with the
+     * fence in wait_for_total (see the top). */
     atomic_fetch_sub_explicit(&client->total_open, 1, memory_order_seq_cst);
     put_back_host_slot(session, origin);
     if (atomic_load_explicit(&client->num_starved, memory_order_seq_cst) > 0)
