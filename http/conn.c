@@ -521,6 +521,15 @@ static void receive(conn_t *conn, uint32_t events, struct cds_list_head *done)
         } else if (n == 0) {
             /* The end of a close-delimited body, or a cut-off response. */
             int err = gust__reader_end(&conn->reader);
+            /* Over TLS the end of a close-delimited body is the server's
+             * close_notify; a bare TCP close may have cut it short (RFC 9112
+             * 9.8). */
+            if (err == 0 && conn->ssl != NULL && !gust__tls_close_notified(conn)) {
+                conn_failed(conn, GUST_ERR_TLS_TRUNCATED,
+                            "TLS connection closed without close_notify: the body that ends "
+                            "with the connection may be incomplete");
+                return;
+            }
             if (err == 0 && !finish_exchange(conn, false, true, done))
                 return;
             if (err == 0 || err == GUST_ERR_CONN_CLOSED) {

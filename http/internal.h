@@ -475,6 +475,9 @@ int gust__tls_handshake(conn_t *conn, char *why, size_t why_len);
  * when the socket must be waited for). */
 ssize_t gust__tls_read(conn_t *conn, void *buf, size_t len);
 ssize_t gust__tls_write(conn_t *conn, const void *buf, size_t len);
+/* Whether the server's close_notify has come: the end of the stream, as
+ * opposed to a TCP close that anyone on the path could have forged. */
+bool gust__tls_close_notified(const conn_t *conn);
 /* Whether decrypted bytes wait in the TLS layer, read from the socket
  * already (no event will tell of them). */
 bool gust__tls_pending(const conn_t *conn);

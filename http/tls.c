@@ -312,6 +312,11 @@ ssize_t gust__tls_read(conn_t *conn, void *buf, size_t len)
                       true);
 }
 
+bool gust__tls_close_notified(const conn_t *conn)
+{
+    return (SSL_get_shutdown(conn->ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
+}
+
 bool gust__tls_pending(const conn_t *conn)
 {
     return SSL_pending(conn->ssl) > 0;

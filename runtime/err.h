@@ -44,7 +44,8 @@ extern "C" {
     XX(CERT_EXPIRED, 30, "certificate has expired")                                                \
     XX(CERT_SELF_SIGNED, 31, "certificate is self-signed")                                         \
     XX(CERT_INVALID, 32, "certificate is not valid")                                               \
-    XX(URL_TOO_LONG, 33, "URL too long")
+    XX(URL_TOO_LONG, 33, "URL too long")                                                           \
+    XX(TLS_TRUNCATED, 34, "TLS connection closed without close_notify")
 
 typedef enum gust_err_e {
     GUST_OK = 0,

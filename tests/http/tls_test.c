@@ -248,6 +248,12 @@ static void close_without_close_notify(void)
     /* Half of it: an error, never a short body. */
     test_server_url(server, url, sizeof(url), "/truncated-tls?n=1000");
     expect(client, url, GUST_ERR_CONN_CLOSED, NULL);
+    /* A body that ends with the connection ends with close_notify; without
+     * it the body may have been cut (RFC 9112 9.8). */
+    test_server_url(server, url, sizeof(url), "/close-delimited?n=1000");
+    get_times(client, url, 1, 1000, false);
+    test_server_url(server, url, sizeof(url), "/close-delimited?n=1000&close_notify=0");
+    expect(client, url, GUST_ERR_TLS_TRUNCATED, "without close_notify");
     gust_client_free(client);
     test_server_stop(server);
 }

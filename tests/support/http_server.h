@@ -42,7 +42,8 @@
  *     chunk=256             (the last one shorter), then the trailer `X-Trailer: done`;
  *                           400 if chunk is 0.
  *   /close-delimited?n=1024 200 with neither Content-Length nor chunked, `Connection: close`:
- *                           the pattern, then the connection closes.
+ *     &close_notify=1       the pattern, then the connection closes; over TLS with
+ *                           close_notify=0, without TLS close_notify.
  *   /status?code=200        that status (200..599) with the body "<code> <reason>"; 204 and
  *                           304 have no body and no Content-Length.
  *   /delay?ms=50            waits ms, then "ok".

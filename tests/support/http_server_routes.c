@@ -222,6 +222,7 @@ static bool route_chunked(conn_t *c, const request_t *req)
 static bool route_close_delimited(conn_t *c, const request_t *req)
 {
     long n = test_server__query_num(req, "n", 1024);
+    c->skip_close_notify = test_server__query_num(req, "close_notify", 1) == 0;
     if (send_head(c, req, 200, -1, true, OCTET_STREAM))
         send_pattern(c, req, 0, (size_t)n);
     return false;

@@ -16,7 +16,8 @@
  *   - mutual TLS: /client-cert with the client certificate (also resumed),
  *     without one, and with one the server does not trust;
  *   - the end of the stream: /no-close-notify and /truncated-tls end without
- *     close_notify, after all and half of the body;
+ *     close_notify, after all and half of the body, /close-delimited with
+ *     and without it;
  *   - clients that reset their connections mid-response, which must not
  *     raise SIGPIPE in the server's threads;
  *   - handshake_stall: the client's handshake times out; a server stops at
@@ -648,6 +649,8 @@ static const struct end_case_s {
     {"/no-close-notify?n=1000", 1000, END_CUT},
     {"/truncated-tls?n=1000", 500, END_CUT},
     {"/no-close-notify?n=200000", 200000, END_CUT},
+    {"/close-delimited?n=1000", 1000, END_CLOSE_NOTIFY},
+    {"/close-delimited?n=1000&close_notify=0", 1000, END_CUT},
 };
 
 static void stream_ends(const tls_certs_t *certs)
