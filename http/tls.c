@@ -7,14 +7,21 @@
  * connection used is part of its origin's key, so a connection made without
  * verification is never handed to a request that wants it.
  *
+ * Verification also refuses weak chains: a signature with MD5 or SHA-1 on
+ * any certificate below the trust anchor, an RSA key under 2048 bits or an
+ * EC key under 224 anywhere in the chain (CERT_WEAK).
+ *
  * Sessions are resumed through the origin entry, which every worker shares:
  * the newest session a server gave is kept there (under the origin's lock)
  * and offered by the next connection to it. */
 #include <errno.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/nid.h>
+#include <openssl/obj.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <openssl/bio.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +57,86 @@ static int on_new_session(SSL *ssl, SSL_SESSION *session)
     return 1;
 }
 
+/* ---- Weak certificates ---- */
+
+/* The smallest keys a verified chain may hold. */
+enum { MIN_RSA_BITS = 2048, MIN_EC_BITS = 224 };
+
+/* Why the verify callback refused a chain, for gust__tls_handshake: the
+ * callback runs inside SSL_do_handshake, on the thread that reads this
+ * right after. */
+static _Thread_local char weak_why[192];
+
+/* The name of `cert`'s signature digest if it is one that collisions can be
+ * made for, else NULL. */
+static const char *weak_digest(const X509 *cert)
+{
+    int digest = NID_undef, pkey;
+    if (!OBJ_find_sigid_algs(X509_get_signature_nid(cert), &digest, &pkey))
+        return NULL;
+    switch (digest) {
+    case NID_md4:
+        return "MD4";
+    case NID_md5:
+        return "MD5";
+    case NID_sha1:
+        return "SHA-1";
+    default:
+        return NULL;
+    }
+}
+
+/* Writes to weak_why why `cert`, at `depth` in the chain (0: the server's
+ * own) for `host`, is too weak to trust; false if it is not. The
+ * signature of the chain's top, the trust anchor, is not checked: nothing
+ * relies on it. */
+static bool weak_cert(X509 *cert, int depth, bool anchor, const char *host)
+{
+    char subject[96] = "";
+    char whose[160];
+    if (depth == 0) {
+        snprintf(whose, sizeof(whose), "certificate for %s", host);
+    } else {
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, subject,
+                                  sizeof(subject));
+        snprintf(whose, sizeof(whose), "CA certificate \"%s\" in the chain for %s", subject, host);
+    }
+    const char *digest = anchor ? NULL : weak_digest(cert);
+    if (digest != NULL) {
+        snprintf(weak_why, sizeof(weak_why), "%s is signed with %s", whose, digest);
+        return true;
+    }
+    EVP_PKEY *key = X509_get_pubkey(cert);
+    int type = key != NULL ? EVP_PKEY_id(key) : EVP_PKEY_NONE;
+    unsigned bits = key != NULL ? EVP_PKEY_bits(key) : 0;
+    EVP_PKEY_free(key);
+    if ((type == EVP_PKEY_RSA && bits < MIN_RSA_BITS) ||
+        (type == EVP_PKEY_EC && bits < MIN_EC_BITS)) {
+        snprintf(weak_why, sizeof(weak_why), "%s has a %u-bit %s key", whose, bits,
+                 type == EVP_PKEY_RSA ? "RSA" : "EC");
+        return true;
+    }
+    return false;
+}
+
+/* BoringSSL's chain check calls this for each certificate, the trust
+ * anchor first, with `ok` its verdict so far; a weak one fails the chain
+ * with X509_V_ERR_APPLICATION_VERIFICATION, which nothing else sets. */
+static int on_verify(int ok, X509_STORE_CTX *store)
+{
+    if (!ok)
+        return 0;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    const conn_t *conn = ssl != NULL ? SSL_get_ex_data(ssl, conn_index) : NULL;
+    X509 *cert = X509_STORE_CTX_get_current_cert(store);
+    int depth = X509_STORE_CTX_get_error_depth(store);
+    bool anchor = depth == (int)sk_X509_num(X509_STORE_CTX_get0_chain(store)) - 1;
+    if (conn == NULL || cert == NULL || !weak_cert(cert, depth, anchor, conn->origin->host))
+        return 1;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+}
+
 static void describe_ssl_error(char *why, size_t len, const char *what)
 {
     unsigned long e = ERR_get_error();
@@ -74,7 +161,7 @@ static SSL_CTX *make_ctx(const gust_client_opts_t *opts, bool insecure, char *wh
     if (insecure) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     } else {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, on_verify);
         const char *file = opts->ca_file;
         if (file == NULL && opts->ca_dir == NULL)
             file = SYSTEM_CA_BUNDLE;
@@ -238,6 +325,8 @@ static int verify_error(long result)
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
         return GUST_ERR_CERT_SELF_SIGNED;
+    case X509_V_ERR_APPLICATION_VERIFICATION: /* on_verify's */
+        return GUST_ERR_CERT_WEAK;
     default:
         return GUST_ERR_CERT_INVALID;
     }
@@ -262,8 +351,11 @@ int gust__tls_handshake(conn_t *conn, char *why, size_t why_len)
         return 1;
     long verify = SSL_get_verify_result(conn->ssl);
     if (verify != X509_V_OK) {
-        snprintf(why, why_len, "certificate verify failed: %s",
-                 X509_verify_cert_error_string(verify));
+        if (verify == X509_V_ERR_APPLICATION_VERIFICATION)
+            snprintf(why, why_len, "%s", weak_why);
+        else
+            snprintf(why, why_len, "certificate verify failed: %s",
+                     X509_verify_cert_error_string(verify));
         return verify_error(verify);
     }
     if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {

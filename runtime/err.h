@@ -45,7 +45,8 @@ extern "C" {
     XX(CERT_SELF_SIGNED, 31, "certificate is self-signed")                                         \
     XX(CERT_INVALID, 32, "certificate is not valid")                                               \
     XX(URL_TOO_LONG, 33, "URL too long")                                                           \
-    XX(TLS_TRUNCATED, 34, "TLS connection closed without close_notify")
+    XX(TLS_TRUNCATED, 34, "TLS connection closed without close_notify")                            \
+    XX(CERT_WEAK, 35, "certificate has a weak key or signature")
 
 typedef enum gust_err_e {
     GUST_OK = 0,

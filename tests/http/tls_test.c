@@ -61,6 +61,20 @@ static void expect(gust_client_t *client, const char *url, int err, const char *
     free(message);
 }
 
+/* Writes `needle` to buf with its '*', if any, replaced by `host`; returns
+ * buf, or NULL for a NULL needle. */
+static const char *with_host(char *buf, size_t len, const char *needle, const char *host)
+{
+    if (needle == NULL)
+        return NULL;
+    const char *star = strchr(needle, '*');
+    int n = star == NULL
+                ? snprintf(buf, len, "%s", needle)
+                : snprintf(buf, len, "%.*s%s%s", (int)(star - needle), needle, host, star + 1);
+    ASSERT_TRUE(n >= 0 && (size_t)n < len);
+    return buf;
+}
+
 /* GETs `url` `n` times, one after another: each must be answered, with
  * `len` body bytes (of the test server's pattern, unless `any_bytes`). */
 static void get_times(gust_client_t *client, const char *url, int n, size_t len, bool any_bytes)
@@ -94,16 +108,41 @@ static void verification(void)
         {TLS_CERT_WRONG_NAME, GUST_ERR_CERT_HOSTNAME, "mismatch"},
         {TLS_CERT_SELF_SIGNED, GUST_ERR_CERT_SELF_SIGNED, "self signed"},
         {TLS_CERT_UNKNOWN_CA, GUST_ERR_CERT_UNKNOWN_CA, "issuer"},
+        {TLS_CERT_RSA_2048, 0, NULL},
+        {TLS_CERT_VIA_INTERMEDIATE, 0, NULL},
+        /* Weak keys and signatures, on the server's certificate or its CA's. */
+        {TLS_CERT_SHA1, GUST_ERR_CERT_WEAK, "certificate for * is signed with SHA-1"},
+        {TLS_CERT_MD5, GUST_ERR_CERT_WEAK, "certificate for * is signed with MD5"},
+        {TLS_CERT_RSA_1024, GUST_ERR_CERT_WEAK, "certificate for * has a 1024-bit RSA key"},
+        {TLS_CERT_WEAK_KEY_CA, GUST_ERR_CERT_WEAK,
+         "CA certificate \"gust weak-key intermediate\" in the chain for * has a 1024-bit RSA key"},
+        {TLS_CERT_SHA1_CA, GUST_ERR_CERT_WEAK,
+         "CA certificate \"gust SHA-1 intermediate\" in the chain for * is signed with SHA-1"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         test_server_t *server = tls_server(cases[i].kind);
-        char url[128];
+        char url[128], needle[160];
+        const char *want = cases[i].needle;
         printf("verification: %s\n", tls_cert_kind_name(cases[i].kind));
         /* By IP and by name: both are checked against the certificate. */
         test_server_url(server, url, sizeof(url), "/bytes?n=10");
-        expect(client, url, cases[i].err, cases[i].needle);
+        expect(client, url, cases[i].err, with_host(needle, sizeof(needle), want, "127.0.0.1"));
         snprintf(url, sizeof(url), "https://localhost:%u/bytes?n=10", test_server_port(server));
-        expect(client, url, cases[i].err, cases[i].needle);
+        expect(client, url, cases[i].err, with_host(needle, sizeof(needle), want, "localhost"));
+        test_server_stop(server);
+    }
+    gust_client_free(client);
+
+    /* insecure skips the strength checks with the rest. */
+    o.insecure = true;
+    client = client_with(&o);
+    static const tls_cert_kind_t weak[] = {TLS_CERT_SHA1, TLS_CERT_MD5, TLS_CERT_RSA_1024,
+                                           TLS_CERT_WEAK_KEY_CA, TLS_CERT_SHA1_CA};
+    for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+        test_server_t *server = tls_server(weak[i]);
+        char url[128];
+        test_server_url(server, url, sizeof(url), "/bytes?n=10");
+        expect(client, url, 0, NULL);
         test_server_stop(server);
     }
     gust_client_free(client);

@@ -15,12 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
 #include <openssl/ec_key.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/nid.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -76,11 +78,51 @@ static const cert_spec_t other_ca_spec = {
     .to_days = VALID_TO_DAYS,
 };
 
-typedef enum signer_e { BY_TEST_CA, BY_OTHER_CA, BY_ITSELF } signer_t;
+/* A key's kind and a signature's digest; the first of each is the default. */
+typedef enum key_kind_e { KEY_P256, KEY_RSA_2048, KEY_RSA_1024 } key_kind_t;
+typedef enum digest_e { DIGEST_SHA256, DIGEST_SHA1, DIGEST_MD5 } digest_t;
+
+/* The intermediate CAs, each signed by the test CA. */
+typedef enum intermediate_e {
+    RSA_INTERMEDIATE,
+    WEAK_KEY_INTERMEDIATE,
+    SHA1_INTERMEDIATE,
+    NUM_INTERMEDIATES
+} intermediate_t;
+
+static const struct intermediate_spec_s {
+    cert_spec_t cert;
+    key_kind_t key;
+    digest_t digest; /* of the test CA's signature on it */
+} intermediate_specs[NUM_INTERMEDIATES] = {
+    [RSA_INTERMEDIATE] = {{"rsa-intermediate", "gust RSA intermediate", CA_CONSTRAINTS, CA_USAGE,
+                           NULL, NULL, VALID_FROM_DAYS, VALID_TO_DAYS},
+                          KEY_RSA_2048,
+                          DIGEST_SHA256},
+    [WEAK_KEY_INTERMEDIATE] = {{"weak-key-intermediate", "gust weak-key intermediate",
+                                CA_CONSTRAINTS, CA_USAGE, NULL, NULL, VALID_FROM_DAYS,
+                                VALID_TO_DAYS},
+                               KEY_RSA_1024,
+                               DIGEST_SHA256},
+    [SHA1_INTERMEDIATE] = {{"sha1-intermediate", "gust SHA-1 intermediate", CA_CONSTRAINTS,
+                            CA_USAGE, NULL, NULL, VALID_FROM_DAYS, VALID_TO_DAYS},
+                           KEY_P256,
+                           DIGEST_SHA1},
+};
+
+typedef enum signer_e {
+    BY_TEST_CA,
+    BY_OTHER_CA,
+    BY_ITSELF,
+    /* BY_INTERMEDIATE + i: by intermediate i. */
+    BY_INTERMEDIATE,
+} signer_t;
 
 static const struct leaf_spec_s {
     cert_spec_t cert;
     signer_t signer;
+    key_kind_t key;
+    digest_t digest;
 } leaf_specs[TLS_CERT_NUM_KINDS] = {
     [TLS_CERT_GOOD] = {{"good", "localhost", LEAF_CONSTRAINTS, LEAF_USAGE, "serverAuth", LOCAL_SAN,
                         VALID_FROM_DAYS, VALID_TO_DAYS},
@@ -100,6 +142,33 @@ static const struct leaf_spec_s {
     [TLS_CERT_CLIENT] = {{"client", TLS_CERTS_CLIENT_CN, LEAF_CONSTRAINTS, LEAF_USAGE, "clientAuth",
                           NULL, VALID_FROM_DAYS, VALID_TO_DAYS},
                          BY_TEST_CA},
+    [TLS_CERT_RSA_2048] = {{"rsa-2048", "localhost", LEAF_CONSTRAINTS, LEAF_USAGE, "serverAuth",
+                            LOCAL_SAN, VALID_FROM_DAYS, VALID_TO_DAYS},
+                           BY_TEST_CA,
+                           KEY_RSA_2048},
+    [TLS_CERT_VIA_INTERMEDIATE] = {{"via-intermediate", "localhost", LEAF_CONSTRAINTS, LEAF_USAGE,
+                                    "serverAuth", LOCAL_SAN, VALID_FROM_DAYS, VALID_TO_DAYS},
+                                   BY_INTERMEDIATE + RSA_INTERMEDIATE},
+    [TLS_CERT_SHA1] = {{"sha1", "localhost", LEAF_CONSTRAINTS, LEAF_USAGE, "serverAuth", LOCAL_SAN,
+                        VALID_FROM_DAYS, VALID_TO_DAYS},
+                       BY_TEST_CA,
+                       KEY_P256,
+                       DIGEST_SHA1},
+    [TLS_CERT_MD5] = {{"md5", "localhost", LEAF_CONSTRAINTS, LEAF_USAGE, "serverAuth", LOCAL_SAN,
+                       VALID_FROM_DAYS, VALID_TO_DAYS},
+                      BY_INTERMEDIATE + RSA_INTERMEDIATE,
+                      KEY_P256,
+                      DIGEST_MD5},
+    [TLS_CERT_RSA_1024] = {{"rsa-1024", "localhost", LEAF_CONSTRAINTS, LEAF_USAGE, "serverAuth",
+                            LOCAL_SAN, VALID_FROM_DAYS, VALID_TO_DAYS},
+                           BY_TEST_CA,
+                           KEY_RSA_1024},
+    [TLS_CERT_WEAK_KEY_CA] = {{"weak-key-ca", "localhost", LEAF_CONSTRAINTS, LEAF_USAGE,
+                               "serverAuth", LOCAL_SAN, VALID_FROM_DAYS, VALID_TO_DAYS},
+                              BY_INTERMEDIATE + WEAK_KEY_INTERMEDIATE},
+    [TLS_CERT_SHA1_CA] = {{"sha1-ca", "localhost", LEAF_CONSTRAINTS, LEAF_USAGE, "serverAuth",
+                           LOCAL_SAN, VALID_FROM_DAYS, VALID_TO_DAYS},
+                          BY_INTERMEDIATE + SHA1_INTERMEDIATE},
 };
 
 const char *tls_cert_kind_name(tls_cert_kind_t kind)
@@ -142,6 +211,49 @@ static EVP_PKEY *new_p256_key(void)
     return key;
 }
 
+static EVP_PKEY *new_rsa_key(int bits)
+{
+    RSA *rsa = RSA_new();
+    BIGNUM *e = BN_new();
+    EVP_PKEY *key = EVP_PKEY_new();
+    bool ok = rsa != NULL && e != NULL && key != NULL && BN_set_word(e, RSA_F4) &&
+              RSA_generate_key_ex(rsa, bits, e, NULL) && EVP_PKEY_assign_RSA(key, rsa);
+    BN_free(e);
+    if (!ok) {
+        RSA_free(rsa);
+        EVP_PKEY_free(key);
+        return NULL;
+    }
+    /* The key owns rsa now. */
+    return key;
+}
+
+static EVP_PKEY *new_key(key_kind_t kind)
+{
+    switch (kind) {
+    case KEY_RSA_2048:
+        return new_rsa_key(2048);
+    case KEY_RSA_1024:
+        return new_rsa_key(1024);
+    default:
+        return new_p256_key();
+    }
+}
+
+/* BoringSSL signs with SHA-1 and MD5 when asked to, as here; whether it
+ * should trust such a signature is for the code under test to decide. */
+static const EVP_MD *digest_md(digest_t digest)
+{
+    switch (digest) {
+    case DIGEST_SHA1:
+        return EVP_sha1();
+    case DIGEST_MD5:
+        return EVP_md5();
+    default:
+        return EVP_sha256();
+    }
+}
+
 /* Adds one extension, unless value is NULL. */
 static bool add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
 {
@@ -167,10 +279,10 @@ static bool set_random_serial(X509 *cert)
     return ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert), serial);
 }
 
-/* Makes the certificate `spec` describes for `key`, signed by issuer_key in
- * the name of `issuer`, or self-signed when issuer is NULL. */
+/* Makes the certificate `spec` describes for `key`, signed with `digest` by
+ * issuer_key in the name of `issuer`, or self-signed when issuer is NULL. */
 static X509 *make_cert(const cert_spec_t *spec, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
-                       time_t now)
+                       digest_t digest, time_t now)
 {
     X509 *cert = X509_new();
     if (cert == NULL)
@@ -197,7 +309,7 @@ static X509 *make_cert(const cert_spec_t *spec, EVP_PKEY *key, X509 *issuer, EVP
          add_ext(cert, &ctx, NID_subject_alt_name, spec->san) &&
          add_ext(cert, &ctx, NID_subject_key_identifier, "hash") &&
          (issuer == NULL || add_ext(cert, &ctx, NID_authority_key_identifier, "keyid:always")) &&
-         X509_sign(cert, issuer_key != NULL ? issuer_key : key, EVP_sha256());
+         X509_sign(cert, issuer_key != NULL ? issuer_key : key, digest_md(digest));
     if (!ok) {
         X509_free(cert);
         return NULL;
@@ -207,10 +319,10 @@ static X509 *make_cert(const cert_spec_t *spec, EVP_PKEY *key, X509 *issuer, EVP
 
 /* ---- Files --------------------------------------------------------------------- */
 
-/* Writes file `index` as `name` + `suffix` in the directory, with `cert` or
- * `key` in it. Keys get mode 0600. */
+/* Writes file `index` as `name` + `suffix` in the directory, with `cert`
+ * (then `issuer`, unless NULL) or `key` in it. Keys get mode 0600. */
 static bool write_pem(certs_t *c, int index, const char *name, const char *suffix, X509 *cert,
-                      EVP_PKEY *key)
+                      X509 *issuer, EVP_PKEY *key)
 {
     char *path = c->paths[index];
     int n = snprintf(path, PATH_MAX, "%s/%s%s", c->dir, name, suffix);
@@ -231,8 +343,9 @@ static bool write_pem(certs_t *c, int index, const char *name, const char *suffi
         close(fd);
         return false;
     }
-    bool ok = cert != NULL ? PEM_write_X509(f, cert)
-                           : PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+    bool ok = cert != NULL
+                  ? PEM_write_X509(f, cert) && (issuer == NULL || PEM_write_X509(f, issuer))
+                  : PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
     if (fclose(f) != 0)
         ok = false;
     if (!ok)
@@ -278,41 +391,94 @@ static bool make_dir(certs_t *c, const char *dir)
 
 /* ---- Making them all ------------------------------------------------------------ */
 
-/* A CA: its key and self-signed certificate, and ca_file written. */
+/* A CA: its key and certificate. */
 typedef struct ca_s {
     EVP_PKEY *key;
     X509 *cert;
 } ca_t;
 
-static bool make_ca(certs_t *c, int index, const cert_spec_t *spec, time_t now, ca_t *out_ca)
+/* A CA's key and its certificate, signed with `digest` by `issuer`, or
+ * self-signed if issuer is NULL. */
+static bool make_ca(const cert_spec_t *spec, key_kind_t key, const ca_t *issuer, digest_t digest,
+                    time_t now, ca_t *out_ca)
 {
-    out_ca->key = new_p256_key();
-    out_ca->cert = out_ca->key != NULL ? make_cert(spec, out_ca->key, NULL, NULL, now) : NULL;
+    out_ca->key = new_key(key);
+    out_ca->cert = out_ca->key != NULL
+                       ? make_cert(spec, out_ca->key, issuer != NULL ? issuer->cert : NULL,
+                                   issuer != NULL ? issuer->key : NULL, digest, now)
+                       : NULL;
     if (out_ca->cert == NULL) {
         complain("cannot make the CA %s", spec->cn);
         return false;
     }
-    return write_pem(c, index, spec->name, ".pem", out_ca->cert, NULL);
+    return true;
 }
 
-static bool make_leaf(certs_t *c, tls_cert_kind_t kind, const ca_t *ca, const ca_t *other_ca,
-                      time_t now)
+static void free_ca(ca_t *ca)
+{
+    X509_free(ca->cert);
+    EVP_PKEY_free(ca->key);
+}
+
+/* Every CA: the roots (written to their files) and the intermediates. */
+typedef struct cas_s {
+    ca_t test, other;
+    ca_t intermediates[NUM_INTERMEDIATES];
+} cas_t;
+
+static bool make_cas(certs_t *c, time_t now, cas_t *cas)
+{
+    bool ok = make_ca(&ca_spec, KEY_P256, NULL, DIGEST_SHA256, now, &cas->test) &&
+              write_pem(c, FILE_CA, ca_spec.name, ".pem", cas->test.cert, NULL, NULL) &&
+              make_ca(&other_ca_spec, KEY_P256, NULL, DIGEST_SHA256, now, &cas->other) &&
+              write_pem(c, FILE_OTHER_CA, other_ca_spec.name, ".pem", cas->other.cert, NULL, NULL);
+    for (int i = 0; ok && i < NUM_INTERMEDIATES; i++) {
+        const struct intermediate_spec_s *spec = &intermediate_specs[i];
+        ok = make_ca(&spec->cert, spec->key, &cas->test, spec->digest, now, &cas->intermediates[i]);
+    }
+    return ok;
+}
+
+static void free_cas(cas_t *cas)
+{
+    free_ca(&cas->test);
+    free_ca(&cas->other);
+    for (int i = 0; i < NUM_INTERMEDIATES; i++)
+        free_ca(&cas->intermediates[i]);
+}
+
+/* The CA that signs `spec`'s leaf; NULL if it signs itself. */
+static const ca_t *signer_of(const struct leaf_spec_s *spec, const cas_t *cas)
+{
+    switch (spec->signer) {
+    case BY_TEST_CA:
+        return &cas->test;
+    case BY_OTHER_CA:
+        return &cas->other;
+    case BY_ITSELF:
+        return NULL;
+    default:
+        return &cas->intermediates[spec->signer - BY_INTERMEDIATE];
+    }
+}
+
+static bool make_leaf(certs_t *c, tls_cert_kind_t kind, const cas_t *cas, time_t now)
 {
     const struct leaf_spec_s *spec = &leaf_specs[kind];
-    const ca_t *signer = spec->signer == BY_TEST_CA    ? ca
-                         : spec->signer == BY_OTHER_CA ? other_ca
-                                                       : NULL;
-    EVP_PKEY *key = new_p256_key();
+    const ca_t *signer = signer_of(spec, cas);
+    /* A server sends the intermediate after its own certificate. */
+    X509 *intermediate = spec->signer >= BY_INTERMEDIATE ? signer->cert : NULL;
+    EVP_PKEY *key = new_key(spec->key);
     X509 *cert = NULL;
     if (key != NULL)
         cert = make_cert(&spec->cert, key, signer != NULL ? signer->cert : NULL,
-                         signer != NULL ? signer->key : NULL, now);
+                         signer != NULL ? signer->key : NULL, spec->digest, now);
     bool ok = cert != NULL;
     if (!ok)
         complain("cannot make the %s certificate", spec->cert.name);
     int index = FILE_FIRST_LEAF + 2 * (int)kind;
-    ok = ok && write_pem(c, index, spec->cert.name, ".pem", cert, NULL) &&
-         write_pem(c, index + 1, spec->cert.name, ".key", NULL, key);
+    ok = ok && write_pem(c, index, spec->cert.name, ".pem", cert, intermediate, NULL) &&
+         write_pem(c, index + 1, spec->cert.name, ".key", NULL, NULL, key);
     X509_free(cert);
     EVP_PKEY_free(key);
     return ok;
@@ -325,16 +491,12 @@ tls_certs_t *tls_certs_make(const char *dir)
         complain("out of memory");
         return NULL;
     }
-    ca_t ca = {0}, other_ca = {0};
+    cas_t cas = {0};
     time_t now = time(NULL);
-    bool ok = make_dir(c, dir) && make_ca(c, FILE_CA, &ca_spec, now, &ca) &&
-              make_ca(c, FILE_OTHER_CA, &other_ca_spec, now, &other_ca);
+    bool ok = make_dir(c, dir) && make_cas(c, now, &cas);
     for (int kind = 0; ok && kind < TLS_CERT_NUM_KINDS; kind++)
-        ok = make_leaf(c, (tls_cert_kind_t)kind, &ca, &other_ca, now);
-    X509_free(ca.cert);
-    EVP_PKEY_free(ca.key);
-    X509_free(other_ca.cert);
-    EVP_PKEY_free(other_ca.key);
+        ok = make_leaf(c, (tls_cert_kind_t)kind, &cas, now);
+    free_cas(&cas);
     if (!ok) {
         remove_files(c);
         free(c);

@@ -8,23 +8,38 @@
  *     // a client trusts certs->ca_file ...
  *     tls_certs_free(certs);
  *
- * Two CAs are made: the test CA (certs->ca_file), which a test's client
- * trusts, and an unrelated CA (certs->other_ca_file), which it does not. Each
- * leaf has its own key. Every key is EC P-256, every signature ECDSA with
- * SHA-256, every certificate X.509 v3 with a random 63-bit serial, a
- * subjectKeyIdentifier and (except where self-signed) an
- * authorityKeyIdentifier. "Now" is the time tls_certs_make runs; everything
- * valid is valid from now - 1 day to now + 30 days.
+ * Two root CAs are made: the test CA (certs->ca_file), which a test's client
+ * trusts, and an unrelated CA (certs->other_ca_file), which it does not; and
+ * three intermediate CAs, which the test CA signs (below). Each leaf has its
+ * own key. Unless the table says otherwise, a key is EC P-256 and a
+ * signature ECDSA (RSA, for an RSA issuer) with SHA-256. Every certificate
+ * is X.509 v3 with a random 63-bit serial, a subjectKeyIdentifier and
+ * (except where self-signed) an authorityKeyIdentifier. "Now" is the time
+ * tls_certs_make runs; everything valid is valid from now - 1 day to now +
+ * 30 days.
  *
- *   kind                   subject CN          SAN                               issuer
- *   ---------------------  ------------------  --------------------------------  -------------
- *   TLS_CERT_GOOD          localhost           DNS:localhost IP:127.0.0.1 IP:::1 test CA
- *   TLS_CERT_EXPIRED       localhost           the same; valid from now - 10     test CA
- *                                              days to now - 1 day
- *   TLS_CERT_WRONG_NAME    wrong.example       DNS:wrong.example                 test CA
- *   TLS_CERT_SELF_SIGNED   localhost           DNS:localhost IP:127.0.0.1 IP:::1 itself
- *   TLS_CERT_UNKNOWN_CA    localhost           DNS:localhost IP:127.0.0.1 IP:::1 unrelated CA
- *   TLS_CERT_CLIENT        TLS_CERTS_CLIENT_CN none                              test CA
+ *   kind                       subject CN          SAN                               issuer
+ *   -------------------------  ------------------  --------------------------------  ------------
+ *   TLS_CERT_GOOD              localhost           DNS:localhost IP:127.0.0.1 IP:::1 test CA
+ *   TLS_CERT_EXPIRED           localhost           the same; valid from now - 10     test CA
+ *                                                  days to now - 1 day
+ *   TLS_CERT_WRONG_NAME        wrong.example       DNS:wrong.example                 test CA
+ *   TLS_CERT_SELF_SIGNED       localhost           DNS:localhost IP:127.0.0.1 IP:::1 itself
+ *   TLS_CERT_UNKNOWN_CA        localhost           DNS:localhost IP:127.0.0.1 IP:::1 unrelated CA
+ *   TLS_CERT_CLIENT            TLS_CERTS_CLIENT_CN none                              test CA
+ *   TLS_CERT_RSA_2048          localhost           as GOOD; an RSA-2048 key          test CA
+ *   TLS_CERT_VIA_INTERMEDIATE  localhost           as GOOD                           RSA interm.
+ *   TLS_CERT_SHA1              localhost           as GOOD; signed with SHA-1        test CA
+ *   TLS_CERT_MD5               localhost           as GOOD; signed with MD5          RSA interm.
+ *   TLS_CERT_RSA_1024          localhost           as GOOD; an RSA-1024 key          test CA
+ *   TLS_CERT_WEAK_KEY_CA       localhost           as GOOD                           weak-key i.
+ *   TLS_CERT_SHA1_CA           localhost           as GOOD                           SHA-1 interm.
+ *
+ *   intermediate CA        subject CN                  key        the test CA signed it with
+ *   ---------------------  --------------------------  ---------  --------------------------
+ *   RSA intermediate       gust RSA intermediate       RSA-2048   ECDSA, SHA-256
+ *   weak-key intermediate  gust weak-key intermediate  RSA-1024   ECDSA, SHA-256
+ *   SHA-1 intermediate     gust SHA-1 intermediate     P-256      ECDSA, SHA-1
  *
  * The CAs have basicConstraints critical CA:TRUE and keyUsage critical
  * keyCertSign, cRLSign. The server leaves have basicConstraints critical
@@ -35,8 +50,9 @@
  *
  * Files, in the directory: ca.pem, other-ca.pem, and <name>.pem and
  * <name>.key for each kind, with <name> as tls_cert_kind_name gives it.
- * Certificates are PEM "CERTIFICATE" (the leaf only: every leaf is signed
- * directly by its CA), keys PEM PKCS#8 "PRIVATE KEY", mode 0600. */
+ * Certificates are PEM "CERTIFICATE": the leaf, then its issuer if that is
+ * an intermediate (what a server sends); keys PEM PKCS#8 "PRIVATE KEY", mode
+ * 0600. */
 #ifndef GUST_TESTS_SUPPORT_TLS_CERTS_H
 #define GUST_TESTS_SUPPORT_TLS_CERTS_H
 
@@ -53,9 +69,16 @@ typedef enum tls_cert_kind_e {
     TLS_CERT_SELF_SIGNED,
     TLS_CERT_UNKNOWN_CA,
     TLS_CERT_CLIENT,
+    TLS_CERT_RSA_2048,
+    TLS_CERT_VIA_INTERMEDIATE,
+    TLS_CERT_SHA1,
+    TLS_CERT_MD5,
+    TLS_CERT_RSA_1024,
+    TLS_CERT_WEAK_KEY_CA,
+    TLS_CERT_SHA1_CA,
 } tls_cert_kind_t;
 
-enum { TLS_CERT_NUM_KINDS = TLS_CERT_CLIENT + 1 };
+enum { TLS_CERT_NUM_KINDS = TLS_CERT_SHA1_CA + 1 };
 
 /* A leaf's certificate and key files (absolute paths if the directory is). */
 typedef struct tls_cert_files_s {
@@ -76,8 +99,8 @@ typedef struct tls_certs_s {
  * (files of the same names are replaced), or, if dir is NULL, into a new
  * directory mkdtemp'd under $TEST_TMPDIR (or /tmp). Returns the paths, which
  * the caller frees with tls_certs_free; NULL on failure, with a message and
- * BoringSSL's errors on stderr and nothing left behind. Takes a few
- * milliseconds. Any thread. */
+ * BoringSSL's errors on stderr and nothing left behind. Takes some tens of
+ * milliseconds (the RSA keys). Any thread. */
 tls_certs_t *tls_certs_make(const char *dir);
 
 /* tls_certs_free removes the files tls_certs_make wrote (and the directory if
@@ -85,7 +108,9 @@ tls_certs_t *tls_certs_make(const char *dir);
 void tls_certs_free(tls_certs_t *certs);
 
 /* tls_cert_kind_name returns "good", "expired", "wrong-name", "self-signed",
- * "unknown-ca" or "client" (static), or "?" for anything else. */
+ * "unknown-ca", "client", "rsa-2048", "via-intermediate", "sha1", "md5",
+ * "rsa-1024", "weak-key-ca" or "sha1-ca" (static), or "?" for anything
+ * else. */
 const char *tls_cert_kind_name(tls_cert_kind_t kind);
 
 #endif
