@@ -543,6 +543,11 @@ static void receive(conn_t *conn, uint32_t events, struct cds_list_head *done)
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
             flush_out(conn);
             return;
+        } else if (errno == EPROTO && conn->ssl != NULL) {
+            char why[256];
+            int err = gust__tls_read_error(conn, why, sizeof(why));
+            conn_failed(conn, err, "%s", why);
+            return;
         } else if (errno != EINTR) {
             int e = errno;
             conn_failed(conn, e == ECONNRESET ? GUST_ERR_CONN_RESET : GUST_ERR_IO, "%s: %s",

@@ -376,6 +376,12 @@ struct conn_s {
     conn_state_t state;
     int fd;
     SSL *ssl; /* NULL for plain TCP */
+    /* The first bytes the server sent under TLS, to name what it speaks if
+     * the handshake fails; and the BoringSSL error that failed the last
+     * TLS read or write (tls.c). */
+    uint8_t tls_first[5];
+    uint8_t tls_first_len;
+    uint32_t tls_error;
     bool io_started;
     gust_io_t io;
     gust_timer_t timer;    /* connect, header or idle timeout, by state; lazy (conn.c) */
@@ -469,12 +475,16 @@ void gust__tls_origin_free(origin_t *origin);
  * resume). Returns 0 or an error code with *why. */
 int gust__tls_start(conn_t *conn, char *why, size_t why_len);
 /* One step of the handshake: 0 done, 1 wait for the socket, or an error
- * code (each certificate failure its own) with *why. */
+ * code with *why: a certificate error (each failure its own) when
+ * verification failed, GUST_ERR_TLS_HANDSHAKE otherwise. */
 int gust__tls_handshake(conn_t *conn, char *why, size_t why_len);
 /* As recv and send: bytes, 0 at the end (read), or -1 with errno (EAGAIN
- * when the socket must be waited for). */
+ * when the socket must be waited for, EPROTO when TLS itself failed). */
 ssize_t gust__tls_read(conn_t *conn, void *buf, size_t len);
 ssize_t gust__tls_write(conn_t *conn, const void *buf, size_t len);
+/* After EPROTO: the error code (GUST_ERR_TLS_RENEGOTIATION for a server
+ * that asked to renegotiate, else GUST_ERR_TLS) with *why. */
+int gust__tls_read_error(const conn_t *conn, char *why, size_t why_len);
 /* Whether the server's close_notify has come: the end of the stream, as
  * opposed to a TCP close that anyone on the path could have forged. */
 bool gust__tls_close_notified(const conn_t *conn);

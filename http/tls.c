@@ -9,7 +9,9 @@
  *
  * Verification also refuses weak chains: a signature with MD5 or SHA-1 on
  * any certificate below the trust anchor, an RSA key under 2048 bits or an
- * EC key under 224 anywhere in the chain (CERT_WEAK).
+ * EC key under 224 anywhere in the chain (CERT_WEAK). A handshake that
+ * fails is a certificate error only when verification ran and failed;
+ * otherwise it is TLS_HANDSHAKE, with what the server did in words.
  *
  * Sessions are resumed through the origin entry, which every worker shares:
  * the newest session a server gave is kept there (under the origin's lock)
@@ -202,11 +204,17 @@ static int bio_write(BIO *bio, const char *buf, int len)
 
 static int bio_read(BIO *bio, char *buf, int len)
 {
-    const conn_t *conn = BIO_get_data(bio);
+    conn_t *conn = BIO_get_data(bio);
     BIO_clear_retry_flags(bio);
     ssize_t n = recv(conn->fd, buf, (size_t)len, 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         BIO_set_retry_read(bio);
+    if (n > 0 && conn->tls_first_len < sizeof(conn->tls_first)) {
+        size_t room = sizeof(conn->tls_first) - conn->tls_first_len;
+        size_t take = (size_t)n < room ? (size_t)n : room;
+        memcpy(conn->tls_first + conn->tls_first_len, buf, take);
+        conn->tls_first_len += (uint8_t)take;
+    }
     return (int)n;
 }
 
@@ -332,6 +340,63 @@ static int verify_error(long result)
     }
 }
 
+/* Whether `e`, a packed BoringSSL error, is the TLS layer's `reason`. */
+static bool is_ssl_reason(uint32_t e, int reason)
+{
+    return ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == reason;
+}
+
+/* `e` in words: the alert the server sent, or BoringSSL's reason. */
+static const char *reason_text(uint32_t e)
+{
+    int reason = ERR_GET_REASON(e);
+    if (ERR_GET_LIB(e) == ERR_LIB_SSL && reason >= SSL_AD_REASON_OFFSET)
+        return SSL_alert_desc_string_long(reason - SSL_AD_REASON_OFFSET);
+    const char *text = ERR_reason_error_string(e);
+    return text != NULL ? text : "unknown error";
+}
+
+/* Whether `first` (n > 0 bytes) may begin a TLS record: a content type
+ * (change_cipher_spec, alert, handshake, application_data), then major
+ * version 3. */
+static bool may_be_tls(const uint8_t *first, size_t n)
+{
+    return first[0] >= 20 && first[0] <= 23 && (n < 2 || first[1] == 3);
+}
+
+/* Why a handshake failed that verification did not fail, from what the
+ * server sent (`first`, n bytes) and BoringSSL's first error `e`. */
+static void describe_handshake_failure(const uint8_t *first, size_t n, uint32_t e, bool closed,
+                                       char *why, size_t why_len)
+{
+    static const char http[] = "HTTP/";
+    if (n > 0 && !may_be_tls(first, n)) {
+        if (memcmp(first, http, n < sizeof(http) - 1 ? n : sizeof(http) - 1) == 0) {
+            snprintf(why, why_len, "handshake: the server speaks plain HTTP, not TLS");
+        } else {
+            char hex[3 * 5] = "";
+            for (size_t i = 0; i < n && i < 5; i++)
+                snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x%s", first[i],
+                         i + 1 < n ? " " : "");
+            snprintf(why, why_len, "handshake: the server's first bytes (%s) are not TLS", hex);
+        }
+    } else if (is_ssl_reason(e, SSL_R_TLSV1_ALERT_PROTOCOL_VERSION) ||
+               is_ssl_reason(e, SSL_R_UNSUPPORTED_PROTOCOL)) {
+        /* It refused 1.2 and 1.3 (the alert), or chose an older one. */
+        snprintf(why, why_len,
+                 "handshake: the server offers only TLS versions older than 1.2 (protocol "
+                 "version)");
+    } else if (e == 0 && closed) {
+        snprintf(why, why_len, "handshake: connection closed by the server");
+    } else if (e == 0) {
+        snprintf(why, why_len, "handshake: %s", errno != 0 ? strerror(errno) : "failed");
+    } else if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET) {
+        snprintf(why, why_len, "handshake: the server sent the alert \"%s\"", reason_text(e));
+    } else {
+        snprintf(why, why_len, "handshake: %s", reason_text(e));
+    }
+}
+
 int gust__tls_handshake(conn_t *conn, char *why, size_t why_len)
 {
     ERR_clear_error();
@@ -341,16 +406,21 @@ int gust__tls_handshake(conn_t *conn, char *why, size_t why_len)
         unsigned len = 0;
         SSL_get0_alpn_selected(conn->ssl, &proto, &len);
         if (len != 0 && (len != 8 || memcmp(proto, "http/1.1", 8) != 0)) {
-            snprintf(why, why_len, "server chose protocol %.*s", (int)len, (const char *)proto);
-            return GUST_ERR_TLS;
+            snprintf(why, why_len, "handshake: the server chose the protocol %.*s, not http/1.1",
+                     (int)len, (const char *)proto);
+            return GUST_ERR_TLS_HANDSHAKE;
         }
         return 0;
     }
     int e = SSL_get_error(conn->ssl, rc);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
         return 1;
-    long verify = SSL_get_verify_result(conn->ssl);
-    if (verify != X509_V_OK) {
+    /* A certificate error only when verification ran and failed: before
+     * it runs, the verify result is no verdict ("invalid certificate
+     * verification context"). */
+    if (is_ssl_reason(ERR_peek_last_error(), SSL_R_CERTIFICATE_VERIFY_FAILED)) {
+        long verify = SSL_get_verify_result(conn->ssl);
+        ERR_clear_error();
         if (verify == X509_V_ERR_APPLICATION_VERIFICATION)
             snprintf(why, why_len, "%s", weak_why);
         else
@@ -358,17 +428,15 @@ int gust__tls_handshake(conn_t *conn, char *why, size_t why_len)
                      X509_verify_cert_error_string(verify));
         return verify_error(verify);
     }
-    if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
-        snprintf(why, why_len, "handshake: %s",
-                 rc == 0 || errno == 0 ? "connection closed by the server" : strerror(errno));
-        return GUST_ERR_TLS;
-    }
-    describe_ssl_error(why, why_len, "handshake failed");
-    return GUST_ERR_TLS;
+    bool closed = e == SSL_ERROR_SYSCALL && (rc == 0 || errno == 0);
+    describe_handshake_failure(conn->tls_first, conn->tls_first_len, (uint32_t)ERR_peek_error(),
+                               closed, why, why_len);
+    ERR_clear_error();
+    return GUST_ERR_TLS_HANDSHAKE;
 }
 
 /* An SSL_read's or SSL_write's result `n` as recv or send would give it. */
-static ssize_t as_syscall(const conn_t *conn, int n, bool reading)
+static ssize_t as_syscall(conn_t *conn, int n, bool reading)
 {
     if (n > 0)
         return n;
@@ -391,10 +459,25 @@ static ssize_t as_syscall(const conn_t *conn, int n, bool reading)
         }
         return -1;
     default:
+        conn->tls_error = (uint32_t)ERR_peek_error();
         ERR_clear_error();
         errno = EPROTO;
         return -1;
     }
+}
+
+int gust__tls_read_error(const conn_t *conn, char *why, size_t why_len)
+{
+    if (is_ssl_reason(conn->tls_error, SSL_R_NO_RENEGOTIATION)) {
+        /* Renegotiation is off (BoringSSL's default for a client): a new
+         * handshake inside the connection would change who the server is
+         * after its certificate was checked. */
+        snprintf(why, why_len, "TLS: the server asked to renegotiate, which gust refuses");
+        return GUST_ERR_TLS_RENEGOTIATION;
+    }
+    snprintf(why, why_len, "TLS read: %s",
+             conn->tls_error != 0 ? reason_text(conn->tls_error) : "protocol error");
+    return GUST_ERR_TLS;
 }
 
 ssize_t gust__tls_read(conn_t *conn, void *buf, size_t len)

@@ -46,7 +46,9 @@ extern "C" {
     XX(CERT_INVALID, 32, "certificate is not valid")                                               \
     XX(URL_TOO_LONG, 33, "URL too long")                                                           \
     XX(TLS_TRUNCATED, 34, "TLS connection closed without close_notify")                            \
-    XX(CERT_WEAK, 35, "certificate has a weak key or signature")
+    XX(CERT_WEAK, 35, "certificate has a weak key or signature")                                   \
+    XX(TLS_HANDSHAKE, 36, "TLS handshake failed")                                                  \
+    XX(TLS_RENEGOTIATION, 37, "server asked to renegotiate TLS")
 
 typedef enum gust_err_e {
     GUST_OK = 0,

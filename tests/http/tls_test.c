@@ -1,10 +1,19 @@
-/* HTTPS: verification and each of its failures, the insecure flag and its
- * place in the pool key, session resumption, keep-alive over TLS, client
- * certificates, the handshake timeout, close without close_notify, and
- * nginx with TLS. Certificates are made when the test runs. */
+/* HTTPS: verification and each of its failures (weak keys and signatures
+ * among them), the insecure flag and its place in the pool key, session
+ * resumption, keep-alive over TLS, client certificates, the handshake
+ * timeout, close without close_notify, handshakes that fail for other
+ * reasons than a certificate (a server that speaks HTTP, noise, closes,
+ * knows only TLS 1.0 or 1.1), a server that asks to renegotiate, and nginx
+ * with TLS. Certificates are made when the test runs. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "gust/client.h"
 #include "gust/err.h"
@@ -12,6 +21,7 @@
 #include "tests/support/check.h"
 #include "tests/support/http_server.h"
 #include "tests/support/nginx.h"
+#include "tests/support/rng.h"
 #include "tests/support/tls_certs.h"
 
 static tls_certs_t *certs;
@@ -297,6 +307,135 @@ static void close_without_close_notify(void)
     test_server_stop(server);
 }
 
+/* ---- Handshakes that fail before any certificate ---- */
+
+/* What a server that does not speak TLS does with a ClientHello. */
+typedef enum peer_act_e { PEER_SPEAKS_HTTP, PEER_SENDS_NOISE, PEER_CLOSES } peer_act_t;
+
+/* A raw TCP server for one connection, on a thread of its own: it reads
+ * the client's first TLS record (the ClientHello), then acts, then closes.
+ * Every wait is bounded, so a client that never comes ends it too. */
+typedef struct not_tls_peer_s {
+    int listen_fd;
+    uint16_t port;
+    peer_act_t act;
+    pthread_t thread;
+} not_tls_peer_t;
+
+enum { PEER_WAIT_MS = 10000 };
+
+/* Reads until `want` bytes are in buf; false on end, error or timeout. */
+static bool read_exactly(int fd, uint8_t *buf, size_t want)
+{
+    for (size_t got = 0; got < want;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t n = poll(&p, 1, PEER_WAIT_MS) == 1 ? recv(fd, buf + got, want - got, 0) : -1;
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+    }
+    return true;
+}
+
+static void *not_tls_peer_run(void *arg)
+{
+    not_tls_peer_t *peer = arg;
+    struct pollfd p = {.fd = peer->listen_fd, .events = POLLIN};
+    int fd = poll(&p, 1, PEER_WAIT_MS) == 1 ? accept(peer->listen_fd, NULL, NULL) : -1;
+    if (fd < 0)
+        return NULL;
+    /* All of the ClientHello's record, so that the close is a FIN and not
+     * a reset for unread bytes. */
+    static uint8_t hello[5 + 16384];
+    bool read_hello = read_exactly(fd, hello, 5) &&
+                      read_exactly(fd, hello + 5, (size_t)(hello[3] << 8 | hello[4]) % 16385);
+    if (read_hello && peer->act == PEER_SPEAKS_HTTP) {
+        static const char answer[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                                     "Connection: close\r\n\r\n";
+        (void)send(fd, answer, sizeof(answer) - 1, MSG_NOSIGNAL);
+    } else if (read_hello && peer->act == PEER_SENDS_NOISE) {
+        uint8_t noise[64];
+        uint64_t state = 1;
+        for (size_t i = 0; i < sizeof(noise); i++)
+            noise[i] = (uint8_t)rng_next(&state);
+        (void)send(fd, noise, sizeof(noise), MSG_NOSIGNAL);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void not_tls_peer_start(not_tls_peer_t *peer, peer_act_t act)
+{
+    peer->act = act;
+    peer->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_TRUE(peer->listen_fd >= 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    ASSERT_EQ(bind(peer->listen_fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    ASSERT_EQ(listen(peer->listen_fd, 4), 0);
+    ASSERT_EQ(getsockname(peer->listen_fd, (struct sockaddr *)&sin, &len), 0);
+    peer->port = ntohs(sin.sin_port);
+    ASSERT_EQ(pthread_create(&peer->thread, NULL, not_tls_peer_run, peer), 0);
+}
+
+static void not_tls_peer_stop(not_tls_peer_t *peer)
+{
+    ASSERT_EQ(pthread_join(peer->thread, NULL), 0);
+    close(peer->listen_fd);
+}
+
+/* A handshake that fails is a certificate error only when verification
+ * ran and failed; otherwise TLS_HANDSHAKE, with the cause. */
+static void handshake_failures(void)
+{
+    gust_client_opts_t o = trusting_opts();
+    gust_client_t *client = client_with(&o);
+    static const struct {
+        peer_act_t act;
+        const char *needle;
+    } peers[] = {
+        {PEER_SPEAKS_HTTP, "handshake: the server speaks plain HTTP, not TLS"},
+        {PEER_SENDS_NOISE, "handshake: the server's first bytes (1d 1d 57 9d 00) are not TLS"},
+        {PEER_CLOSES, "handshake: connection closed by the server"},
+    };
+    for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++) {
+        not_tls_peer_t peer;
+        not_tls_peer_start(&peer, peers[i].act);
+        char url[128];
+        snprintf(url, sizeof(url), "https://127.0.0.1:%u/", peer.port);
+        expect(client, url, GUST_ERR_TLS_HANDSHAKE, peers[i].needle);
+        not_tls_peer_stop(&peer);
+    }
+
+    /* TLS 1.0 and 1.1 only: gust asks for 1.2 or 1.3. */
+    for (unsigned version = 0x0301; version <= 0x0302; version++) {
+        test_server_opts_t so = test_server_opts_default();
+        so.cert_file = certs->leaf[TLS_CERT_GOOD].cert_file;
+        so.key_file = certs->leaf[TLS_CERT_GOOD].key_file;
+        so.tls_max_version = version;
+        test_server_t *server = test_server_start(&so);
+        char url[128];
+        test_server_url(server, url, sizeof(url), "/bytes?n=10");
+        expect(client, url, GUST_ERR_TLS_HANDSHAKE,
+               "handshake: the server offers only TLS versions older than 1.2 (protocol version)");
+        test_server_stop(server);
+    }
+
+    /* TLS 1.2 itself is fine, but not a server that asks to renegotiate. */
+    test_server_opts_t so = test_server_opts_default();
+    so.cert_file = certs->leaf[TLS_CERT_GOOD].cert_file;
+    so.key_file = certs->leaf[TLS_CERT_GOOD].key_file;
+    so.tls_max_version = 0x0303;
+    test_server_t *server = test_server_start(&so);
+    char url[128];
+    test_server_url(server, url, sizeof(url), "/bytes?n=10");
+    expect(client, url, 0, NULL);
+    test_server_url(server, url, sizeof(url), "/hello-request");
+    expect(client, url, GUST_ERR_TLS_RENEGOTIATION, "the server asked to renegotiate");
+    test_server_stop(server);
+    gust_client_free(client);
+}
+
 static void against_nginx(void)
 {
     nginx_opts_t no = nginx_opts_default();
@@ -331,6 +470,7 @@ int main(void)
     client_certificate();
     handshake_timeout();
     close_without_close_notify();
+    handshake_failures();
     against_nginx();
     tls_certs_free(certs);
     return 0;

@@ -50,6 +50,7 @@ test_server_opts_t test_server_opts_default(void)
         .cert_file = NULL,
         .key_file = NULL,
         .client_ca_file = NULL,
+        .tls_max_version = 0,
         .handshake_stall = false,
     };
 }

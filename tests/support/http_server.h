@@ -77,6 +77,9 @@
  *   /echo-body              200, application/octet-stream: the request's body, de-chunked.
  *   /client-cert            200, the subject CN of the client's TLS certificate; 403 if it sent
  *                           none, or the connection is plain.
+ *   /hello-request          over TLS 1.2 (tls_max_version 0x0303): reads the request and
+ *                           answers with a HelloRequest, asking the client to renegotiate,
+ *                           then closes without close_notify; 403 on other versions and plain.
  *   /tls-info               200, text: lines "version: TLSv1.3", "alpn: http/1.1" (empty if
  *                           none), "sni: <server name the client sent>" (empty if none),
  *                           "resumed: 0|1", "cipher: <standard name>"; 403 on plain HTTP.
@@ -124,6 +127,11 @@ typedef struct test_server_opts_s {
     /* With TLS, ask each client for a certificate issued by these CAs (PEM)
      * and verify the one it sends; see /client-cert. NULL: none asked. */
     const char *client_ca_file;
+    /* With TLS, the newest version served, as on the wire: 0x0301 (TLS
+     * 1.0) to 0x0304 (TLS 1.3); 0 means 0x0304. Below 0x0303 the oldest
+     * served is TLS 1.0 rather than 1.2, so the server speaks only what a
+     * client that wants 1.2 refuses. */
+    unsigned tls_max_version;
     /* Accept TCP connections and never answer: read and drop what arrives
      * until the client closes or the server stops. For TLS handshake
      * timeouts: the origin is https:// with or without a certificate. */

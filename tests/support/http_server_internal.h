@@ -180,6 +180,14 @@ bool test_server__tls_peer_cn(const conn_t *c, char *buf, size_t len);
  * the connection is not TLS. */
 bool test_server__tls_describe(const conn_t *c, char *buf, size_t len);
 
+/* test_server__tls_hello_request sends a HelloRequest, the TLS 1.2 message
+ * by which a server asks for renegotiation, in a record sealed with c's
+ * keys (BoringSSL's server never sends one itself); the connection's TLS
+ * state is behind the socket after it, so the connection must end without
+ * close_notify. False if c is not TLS 1.2 with an AEAD cipher, or the
+ * send failed. */
+bool test_server__tls_hello_request(conn_t *c);
+
 /* ---- Requests (http_server_request.c) ------------------------------------ */
 
 /* test_server__read_request reads the next request on c into *out_req.

@@ -473,6 +473,14 @@ static bool route_tls_info(conn_t *c, const request_t *req)
     return respond_text(c, req, 200, false, info);
 }
 
+static bool route_hello_request(conn_t *c, const request_t *req)
+{
+    if (!test_server__tls_hello_request(c))
+        return respond_text(c, req, 403, false, "not TLS 1.2");
+    c->skip_close_notify = true;
+    return false;
+}
+
 static bool route_100_continue(conn_t *c, const request_t *req)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -695,6 +703,7 @@ static const struct route_s {
     {"/echo-body", route_echo_body},
     {"/client-cert", route_client_cert},
     {"/tls-info", route_tls_info},
+    {"/hello-request", route_hello_request},
     {"/no-response", route_no_response},
     {"/one-byte-per-second", route_one_byte_per_second},
     {"/100-continue", route_100_continue},

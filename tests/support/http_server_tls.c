@@ -1,5 +1,6 @@
 /* The test server's TLS, with BoringSSL: the server's SSL_CTX, the handshake
- * on a connection's blocking socket, and the TLS transport behind c->io. */
+ * on a connection's blocking socket, the TLS transport behind c->io, and a
+ * HelloRequest sealed by hand for /hello-request. */
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -8,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/aead.h>
 #include <openssl/err.h>
+#include <openssl/nid.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -59,8 +62,9 @@ struct ssl_ctx_st *test_server__tls_new_ctx(const test_server_opts_t *o)
     SSL_CTX *ctx = SSL_CTX_new(TLS_method());
     if (ctx == NULL)
         die_tls("SSL_CTX_new", NULL);
-    if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-        !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION))
+    uint16_t max = o->tls_max_version != 0 ? (uint16_t)o->tls_max_version : TLS1_3_VERSION;
+    if (!SSL_CTX_set_min_proto_version(ctx, max < TLS1_2_VERSION ? TLS1_VERSION : TLS1_2_VERSION) ||
+        !SSL_CTX_set_max_proto_version(ctx, max))
         die_tls("SSL_CTX_set_min/max_proto_version", NULL);
     if (!SSL_CTX_use_certificate_chain_file(ctx, o->cert_file))
         die_tls("cannot load the certificate", o->cert_file);
@@ -201,4 +205,81 @@ bool test_server__tls_describe(const conn_t *c, char *buf, size_t len)
              sni != NULL ? sni : "", SSL_session_reused(c->ssl),
              cipher != NULL ? SSL_CIPHER_standard_name(cipher) : "");
     return true;
+}
+
+/* ---- Renegotiation ------------------------------------------------------------------ */
+
+/* Writes `v` big-endian into the `len` bytes at `out`. */
+static void put_be(uint8_t *out, size_t len, uint64_t v)
+{
+    for (size_t i = len; i-- > 0; v >>= 8)
+        out[i] = (uint8_t)v;
+}
+
+bool test_server__tls_hello_request(conn_t *c)
+{
+    if (c->ssl == NULL || SSL_version(c->ssl) != TLS1_2_VERSION)
+        return false;
+    /* The TLS 1.2 AEAD ciphers (RFC 5288, RFC 7905): the key block holds
+     * the client's key, the server's, the client's IV, the server's; GCM
+     * puts 8 bytes of nonce before the ciphertext, ChaCha20-Poly1305 XORs
+     * the sequence number into its IV. */
+    static const struct {
+        int nid;
+        const EVP_AEAD *(*aead)(void);
+        size_t key_len, iv_len;
+    } ciphers[] = {
+        {NID_aes_128_gcm, EVP_aead_aes_128_gcm, 16, 4},
+        {NID_aes_256_gcm, EVP_aead_aes_256_gcm, 32, 4},
+        {NID_chacha20_poly1305, EVP_aead_chacha20_poly1305, 32, 12},
+    };
+    int nid = SSL_CIPHER_get_cipher_nid(SSL_get_current_cipher(c->ssl));
+    size_t i = 0;
+    while (i < sizeof(ciphers) / sizeof(ciphers[0]) && ciphers[i].nid != nid)
+        i++;
+    if (i == sizeof(ciphers) / sizeof(ciphers[0]))
+        return false;
+    const EVP_AEAD *aead = ciphers[i].aead();
+    size_t key_len = ciphers[i].key_len, iv_len = ciphers[i].iv_len;
+    uint8_t block[2 * (32 + 12)];
+    if (SSL_get_key_block_len(c->ssl) != 2 * (key_len + iv_len) ||
+        !SSL_generate_key_block(c->ssl, block, 2 * (key_len + iv_len)))
+        die_tls("SSL_generate_key_block", NULL);
+    const uint8_t *key = block + key_len, *iv = block + 2 * key_len + iv_len;
+
+    static const uint8_t hello_request[4] = {0}; /* type 0, length 0 */
+    uint64_t seq = SSL_get_write_sequence(c->ssl);
+    uint8_t nonce[12], explicit_nonce[8];
+    put_be(explicit_nonce, sizeof(explicit_nonce), seq);
+    memcpy(nonce, iv, iv_len);
+    if (iv_len == 4) {
+        memcpy(nonce + 4, explicit_nonce, 8);
+    } else {
+        for (size_t j = 0; j < 8; j++)
+            nonce[4 + j] ^= explicit_nonce[j];
+    }
+    /* The additional data: sequence number, type, version, length. */
+    uint8_t ad[13];
+    put_be(ad, 8, seq);
+    ad[8] = SSL3_RT_HANDSHAKE;
+    put_be(ad + 9, 2, TLS1_2_VERSION);
+    put_be(ad + 11, 2, sizeof(hello_request));
+
+    uint8_t record[5 + 8 + sizeof(hello_request) + EVP_AEAD_MAX_OVERHEAD];
+    size_t head = iv_len == 4 ? 5 + 8 : 5, sealed_len;
+    memcpy(record + 5, explicit_nonce, head - 5);
+    EVP_AEAD_CTX ctx;
+    if (!EVP_AEAD_CTX_init(&ctx, aead, key, key_len, EVP_AEAD_DEFAULT_TAG_LENGTH, NULL))
+        die_tls("EVP_AEAD_CTX_init", NULL);
+    bool ok = EVP_AEAD_CTX_seal(&ctx, record + head, &sealed_len, sizeof(record) - head, nonce,
+                                EVP_AEAD_nonce_length(aead), hello_request, sizeof(hello_request),
+                                ad, sizeof(ad));
+    EVP_AEAD_CTX_cleanup(&ctx);
+    if (!ok)
+        die_tls("EVP_AEAD_CTX_seal", NULL);
+    record[0] = SSL3_RT_HANDSHAKE;
+    put_be(record + 1, 2, TLS1_2_VERSION);
+    put_be(record + 3, 2, head - 5 + sealed_len);
+    size_t len = head + sealed_len;
+    return test_server__plain_io.write(c, record, len) == (long)len;
 }
