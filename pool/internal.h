@@ -45,6 +45,8 @@ struct gust__worker_s {
     uintptr_t stack_floor;
     /* While parked for a wait with a time limit: when the park must end. */
     const struct timespec *park_deadline;
+    /* Parked as a listed sleeper; the idle hook's park may run tasks. */
+    bool listed;
 
     /* Written by wakers. */
     _Alignas(GUST__CACHE_LINE) atomic_uint park_token; /* built-in park: 1 = wake pending */

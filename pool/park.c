@@ -185,13 +185,15 @@ const struct timespec *gust__park_deadline(void)
 static void sleep_until(gust__worker_t *self, const struct timespec *deadline)
 {
     GUST__STAT_ADD(self, parks, 1);
+    /* Saved: the idle hook's park may run a task that waits and parks. */
+    const struct timespec *outer_deadline = self->park_deadline;
     self->park_deadline = deadline;
     const gust_pool_idle_hooks_t *idle = &self->front.pool->opts.idle;
     if (idle->park != NULL)
         idle->park(idle->arg, self->index);
     else
         futex_park(self);
-    self->park_deadline = NULL;
+    self->park_deadline = outer_deadline;
 }
 
 /* Whether the stopping pool has run out of work: no task queued anywhere and
@@ -219,6 +221,13 @@ static bool pool_drained(gust_pool_t *pool)
 static bool park_listed(gust__worker_t *self, bool may_leave, const struct timespec *deadline)
 {
     gust_pool_t *pool = self->front.pool;
+    if (self->listed) {
+        /* A wait in a task that the idle hook's park runs (the runtime's
+         * park handles I/O and posted tasks): the worker is listed already,
+         * and a wakeup meant for it ends this sleep too. */
+        sleep_until(self, deadline);
+        return false;
+    }
     gust__end_search(self, false);
 
     pthread_mutex_lock(&pool->sleepers_lock);
@@ -232,8 +241,11 @@ static bool park_listed(gust__worker_t *self, bool may_leave, const struct times
     bool visible = work_visible(self);
     bool leave = !visible && may_leave &&
                  atomic_load_explicit(&pool->stopping, memory_order_seq_cst) && pool_drained(pool);
-    if (!visible && !leave)
+    if (!visible && !leave) {
+        self->listed = true;
         sleep_until(self, deadline);
+        self->listed = false;
+    }
 
     pthread_mutex_lock(&pool->sleepers_lock);
     bool woken_by_other = self->sleeper_slot < 0;

@@ -1,6 +1,7 @@
 /* Waiting on a worker: a future or a group waited for on a worker costs no
  * CPU once there is nothing to help with (on a plain pool, parked on its
- * futex; on a runtime, in epoll_wait), wakes when the wait is over, and
+ * futex; on a runtime, in epoll_wait, also inside a task that the worker's
+ * park runs), wakes when the wait is over, and
  * nests only as deep as the stack allows; a done wait buried under a newer
  * one is reported on stderr. */
 #include <pthread.h>
@@ -213,6 +214,28 @@ static void group_waits_sleep(bool runtime)
     free_pools(&p);
 }
 
+/* A task posted to a parked worker of a runtime runs inside the worker's
+ * park (with its I/O); a wait there parks again, inside the first park. */
+static void wait_in_a_posted_task(void)
+{
+    pools_t p = new_pools(true, 1);
+    future_wait_t w = {.future = gust_future_new(p.pool)};
+    ASSERT_NOT_NULL(w.future);
+    ASSERT_EQ(sem_init(&w.started, 0, 0), 0);
+    ASSERT_EQ(sem_init(&w.done, 0, 0), 0);
+    sleep_ms(50); /* the worker parks */
+    ASSERT_TRUE(gust_runtime_post(p.runtime, 0, wait_for_future_task, &w));
+    wait_sem(&w.started, 10, "posted task");
+    sleep_ms(WAIT_MS);
+    ASSERT_TRUE(gust_future_set_value(w.future, (void *)7, NULL));
+    wait_sem(&w.done, 10, "wait in a posted task");
+    printf("runtime: wait in a posted task: %ld ms, %ld ms of CPU\n", w.wall_ms, w.cpu_ms);
+    ASSERT_EQ(w.state, GUST_FUTURE_VALUE);
+    ASSERT_LT(w.cpu_ms, MAX_WAIT_CPU_MS);
+    gust_future_free(w.future);
+    free_pools(&p);
+}
+
 /* ---- nesting ---- */
 
 /* A chain of tasks, each submitting the next and then waiting for one
@@ -350,6 +373,7 @@ int main(void)
     future_waits_sleep(true);
     group_waits_sleep(false);
     group_waits_sleep(true);
+    wait_in_a_posted_task();
     waits_nest_only_as_deep_as_the_stack_allows();
     buried_wait_is_reported(false);
     buried_wait_is_reported(true);
