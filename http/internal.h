@@ -139,9 +139,14 @@ bool gust__request_head_append(const call_t *call, buf_t *out);
  * false when out of memory. */
 bool gust__request_default_lines(gust_client_t *client);
 
-/* ---- decode.c: Content-Encoding gzip and deflate ---- */
+/* ---- decode.c: Content-Encoding gzip and deflate, stacked ---- */
 
-typedef struct decoder_s {
+/* The most content codings undone in a row: each is work and a zlib stream
+ * a server makes the client spend, so a longer list is refused. */
+#define GUST_MAX_CODINGS 4
+
+/* One coding being undone. */
+typedef struct inflater_s {
     z_stream zs;
     bool started;        /* inflateInit2 done */
     bool deflate;        /* "deflate": zlib wrapper, or raw if the first bytes say so */
@@ -149,17 +154,36 @@ typedef struct decoder_s {
     bool have_first;     /* "deflate" whose first piece was one byte: held in `first` */
     unsigned char first; /* until the second byte tells zlib from raw */
     size_t decoded;      /* bytes out so far */
+} inflater_t;
+
+typedef struct decoder_s {
+    /* The codings in the order they were applied (true: deflate, false:
+     * gzip), identity left out; undone last first. */
+    bool deflate[GUST_MAX_CODINGS];
+    unsigned num_codings;
+    bool refused; /* a coding gust cannot undo, or too many: `why` says */
+    char why[64];
+    inflater_t *stages; /* one per coding, the last applied first: `one`, or allocated */
+    inflater_t one;
+    size_t decoded; /* bytes out of the last stage */
 } decoder_t;
 
-/* Returns true if `encoding` (a Content-Encoding value) is one the decoder
- * handles, and prepares it. */
-bool gust__decoder_init(decoder_t *d, const char *encoding);
-/* Feeds compressed bytes; emit(arg, out, n) receives decoded bytes. Returns 0,
- * GUST_ERR_DECODE, GUST_ERR_DECODED_TOO_LARGE (past `cap`, 0 = none), or what
- * emit returned when not 0. */
+/* Starts an empty list of codings. */
+void gust__decoder_init(decoder_t *d);
+/* Adds the codings of one Content-Encoding value ("gzip", "deflate, gzip";
+ * x-gzip is gzip, identity is skipped); call it for each such header in
+ * order. A coding it cannot undo, or more than GUST_MAX_CODINGS, makes the
+ * first byte fed fail. */
+void gust__decoder_add(decoder_t *d, const char *value);
+/* Whether the body has codings to undo (or to refuse). */
+bool gust__decoder_active(const decoder_t *d);
+/* Feeds coded bytes; emit(arg, out, n) receives decoded bytes. Returns 0,
+ * GUST_ERR_DECODE (d->why says why when it is not corrupt data),
+ * GUST_ERR_DECODED_TOO_LARGE (some stage's output past `cap`, 0 = none),
+ * GUST_ERR_NOMEM, or what emit returned when not 0. */
 int gust__decoder_feed(decoder_t *d, const void *in, size_t len, size_t cap,
                        int (*emit)(void *arg, const void *out, size_t n), void *arg);
-/* At the end of the body: GUST_ERR_DECODE if the stream was cut short. */
+/* At the end of the body: GUST_ERR_DECODE if a stream was cut short. */
 int gust__decoder_finish(const decoder_t *d);
 void gust__decoder_clear(decoder_t *d);
 
@@ -221,7 +245,7 @@ size_t gust__reader_body_room(reader_t *r, char **out_at);
 /* The connection ended: 0 if that completed the response (close-delimited
  * body), GUST_ERR_CONN_CLOSED if it cut it short, or a parse error. */
 int gust__reader_end(reader_t *r);
-/* The error in words. */
+/* The error in words, valid until the reader is cleared or started again. */
 const char *gust__reader_why(const reader_t *r);
 /* Hands the response over (the caller frees it). */
 gust_response_t *gust__reader_take(reader_t *r);

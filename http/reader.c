@@ -98,9 +98,15 @@ static int on_headers_complete(http_parser *p)
     if (!gust__response_set_status(r->response, p->status_code, p->http_minor))
         return stop(r, GUST_ERR_NOMEM, NULL);
     r->head_done = true;
-    const char *encoding = gust_response_header(r->response, "Content-Encoding");
-    if (r->opts.decompress && encoding != NULL && gust__decoder_init(&r->decoder, encoding))
-        r->decoding = true;
+    if (r->opts.decompress) {
+        /* Every Content-Encoding header, each a list, in the order applied. */
+        gust__decoder_init(&r->decoder);
+        const char *value;
+        for (size_t i = 0;
+             (value = gust_response_header_next(r->response, "Content-Encoding", &i)) != NULL; i++)
+            gust__decoder_add(&r->decoder, value);
+        r->decoding = gust__decoder_active(&r->decoder);
+    }
     /* The body's exact size, when it will be kept as it comes (ULLONG_MAX:
      * no Content-Length). */
     if (body == 0 && !r->decoding && r->opts.on_body == NULL && p->content_length != ULLONG_MAX &&
@@ -134,6 +140,8 @@ static int on_body(http_parser *p, const char *at, size_t len)
                           : deliver_body(r, at, take);
     if (err == 0 && over)
         err = GUST_ERR_BODY_TOO_LARGE;
+    if (err == GUST_ERR_DECODE && r->decoder.refused)
+        return stop(r, err, r->decoder.why);
     return err != 0 ? stop(r, err, NULL) : 0;
 }
 

@@ -219,12 +219,16 @@ REQUESTS = {
 }
 
 
-def decode_seed(mode, cut, payload):
-    return bytes([mode]) + struct.pack(">H", cut) + payload
+def decode_seed(mode, cut, payload, stack=0):
+    return bytes([mode]) + struct.pack(">H", cut) + bytes([stack]) + payload
 
 
 # decode_fuzz modes (decode_fuzz.c): format 0 gzip, 1 zlib, 2 raw deflate.
 GZIP_F, ZLIB_F, RAW_F, COMPRESS, SMALL_CAP = 0, 1, 2, 4, 8
+# decode_fuzz stacking: codings on top of the first (0-7), which of the
+# first three are deflate, identity named too, one value a coding.
+ON_TOP_DEFLATE = (8, 16, 32)
+IDENTITY, LINES = 0x40, 0x80
 DECODES = {
     "compress_gzip": decode_seed(GZIP_F | COMPRESS, 7, TEXT),
     "compress_zlib_cut1": decode_seed(ZLIB_F | COMPRESS, 1, TEXT),
@@ -251,6 +255,13 @@ DECODES = {
     "empty": decode_seed(RAW_F, 0, b""),
     "stored_block": decode_seed(RAW_F, 2, zlib.compress(TEXT, 0)[2:-4]),
     "zlib_preset_dict": decode_seed(ZLIB_F, 0, b"\x78\xbb\x00\x00\x00\x01\x03\x00"),
+    "stacked_gzip_gzip": decode_seed(GZIP_F | COMPRESS, 9, TEXT, 1),
+    "stacked_deflate_gzip_identity": decode_seed(ZLIB_F | COMPRESS, 5, TEXT, 1 | IDENTITY),
+    "stacked_gzip_deflate_lines": decode_seed(GZIP_F | COMPRESS, 3, TEXT, 1 | ON_TOP_DEFLATE[0] | LINES),
+    "stacked_four": decode_seed(RAW_F | COMPRESS, 11, TEXT * 4, 3 | ON_TOP_DEFLATE[1]),
+    "stacked_five_refused": decode_seed(GZIP_F | COMPRESS, 2, TEXT, 4),
+    "stacked_over_cap": decode_seed(GZIP_F | COMPRESS | SMALL_CAP, 6, b"c" * 300, 1),
+    "stacked_raw_bytes": decode_seed(GZIP_F, 4, GZIPPED, 2 | IDENTITY),
 }
 
 

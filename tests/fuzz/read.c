@@ -93,7 +93,8 @@ void read_response(const reader_opts_t *opts, bool stream, const void *data, siz
     if (err == 0 && !reader.complete)
         err = gust__reader_end(&reader);
     out->err = err;
-    out->why = err != 0 ? gust__reader_why(&reader) : NULL;
+    if (err != 0)
+        snprintf(out->why, sizeof(out->why), "%s", gust__reader_why(&reader));
     if (err == 0) {
         out->keep_alive = reader.keep_alive;
     } else {

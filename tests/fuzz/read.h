@@ -13,7 +13,7 @@
 
 typedef struct read_result_s {
     int err;         /* 0: a complete response */
-    const char *why; /* the error in words (static), when err != 0 */
+    char why[128];   /* the error in words, when err != 0 */
     size_t used;     /* input bytes the response took, when complete */
     bool keep_alive; /* when complete */
     int status;

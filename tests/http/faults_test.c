@@ -57,6 +57,7 @@ typedef struct fault_case_s {
     size_t max_body_bytes;
     int max_redirects;
     bool no_decompress;
+    bool stream; /* the body goes to on_body, and is checked there */
     /* Client options; 0: the default. */
     size_t max_header_bytes;
     unsigned max_headers;
@@ -222,6 +223,8 @@ static void parse_options(const row_t *row, fault_case_t *c, char *column)
             c->max_redirects = (int)parse_num(row, value);
         else if (strcmp(key, "no_decompress") == 0)
             c->no_decompress = parse_num(row, value) != 0;
+        else if (strcmp(key, "stream") == 0)
+            c->stream = parse_num(row, value) != 0;
         else if (strcmp(key, "max_header_bytes") == 0)
             c->max_header_bytes =
                 strcmp(value, "max") == 0 ? GUST_MAX_HEADER_BYTES : (size_t)parse_num(row, value);
@@ -414,19 +417,45 @@ static int refusing_socket(uint16_t *out_port)
     return fd;
 }
 
-static void check_body(const fault_case_t *c, const outcome_t *out)
+/* A body streamed to on_body, collected for check_body. */
+typedef struct streamed_s {
+    char *data; /* NUL-terminated */
+    size_t len;
+} streamed_t;
+
+static int collect_streamed(void *arg, const void *chunk, size_t len)
+{
+    streamed_t *s = arg;
+    s->data = realloc(s->data, s->len + len + 1);
+    ASSERT_NOT_NULL(s->data);
+    memcpy(s->data + s->len, chunk, len);
+    s->len += len;
+    s->data[s->len] = '\0';
+    return 0;
+}
+
+/* Checks the body, as the response holds it or as it was streamed. */
+static void check_body(const fault_case_t *c, const outcome_t *out, const streamed_t *streamed)
 {
     size_t len;
     const unsigned char *body = (const unsigned char *)body_of(out, &len);
+    if (c->stream) {
+        ASSERT_UEQ(len, 0);
+        body = streamed->data != NULL ? (const unsigned char *)streamed->data
+                                      : (const unsigned char *)"";
+        len = streamed->len;
+    }
     ASSERT_EQ(body[len], '\0');
     switch (c->body_kind) {
     case BODY_ANY:
         break;
     case BODY_PATTERN:
-        assert_pattern_body(out, (size_t)c->body_len);
+        ASSERT_UEQ(len, (size_t)c->body_len);
+        assert_pattern(body, len, 0);
         break;
     case BODY_TEXT:
-        assert_body(out, c->body_text);
+        ASSERT_UEQ(len, strlen(c->body_text));
+        ASSERT_EQ(memcmp(body, c->body_text, len), 0);
         break;
     case BODY_ZEROS:
         ASSERT_UEQ(len, (size_t)c->body_len);
@@ -511,6 +540,11 @@ static void run_case(const fault_case_t *c, gust_runtime_t *runtime, test_server
         .max_redirects = c->max_redirects,
         .no_decompress = c->no_decompress,
     };
+    streamed_t streamed = {0};
+    if (c->stream) {
+        req.on_body = collect_streamed;
+        req.on_body_arg = &streamed;
+    }
     unsigned long accepted_before = test_server_connections_accepted(server);
     unsigned long served_before = test_server_requests_served(server);
     outcome_t out = send_wait(client, &req);
@@ -534,7 +568,7 @@ static void run_case(const fault_case_t *c, gust_runtime_t *runtime, test_server
         fprintf(stderr, "    -> %s: %s\n", gust_err_name(out.err), out.message);
     } else {
         ASSERT_RESPONSE(out, c->status);
-        check_body(c, &out);
+        check_body(c, &out, &streamed);
         if (c->resp_header != NULL)
             ASSERT_STR_EQ(gust_response_header(out.resp, c->resp_header), c->resp_value);
         char final_url[512];
@@ -543,6 +577,7 @@ static void run_case(const fault_case_t *c, gust_runtime_t *runtime, test_server
         ASSERT_STR_EQ(gust_response_url(out.resp), c->final_path != NULL ? final_url : url);
     }
     outcome_clear(&out);
+    free(streamed.data);
     check_then(c, client, server, accepted_before, served_before);
     gust_client_free(client);
 }

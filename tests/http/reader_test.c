@@ -155,6 +155,65 @@ static void test_decoded_cap_before_data_error(void)
     ASSERT_EQ(error_of(&opts, text, len, (size_t)head + packed_len), GUST_ERR_DECODED_TOO_LARGE);
 }
 
+/* `len` bytes compressed by zlib in the format window_bits picks, into
+ * `out` (which has room for them). Returns the compressed length. */
+static size_t compress_into(int window_bits, const void *in, size_t len, void *out, size_t cap)
+{
+    z_stream zs = {0};
+    ASSERT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = (uInt)len;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    ASSERT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    size_t packed_len = zs.total_out;
+    deflateEnd(&zs);
+    return packed_len;
+}
+
+/* "deflate, gzip" whose deflate stream is thousands of empty stored blocks:
+ * the gzip stage makes 10 KB that the deflate stage turns into nothing.
+ * The decoded cap bounds every stage, so the outer one cannot spin the
+ * inner through any amount of input; without a cap the body is empty. */
+static void test_decoded_cap_bounds_every_stage(void)
+{
+    enum { BLOCKS = 2000 };
+    static unsigned char inner[2 + 5 * BLOCKS + 5 + 4];
+    size_t inner_len = 0;
+    inner[inner_len++] = 0x78; /* a zlib header */
+    inner[inner_len++] = 0x01;
+    for (int i = 0; i <= BLOCKS; i++) {
+        /* A stored block of no bytes, the last one final. */
+        const unsigned char block[5] = {i == BLOCKS ? 1 : 0, 0, 0, 0xff, 0xff};
+        memcpy(inner + inner_len, block, sizeof(block));
+        inner_len += sizeof(block);
+    }
+    const unsigned char adler_of_nothing[4] = {0, 0, 0, 1};
+    memcpy(inner + inner_len, adler_of_nothing, 4);
+    inner_len += 4;
+
+    static char text[1024 + sizeof(inner)];
+    int head = snprintf(text, sizeof(text),
+                        "HTTP/1.1 200 OK\r\nContent-Encoding: deflate, gzip\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n");
+    unsigned char outer[sizeof(inner)];
+    size_t outer_len = compress_into(15 + 16, inner, inner_len, outer, sizeof(outer));
+    size_t len = (size_t)head;
+    len += (size_t)snprintf(text + len, sizeof(text) - len, "%zx\r\n", outer_len);
+    memcpy(text + len, outer, outer_len);
+    len += outer_len;
+    len += (size_t)snprintf(text + len, sizeof(text) - len, "\r\n0\r\n\r\n");
+
+    reader_opts_t opts = default_opts();
+    read_result_t r;
+    read_response(&opts, false, text, len, NULL, 0, &r);
+    ASSERT_EQ(r.err, 0);
+    ASSERT_UEQ(r.body_len, 0);
+    read_result_clear(&r);
+    opts.max_decoded_bytes = 1024;
+    ASSERT_EQ(error_of(&opts, text, len, 0), GUST_ERR_DECODED_TOO_LARGE);
+}
+
 /* More headers than the response keeps inline (16), a reason, and a body
  * whose Content-Length sets its room aside: each read back exactly, whole
  * and one byte at a time. */
@@ -205,6 +264,7 @@ int main(void)
     test_deflate_of_one_byte();
     test_body_cap_after_decoding();
     test_decoded_cap_before_data_error();
+    test_decoded_cap_bounds_every_stage();
     test_many_headers_and_reserved_body();
     return 0;
 }

@@ -67,6 +67,10 @@
  *   /conn-close             "ok" with `Connection: close`, then closes.
  *   /gzip?n=1024            200, `Content-Encoding: gzip`: the pattern gzip-compressed.
  *   /deflate?n=1024         200, `Content-Encoding: deflate`: the pattern in the zlib format.
+ *   /coded?codings=L&n=1024 200: the pattern under each coding of the comma-separated list L
+ *                           in turn (gzip and deflate applied; identity and other names
+ *                           not), announced as Content-Encoding: L, or with lines=1 in one
+ *                           header a coding.
  *   /gzip-bomb?mb=1         200, `Content-Encoding: gzip`: mb MiB of zeros, compressed about
  *                           1000:1.
  *   /redirect?code=302&     status `code` (300..399) with `Location: <to, %XX-decoded>` and a

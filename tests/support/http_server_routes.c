@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zlib.h>
 
 #include "tests/support/http_server_internal.h"
@@ -145,10 +146,9 @@ static bool send_pattern(conn_t *c, const request_t *req, size_t offset, size_t 
     return true;
 }
 
-/* Compresses `len` bytes of the pattern with deflate,
- * in the format window_bits selects (15: zlib, 15 + 16: gzip). Returns a
- * buffer the caller frees. */
-static char *compress_body(int window_bits, size_t len, size_t *out_len)
+/* Compresses `len` bytes with deflate, in the format window_bits selects
+ * (15: zlib, 15 + 16: gzip). Returns a buffer the caller frees. */
+static char *compress_bytes(int window_bits, const char *in, size_t len, size_t *out_len)
 {
     z_stream z = {0};
     if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) !=
@@ -158,30 +158,39 @@ static char *compress_body(int window_bits, size_t len, size_t *out_len)
     FILE *f = open_memstream(&out, out_len);
     if (f == NULL)
         test_server__die("open_memstream");
-
-    char block[PATTERN_BLOCK];
-    pattern_fill(block, 0, sizeof(block));
-    int flush;
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)len;
+    /* Drain deflate's output until it stops filling the chunk. */
     do {
-        size_t n = len < sizeof(block) ? len : sizeof(block);
-        len -= n;
-        flush = len == 0 ? Z_FINISH : Z_NO_FLUSH;
-        z.next_in = (Bytef *)block;
-        z.avail_in = (uInt)n;
-        /* Drain deflate's output until it stops filling the chunk. */
-        do {
-            char chunk[16384];
-            z.next_out = (Bytef *)chunk;
-            z.avail_out = sizeof(chunk);
-            if (deflate(&z, flush) == Z_STREAM_ERROR)
-                test_server__die("deflate");
-            fwrite(chunk, 1, sizeof(chunk) - z.avail_out, f);
-        } while (z.avail_out == 0);
-    } while (flush != Z_FINISH);
-
+        char chunk[16384];
+        z.next_out = (Bytef *)chunk;
+        z.avail_out = sizeof(chunk);
+        if (deflate(&z, Z_FINISH) == Z_STREAM_ERROR)
+            test_server__die("deflate");
+        fwrite(chunk, 1, sizeof(chunk) - z.avail_out, f);
+    } while (z.avail_out == 0);
     deflateEnd(&z);
     if (fclose(f) != 0)
         test_server__die("fclose(open_memstream)");
+    return out;
+}
+
+/* `len` bytes of the pattern, in a buffer the caller frees. */
+static char *pattern_alloc(size_t len)
+{
+    char *plain = malloc(len + 1);
+    if (plain == NULL)
+        test_server__die("malloc");
+    pattern_fill(plain, 0, len);
+    return plain;
+}
+
+/* Compresses `len` bytes of the pattern (see compress_bytes). */
+static char *compress_body(int window_bits, size_t len, size_t *out_len)
+{
+    char *plain = pattern_alloc(len);
+    char *out = compress_bytes(window_bits, plain, len, out_len);
+    free(plain);
     return out;
 }
 
@@ -363,6 +372,51 @@ static bool route_deflate(conn_t *c, const request_t *req)
 
 enum { MIB = 1 << 20 };
 static const unsigned char zero_mib[MIB];
+
+/* 200 with n bytes of the pattern (at most 1 MiB) under the content codings
+ * listed in `codings`, comma-separated in the order applied: gzip and
+ * deflate are applied, identity and any other name leave the bytes as they
+ * are. They are announced as listed in one Content-Encoding header, or
+ * with lines=1 in one header a coding. */
+static bool route_coded(conn_t *c, const request_t *req)
+{
+    long n = test_server__query_num(req, "n", 1024);
+    bool lines = test_server__query_num(req, "lines", 0) != 0;
+    char *codings = test_server__query_str(req, "codings");
+    if (codings == NULL || strlen(codings) > 200 || n < 0 || n > MIB) {
+        free(codings);
+        return respond_text(c, req, 400, false,
+                            "want codings=LIST (200 bytes at most), n <= 1 MiB");
+    }
+    size_t len = (size_t)n;
+    char *body = pattern_alloc(len);
+    char headers[2048];
+    int at = snprintf(headers, sizeof(headers), OCTET_STREAM);
+    if (!lines)
+        at += snprintf(headers + at, sizeof(headers) - (size_t)at, "Content-Encoding: %s\r\n",
+                       codings);
+    char *save;
+    for (char *coding = strtok_r(codings, ",", &save); coding != NULL;
+         coding = strtok_r(NULL, ",", &save)) {
+        const char *name = coding + strspn(coding, " \t");
+        size_t name_len = strcspn(name, " \t");
+        int window_bits = name_len == 4 && strncasecmp(name, "gzip", 4) == 0      ? 15 + 16
+                          : name_len == 7 && strncasecmp(name, "deflate", 7) == 0 ? 15
+                                                                                  : 0;
+        if (window_bits != 0) {
+            char *coded = compress_bytes(window_bits, body, len, &len);
+            free(body);
+            body = coded;
+        }
+        if (lines)
+            at += snprintf(headers + at, sizeof(headers) - (size_t)at, "Content-Encoding: %s\r\n",
+                           name);
+    }
+    bool ok = respond(c, req, 200, false, headers, body, len);
+    free(body);
+    free(codings);
+    return ok;
+}
 
 /* One MiB of zeros as raw deflate blocks ended by a full flush: byte-aligned,
  * not final, and needing no history, so copies of it make one stream. */
@@ -696,6 +750,7 @@ static const struct route_s {
     {"/conn-close", route_conn_close},
     {"/gzip", route_gzip},
     {"/deflate", route_deflate},
+    {"/coded", route_coded},
     {"/gzip-bomb", route_gzip_bomb},
     {"/redirect", route_redirect},
     {"/redirect-chain", route_redirect_chain},
