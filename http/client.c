@@ -421,11 +421,17 @@ void gust__call_conn_failed(call_t *call, bool reused, bool received, int err, c
     vsnprintf(cause, sizeof(cause), fmt, ap);
     va_end(ap);
     /* A kept-alive connection the server had already closed: the request
-     * never reached it, so it is safe to send again where the method allows. */
+     * never reached it, so it is safe to send again where the method allows.
+     * So is one whose connection lost track of which answer is whose: what
+     * came may be another request's answer, unless it already went to the
+     * caller's on_body. */
     bool stale = reused && !received &&
                  (err == GUST_ERR_CONN_RESET || err == GUST_ERR_CONN_CLOSED || err == GUST_ERR_IO);
-    bool may_resend = gust__method_is_idempotent(call->method) || call->retry_non_idempotent;
-    if (stale && may_resend && !call->retried && call->body_read == NULL &&
+    bool desynced =
+        reused && err == GUST_ERR_PIPELINE_DESYNC && (!received || call->on_body == NULL);
+    bool may_resend =
+        gust__method_is_idempotent(call->method) || (call->retry_non_idempotent && !received);
+    if ((stale || desynced) && may_resend && !call->retried && call->body_read == NULL &&
         !gust__call_cancelled(call)) {
         call->retried = true;
         call->want_fresh_conn = true;

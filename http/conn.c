@@ -144,6 +144,52 @@ static void conn_failed(conn_t *conn, int err, const char *fmt, ...)
     gust__pipeline_rerun(&rerun);
 }
 
+/* The server sent bytes that no request on the connection can own (more
+ * after the last answer expected, or an answer before its request was
+ * written): it answered some request twice, and nothing on the wire says
+ * which. The connection closes; calls pipelined behind get no answer and
+ * run again, as in conn_failed, and the origin is not pipelined to again.
+ *
+ * Which answers still stand: the one to a connection's first request, as
+ * nothing was asked before it that an answer could be meant for. Any later
+ * answer may be the extra one to the request before it, its own still to
+ * come; those delivered after earlier reads cannot be called back, but
+ * those completed in this read (`done`) are withdrawn. Each withdrawn call,
+ * and conn->call if its answer had not begun, is sent again on a fresh
+ * connection where that is safe (gust__call_conn_failed), or fails with
+ * GUST_ERR_PIPELINE_DESYNC. */
+static void desync(conn_t *conn, struct cds_list_head *done, const char *why)
+{
+    call_t *head = conn->call;
+    bool reused = conn->requests_served > 0;
+    bool received = conn->received;
+    CDS_LIST_HEAD(rerun);
+    gust__pipeline_take_all(conn, &rerun);
+    atomic_store_explicit(&conn->origin->no_pipelining, true, memory_order_relaxed);
+    if (head != NULL)
+        head->conn = NULL;
+    conn->call = NULL;
+    gust__conn_close(conn);
+    CDS_LIST_HEAD(withdrawn);
+    call_t *call, *next;
+    cds_list_for_each_entry_safe (call, next, done, pipe_link) {
+        if (call->reused) {
+            cds_list_del(&call->pipe_link);
+            cds_list_add_tail(&call->pipe_link, &withdrawn);
+        }
+    }
+    while (!cds_list_empty(&withdrawn)) {
+        call = cds_list_first_entry(&withdrawn, call_t, pipe_link);
+        cds_list_del_init(&call->pipe_link);
+        gust_response_free(call->response);
+        call->response = NULL;
+        gust__call_conn_failed(call, true, true, GUST_ERR_PIPELINE_DESYNC, "%s", why);
+    }
+    if (head != NULL)
+        gust__call_conn_failed(head, reused, received, GUST_ERR_PIPELINE_DESYNC, "%s", why);
+    gust__pipeline_rerun(&rerun);
+}
+
 /* The deadline of the connection's state is deadline_ns: the timer fires by
  * then. Returns 0, or -ENOMEM when the timer heap is out of memory. */
 static int set_due(conn_t *conn, uint64_t deadline_ns)
@@ -433,10 +479,14 @@ static bool finish_exchange(conn_t *conn, bool more, bool peer_closed, struct cd
     conn->call = NULL;
     cds_list_add_tail(&call->pipe_link, done);
     gust__pipeline_update(conn);
+    if (more && (!keep_alive || cds_list_empty(&conn->pipeline))) {
+        desync(conn, done, "more bytes came after the last answer expected");
+        return false;
+    }
     if (cds_list_empty(&conn->pipeline)) {
-        /* Bytes nobody asked for, or the server's FIN: edge-triggered, no
-         * later event would tell an idle connection about it. */
-        if (more || peer_closed)
+        /* The server's FIN: edge-triggered, no later event would tell an
+         * idle connection about it. */
+        if (peer_closed)
             keep_alive = false;
         unsigned max = conn->session->client->opts.max_requests_per_conn;
         if (keep_alive && (max == 0 || conn->requests_served < max))
@@ -456,6 +506,20 @@ static bool finish_exchange(conn_t *conn, bool more, bool peer_closed, struct cd
     return false;
 }
 
+/* Whether conn->call's request head has all been written: before, the
+ * server cannot have read it, so bytes that come are no answer to it. The
+ * first request on a connection is let be: a server may refuse one whose
+ * head is too large before reading it all, and nothing was asked before
+ * that such bytes could be meant for. */
+static bool request_written(const conn_t *conn)
+{
+    if (conn->requests_served == 0)
+        return true;
+    if (conn->state == CONN_SENDING)
+        return conn->head_sent == conn->head.len;
+    return conn->out_base + conn->out_sent >= conn->call->pipe_head_end;
+}
+
 /* Parses received bytes, which may end one response and begin the next;
  * `more` tells whether bytes received with them follow elsewhere. Returns
  * false if the connection is gone or given away. */
@@ -464,6 +528,10 @@ static bool parse(conn_t *conn, const char *data, size_t len, bool more, bool pe
 {
     while (len > 0) {
         if (!conn->received) {
+            if (!request_written(conn)) {
+                desync(conn, done, "an answer began before its request was written");
+                return false;
+            }
             conn->received = true;
             conn->call->timings.first_byte_ns = conn->recv_ns - conn->phase_start_ns;
         }
@@ -679,6 +747,7 @@ static bool flush_out(conn_t *conn)
             return write_blocked(conn);
         conn->out_sent += (size_t)n;
     }
+    conn->out_base += conn->out.len;
     conn->out.len = 0;
     conn->out_sent = 0;
     return true;
@@ -757,6 +826,7 @@ static bool start_reading(conn_t *conn)
 static bool start_exchange(conn_t *conn, uint64_t now)
 {
     conn->head.len = 0;
+    conn->call->pipe_head_end = 0; /* its head goes out in `head`, not `out` */
     if (!gust__request_head_append(conn->call, &conn->head)) {
         conn_failed(conn, GUST_ERR_NOMEM, "out of memory");
         return false;

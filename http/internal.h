@@ -346,6 +346,7 @@ struct call_s {
     gust_timer_t total_timer;
     struct cds_list_head wait_link;   /* in an origin's or a session's wait list */
     struct cds_list_head pipe_link;   /* in its connection's pipeline */
+    uint64_t pipe_head_end;           /* where its head ends in the pipeline's output */
     gust_response_t *response;        /* complete, to be delivered (conn.c) */
     bool reused;                      /* and whether its connection had served before */
     struct cds_list_head active_link; /* in its session's active list */
@@ -436,6 +437,10 @@ struct conn_s {
     unsigned num_pipelined;
     buf_t out;
     size_t out_sent;
+    /* Bytes of `out` written before its present content: out.data[i] is
+     * byte out_base + i of all the pipelined heads, and an answer cannot
+     * begin before its request's last byte went out. */
+    uint64_t out_base;
     bool pipelinable;     /* in its origin's busy list: may take more */
     bool answered_http11; /* a response came with HTTP/1.1 keep-alive */
     struct cds_list_head busy_link;

@@ -65,6 +65,7 @@ bool gust__pipeline_push(conn_t *conn, call_t *call)
 {
     if (!gust__request_head_append(call, &conn->out))
         return false;
+    call->pipe_head_end = conn->out_base + conn->out.len;
     cds_list_add_tail(&call->pipe_link, &conn->pipeline);
     conn->num_pipelined++;
     call->conn = conn;

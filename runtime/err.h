@@ -48,7 +48,8 @@ extern "C" {
     XX(TLS_TRUNCATED, 34, "TLS connection closed without close_notify")                            \
     XX(CERT_WEAK, 35, "certificate has a weak key or signature")                                   \
     XX(TLS_HANDSHAKE, 36, "TLS handshake failed")                                                  \
-    XX(TLS_RENEGOTIATION, 37, "server asked to renegotiate TLS")
+    XX(TLS_RENEGOTIATION, 37, "server asked to renegotiate TLS")                                   \
+    XX(PIPELINE_DESYNC, 38, "response arrived that no request was waiting for")
 
 typedef enum gust_err_e {
     GUST_OK = 0,

@@ -291,6 +291,224 @@ static void test_split_bodies(void)
     raw_server_stop(server);
 }
 
+/* A server that loses count. On its first connection, after a warm-up
+ * request answered plainly, it reads `batch` requests without answering,
+ * waits `delay_ms`, then writes in one go the answers to them with one
+ * request answered twice (`twice`: its index among them; -1: none) and
+ * then `tail`; it answers any later request plainly. Each later
+ * connection answers its first request plainly and, with `twice_later`,
+ * its second twice. Every answer's body is its
+ * request's target. */
+typedef struct desync_script_s {
+    unsigned batch;
+    int twice;
+    const char *tail;
+    long delay_ms;
+    bool twice_later;
+} desync_script_t;
+
+/* Appends the answer to `target` to `out`. */
+static void append_answer(char *out, size_t cap, const char *target)
+{
+    size_t len = strlen(out);
+    snprintf(out + len, cap - len, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(target), target);
+}
+
+static bool desync_handler(void *arg, raw_conn_t *conn, const raw_request_t *req)
+{
+    const desync_script_t *script = arg;
+    /* Only the connection's thread touches these: one server per test and
+     * one connection that batches. */
+    static char targets[DEPTH][64];
+    char answers[DEPTH * 160 + 64] = "";
+    if (req->conn_index > 0 || req->index_on_conn == 0 || req->index_on_conn > script->batch) {
+        append_answer(answers, sizeof(answers), req->target);
+        if (req->conn_index > 0 && script->twice_later && req->index_on_conn == 1)
+            append_answer(answers, sizeof(answers), req->target);
+        return raw_send(conn, answers);
+    }
+    unsigned i = req->index_on_conn - 1;
+    ASSERT_ULT(strlen(req->target), sizeof(targets[i]));
+    memcpy(targets[i], req->target, strlen(req->target) + 1);
+    if (i + 1 < script->batch)
+        return true;
+    for (unsigned k = 0; k < script->batch; k++) {
+        append_answer(answers, sizeof(answers), targets[k]);
+        if ((int)k == script->twice)
+            append_answer(answers, sizeof(answers), targets[k]);
+    }
+    snprintf(answers + strlen(answers), sizeof(answers) - strlen(answers), "%s", script->tail);
+    return raw_sleep(conn, script->delay_ms) && raw_send(conn, answers);
+}
+
+/* A client 4 deep on one connection to `server`, its first request
+ * answered (pipelining begins after one answer). */
+static gust_client_t *warm_client(gust_runtime_t *runtime, const raw_server_t *server)
+{
+    gust_client_opts_t opts = gust_client_opts_default();
+    opts.max_per_host = 1;
+    opts.pipeline_depth = 4;
+    gust_client_t *client = new_client(runtime, &opts);
+    char url[128];
+    raw_server_url(server, url, sizeof(url), "/warm-up");
+    outcome_t warm = get_wait(client, url);
+    ASSERT_RESPONSE(warm, 200);
+    assert_body(&warm, "/warm-up");
+    outcome_clear(&warm);
+    return client;
+}
+
+/* Sends GET /p/0 .. /p/<n-1> at once (streamed to on_body with `stream`,
+ * each into its own buffer) and returns their futures. */
+typedef struct sent_s {
+    gust_future_t *futures[2 * DEPTH];
+    char urls[2 * DEPTH][128];
+    char bodies[2 * DEPTH][64];
+    size_t body_lens[2 * DEPTH];
+    size_t num;
+} sent_t;
+
+static int stream_into(void *arg, const void *chunk, size_t len)
+{
+    char *body = arg;
+    size_t have = strlen(body);
+    ASSERT_ULT(have + len, 64);
+    memcpy(body + have, chunk, len);
+    body[have + len] = '\0';
+    return 0;
+}
+
+static void send_batch(gust_client_t *client, const raw_server_t *server, sent_t *sent, size_t n,
+                       bool stream)
+{
+    memset(sent, 0, sizeof(*sent));
+    sent->num = n;
+    for (size_t i = 0; i < n; i++) {
+        char path[32];
+        snprintf(path, sizeof(path), "/p/%zu", i);
+        raw_server_url(server, sent->urls[i], sizeof(sent->urls[i]), path);
+        gust_request_t req = {.url = sent->urls[i]};
+        if (stream) {
+            req.on_body = stream_into;
+            req.on_body_arg = sent->bodies[i];
+        }
+        sent->futures[i] = gust_http_send(client, &req);
+        ASSERT_NOT_NULL(sent->futures[i]);
+    }
+}
+
+/* Each request of the batch got its own answer. */
+static void check_own_answers(sent_t *sent)
+{
+    for (size_t i = 0; i < sent->num; i++) {
+        outcome_t out = outcome_of(sent->futures[i], sent->urls[i], REQUEST_WAIT_S);
+        ASSERT_RESPONSE(out, 200);
+        char path[32];
+        snprintf(path, sizeof(path), "/p/%zu", i);
+        assert_body(&out, path);
+        outcome_clear(&out);
+    }
+}
+
+/* Four pipelined GETs, the first answered twice: the answers behind it
+ * would each go to the request after their own. The answer left over
+ * after the last request shows it; every answer of that read is withdrawn
+ * (none was the connection's first), and each GET runs again on a fresh
+ * connection and gets its own. */
+static void test_answered_twice(void)
+{
+    desync_script_t script = {.batch = 4, .twice = 0, .tail = ""};
+    raw_server_t *server = raw_server_start(desync_handler, &script);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    gust_client_t *client = warm_client(runtime, server);
+    sent_t sent;
+    send_batch(client, server, &sent, 4, false);
+    check_own_answers(&sent);
+    gust_client_stats_t stats = client_stats(client);
+    ASSERT_UEQ(stats.pipelined, 3);
+    ASSERT_UEQ(stats.retries, 4);
+    ASSERT_UGE(raw_server_accepted(server), 2);
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    raw_server_stop(server);
+}
+
+/* Eight GETs 4 deep, the first of the four sent answered twice: by the
+ * fifth answer the fifth request, queued behind, is not written yet, so
+ * that answer cannot be its own. Nothing goes to the wrong request: the
+ * answered ones run again, and so do those that got none. */
+static void test_answer_before_request_written(void)
+{
+    /* The delay lets the test queue all eight before the answers come. */
+    desync_script_t script = {.batch = 4, .twice = 0, .tail = "", .delay_ms = 100};
+    raw_server_t *server = raw_server_start(desync_handler, &script);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    gust_client_t *client = warm_client(runtime, server);
+    sent_t sent;
+    send_batch(client, server, &sent, 2 * DEPTH, false);
+    check_own_answers(&sent);
+    /* The five answered in that read, and the one whose answer came before
+     * it was written, retried; the three queued behind run again. */
+    ASSERT_UEQ(client_stats(client).retries, 5);
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    raw_server_stop(server);
+}
+
+/* Four pipelined GETs streamed to on_body, each answered once, then bytes
+ * no request asked for. The bodies went to the caller already and cannot
+ * be sent again: each request fails with PIPELINE_DESYNC, naming its URL. */
+static void test_bytes_after_last_answer(void)
+{
+    desync_script_t script = {.batch = 4, .twice = -1, .tail = "HTTP/1.1 200 OK\r\n"};
+    raw_server_t *server = raw_server_start(desync_handler, &script);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    gust_client_t *client = warm_client(runtime, server);
+    sent_t sent;
+    send_batch(client, server, &sent, 4, true);
+    for (size_t i = 0; i < sent.num; i++) {
+        outcome_t out = outcome_of(sent.futures[i], sent.urls[i], REQUEST_WAIT_S);
+        ASSERT_ERROR(out, GUST_ERR_PIPELINE_DESYNC);
+        ASSERT_CONTAINS(out.message, sent.urls[i]);
+        ASSERT_CONTAINS(out.message, "after the last answer expected");
+        outcome_clear(&out);
+    }
+    ASSERT_UEQ(client_stats(client).retries, 0);
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    raw_server_stop(server);
+}
+
+/* Without pipelining, a kept-alive connection's second answer followed by
+ * another: a GET is asked again on a fresh connection and gets its own
+ * answer; a POST, which the server has acted on, fails. */
+static void test_reused_answer_then_more(void)
+{
+    desync_script_t script = {.batch = 1, .twice = 0, .tail = "", .twice_later = true};
+    raw_server_t *server = raw_server_start(desync_handler, &script);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    gust_client_t *client = warm_client(runtime, server);
+    char url[128];
+    raw_server_url(server, url, sizeof(url), "/again");
+    outcome_t got = get_wait(client, url);
+    ASSERT_RESPONSE(got, 200);
+    assert_body(&got, "/again");
+    outcome_clear(&got);
+    ASSERT_UEQ(client_stats(client).retries, 1);
+    /* The retry's connection answered once; its second answer is doubled. */
+    raw_server_url(server, url, sizeof(url), "/post");
+    gust_request_t post = {.method = "POST", .url = url, .body = "x", .body_len = 1};
+    outcome_t posted = send_wait(client, &post);
+    ASSERT_ERROR(posted, GUST_ERR_PIPELINE_DESYNC);
+    ASSERT_CONTAINS(posted.message, url);
+    outcome_clear(&posted);
+    ASSERT_UEQ(raw_server_accepted(server), 2);
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    raw_server_stop(server);
+}
+
 /* 5,000 GETs of 1 KiB from nginx on 4 connections, 16 deep. On one worker,
  * so that every connection opened beyond the limit is a retry's: with two,
  * a worker whose calls wait while the other holds idle connections may ask
@@ -328,6 +546,13 @@ int main(void)
         {.name = "POST is never pipelined", .fn = test_post_not_pipelined},
         {.name = "a pipelined request times out alone", .fn = test_timeout_in_pipeline},
         {.name = "answers split across reads, bodies and heads together", .fn = test_split_bodies},
+        {.name = "one of four pipelined GETs answered twice", .fn = test_answered_twice},
+        {.name = "an answer before its request was written",
+         .fn = test_answer_before_request_written},
+        {.name = "bytes after the last answer, bodies streamed",
+         .fn = test_bytes_after_last_answer},
+        {.name = "a reused connection's answer followed by another",
+         .fn = test_reused_answer_then_more},
         {.name = "5,000 GETs pipelined 16 deep on nginx", .fn = test_nginx},
     };
     return run_tests(tests, sizeof(tests) / sizeof(tests[0]), 30);
