@@ -115,23 +115,30 @@ static int inflate_some(inflater_t *s, const unsigned char *in, size_t len, cons
         s->zs.next_out = out;
         s->zs.avail_out = sizeof(out);
         int rc = inflate(&s->zs, Z_NO_FLUSH);
-        /* What zlib made before an error counts against the cap first, so
-         * the error is the same wherever the input was split. */
+        /* What zlib made before an error, up to the cap, goes on before the
+         * error is told: the cap is checked first and the next stage sees
+         * the same bytes wherever the input was split, so the error is the
+         * same too (the first the bytes in order run into). */
         size_t n = sizeof(out) - s->zs.avail_out;
-        s->decoded += n;
-        if (sink->cap != 0 && s->decoded > sink->cap)
-            return GUST_ERR_DECODED_TOO_LARGE;
-        if (rc == Z_STREAM_END)
+        int err = 0;
+        if (sink->cap != 0 && n > sink->cap - s->decoded) {
+            n = sink->cap - s->decoded;
+            err = GUST_ERR_DECODED_TOO_LARGE;
+        } else if (rc == Z_STREAM_END) {
             s->finished = true;
-        else if (rc == Z_MEM_ERROR)
-            return GUST_ERR_NOMEM;
-        else if (rc != Z_OK && rc != Z_BUF_ERROR)
-            return GUST_ERR_DECODE;
-        if (n == 0 && rc == Z_BUF_ERROR)
-            break; /* needs more input */
-        int err = n > 0 ? feed_stage((void *)sink, out, n) : 0;
+        } else if (rc == Z_MEM_ERROR) {
+            err = GUST_ERR_NOMEM;
+        } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+            err = GUST_ERR_DECODE;
+        }
+        s->decoded += n;
+        int passed = n > 0 ? feed_stage((void *)sink, out, n) : 0;
+        if (passed != 0)
+            return passed;
         if (err != 0)
             return err;
+        if (n == 0 && rc == Z_BUF_ERROR)
+            break; /* needs more input */
     } while (!s->finished && (s->zs.avail_in > 0 || s->zs.avail_out == 0));
     if (s->finished && s->zs.avail_in > 0)
         return GUST_ERR_DECODE;

@@ -262,6 +262,14 @@ DECODES = {
     "stacked_five_refused": decode_seed(GZIP_F | COMPRESS, 2, TEXT, 4),
     "stacked_over_cap": decode_seed(GZIP_F | COMPRESS | SMALL_CAP, 6, b"c" * 300, 1),
     "stacked_raw_bytes": decode_seed(GZIP_F, 4, GZIPPED, 2 | IDENTITY),
+    # Found by decode_fuzz: an outer stage told its cap before passing on
+    # what it made below it, so the error depended on the split.
+    "stacked_error_order": decode_seed(RAW_F | SMALL_CAP | 0xd0, 0xdada, bytes.fromhex(
+        "dadadadadadadada28dadadadadadadadadadadadadadadadadadadadadadada"
+        "dadadadadadadadadadadadadadad5daffffffffffffffffffffffffffffffff"
+        "ffffffffffffdadadada01007fff2c81e826dadadadadadadadadadadadadada"
+        "dadadadadadadadadadadadada0a0a0a0a0a0a0a01"),
+                                       2 | ON_TOP_DEFLATE[0] | ON_TOP_DEFLATE[1] | IDENTITY | LINES),
 }
 
 
