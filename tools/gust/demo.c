@@ -232,6 +232,7 @@ int demo_main(int argc, char **argv)
     demo_t d = {.num = 3000, .rng = UINT64_C(0x9e3779b97f4a7c15)};
     fetch_opts_t o = {
         .label = "gust demo",
+        .keep_bodies = true,
         .concurrency = 50,
         .retries = 1,
         .client = {.total_timeout_ns = 30 * NS_PER_S},

@@ -7,7 +7,8 @@
  * A request's time is the response's own (gust_response_timings: from its
  * send to its last byte, on the last attempt); a failure's is from when
  * the generator handed it out to its report, which with no per-host limit
- * or delay is the same start. */
+ * or delay is the same start. Bodies stream (fetch_body_t): counted, and
+ * written to --bodies as they arrive, never held whole. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,17 +28,112 @@ typedef struct run_s {
      * could not take the request (out of memory), and must get the same. */
     size_t last_index;
     const char *last_url; /* in its pending entry, or NULL */
+    struct fetch_body_s *last_body;
     bool input_failed;
     bool out_of_memory;
     unsigned long bodies_failed;
 } run_t;
+
+/* A body as it streams in. imap's retries (of 429 and 503) and the
+ * redirects the client follows stream each response's body into the same
+ * on_body; an attempt's end is seen (imap calls on_done after each), a
+ * redirect's is not. */
+typedef struct fetch_body_s {
+    sink_t sink;
+    unsigned attempts_ended; /* counted by on_done */
+    unsigned attempt;        /* the attempt the sink's bytes are from */
+    char path[];             /* DIR/<index>, or "" */
+} fetch_body_t;
+
+static fetch_body_t *body_new(const fetch_opts_t *o, size_t index)
+{
+    int len = o->bodies_dir != NULL ? snprintf(NULL, 0, "%s/%zu", o->bodies_dir, index) : 0;
+    fetch_body_t *b = calloc(1, sizeof(*b) + (size_t)len + 1);
+    if (b != NULL && o->bodies_dir != NULL) {
+        snprintf(b->path, (size_t)len + 1, "%s/%zu", o->bodies_dir, index);
+        b->sink.path = b->path;
+    }
+    return b;
+}
+
+/* on_body, on the worker; a failed write cancels the request. */
+static int body_chunk(void *arg, const void *chunk, size_t len)
+{
+    fetch_body_t *b = arg;
+    if (b->attempt != b->attempts_ended) {
+        b->attempt = b->attempts_ended;
+        if (!sink_restart(&b->sink))
+            return 1;
+    }
+    return sink_write(&b->sink, chunk, len) ? 0 : 1;
+}
+
+/* on_done, on the worker, after each attempt; imap reports the result or
+ * starts the next attempt only after it. */
+static void body_attempt_ended(gust_future_t *future, void *arg)
+{
+    (void)future;
+    fetch_body_t *b = arg;
+    b->attempts_ended++;
+}
+
+static gust_request_t request(const char *url, fetch_body_t *body)
+{
+    if (body == NULL)
+        return (gust_request_t){.url = url};
+    return (gust_request_t){.url = url,
+                            .on_body = body_chunk,
+                            .on_body_arg = body,
+                            .on_done = body_attempt_ended,
+                            .on_done_arg = body};
+}
+
+/* The length of a response's body, as its head says, or -1 when the head
+ * does not say (chunked, close-delimited, or content-encoded: the body
+ * streamed is decoded). */
+static int64_t head_length(const gust_response_t *resp)
+{
+    const char *length = gust_response_header(resp, "Content-Length");
+    if (length == NULL || gust_response_header(resp, "Content-Encoding") != NULL)
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(length, &end, 10);
+    return errno == 0 && end != length && *end == '\0' && n <= INT64_MAX ? (int64_t)n : -1;
+}
+
+/* Settles the streamed body of a result: the last attempt's and, after
+ * redirects, the last response's alone where its head tells its length
+ * (otherwise the redirects' bodies, rarely more than a few hundred bytes,
+ * stay in front: on_body does not say where a response starts). Closes its
+ * file, made empty for an empty body and removed after a failure. Returns
+ * its length. */
+static uint64_t body_finish(run_t *run, fetch_body_t *b, const gust_map_result_t *r)
+{
+    bool ok = true;
+    if (r->err == 0) {
+        if (b->attempt != b->attempts_ended - 1)
+            ok = sink_restart(&b->sink); /* the last attempt's body was empty */
+        int64_t length = head_length(r->response);
+        if (ok && gust_response_num_redirects(r->response) > 0 && length >= 0)
+            ok = sink_keep_last(&b->sink, (uint64_t)length);
+        ok = ok && sink_write(&b->sink, "", 0);
+    }
+    ok = sink_close(&b->sink) && ok;
+    if (b->sink.err != 0 && run->bodies_failed++ == 0)
+        fprintf(stderr, "%s: cannot %s %s: %s\n", run->opts->label, b->sink.failed_to, b->path,
+                strerror(b->sink.err));
+    if (r->err != 0 && b->path[0] != '\0')
+        unlink(b->path); /* no response, no file */
+    return r->err == 0 && ok ? b->sink.bytes : 0;
+}
 
 /* imap's generator, on the calling thread. */
 static bool generate(void *arg, size_t index, gust_request_t *out)
 {
     run_t *run = arg;
     if (run->last_url != NULL && index == run->last_index) {
-        *out = (gust_request_t){.url = run->last_url};
+        *out = request(run->last_url, run->last_body);
         return true;
     }
     if (run->input_failed || run->out_of_memory)
@@ -49,6 +145,10 @@ static bool generate(void *arg, size_t index, gust_request_t *out)
     if (rc <= 0)
         return false;
     pending_entry_t *e = pending_put(&run->pending, index, url, now_ns());
+    if (e != NULL && !run->opts->keep_bodies && (e->body = body_new(run->opts, index)) == NULL) {
+        free(pending_take(&run->pending, index));
+        e = NULL;
+    }
     if (e == NULL) {
         fprintf(stderr, "%s: out of memory; stopping after the requests under way\n",
                 run->opts->label);
@@ -57,7 +157,8 @@ static bool generate(void *arg, size_t index, gust_request_t *out)
     }
     run->last_index = index;
     run->last_url = e->url;
-    *out = (gust_request_t){.url = run->last_url};
+    run->last_body = e->body;
+    *out = request(run->last_url, run->last_body);
     return true;
 }
 
@@ -93,36 +194,25 @@ static void write_line(FILE *out, const char *url, const gust_map_result_t *r, s
     fputs("}\n", out);
 }
 
-static void write_body(run_t *run, size_t index, const void *body, size_t len)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%zu", run->opts->bodies_dir, index);
-    FILE *f = fopen(path, "wb");
-    bool ok = f != NULL && fwrite(body, 1, len, f) == len;
-    int err = errno;
-    if (f != NULL && fclose(f) != 0 && ok) {
-        ok = false;
-        err = errno;
-    }
-    if (!ok && run->bodies_failed++ == 0)
-        fprintf(stderr, "%s: cannot write %s: %s\n", run->opts->label, path, strerror(err));
-}
-
 static void report(run_t *run, stats_t *stats, progress_t *progress, bool out_on_tty,
                    const gust_map_result_t *r)
 {
     const fetch_opts_t *o = run->opts;
     pending_entry_t *e = pending_take(&run->pending, r->index);
-    if (e != NULL && e->url == run->last_url)
+    if (e != NULL && e->url == run->last_url) {
         run->last_url = NULL; /* freed below */
+        run->last_body = NULL;
+    }
     uint64_t now = now_ns();
     const char *url = e != NULL ? e->url : "";
     size_t bytes = 0;
     uint64_t time_ns = e != NULL ? now - e->start_ns : 0;
     int status = 0;
-    const void *body = NULL;
+    if (e != NULL && e->body != NULL)
+        bytes = body_finish(run, e->body, r);
+    else if (r->err == 0)
+        (void)gust_response_body(r->response, &bytes);
     if (r->err == 0) {
-        body = gust_response_body(r->response, &bytes);
         status = gust_response_status(r->response);
         time_ns = gust_response_timings(r->response).total_ns;
     }
@@ -136,10 +226,10 @@ static void report(run_t *run, stats_t *stats, progress_t *progress, bool out_on
             progress_unlock(progress);
         }
     }
-    if (o->bodies_dir != NULL && r->err == 0)
-        write_body(run, r->index, body, bytes);
     if (o->on_result != NULL)
         o->on_result(o->arg, url, r);
+    if (e != NULL)
+        free(e->body);
     free(e);
 }
 

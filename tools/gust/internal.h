@@ -13,6 +13,7 @@
  *   stats.c     counts by status and error, a latency histogram, the summary
  *   progress.c  the progress bar on a terminal
  *   bench.c     `gust bench`: a fixed number of requests kept in flight
+ *   sink.c      a streamed body written to a file as it arrives, or counted
  *   site.c      a local site on 127.0.0.1 for the demo (the test server)
  *   demo.c      `gust demo`: fetch a few thousand URLs of the local site
  *
@@ -288,6 +289,34 @@ void urls_close(urls_t *u);
  * *stop turns true; 0 also when the file cannot be read. */
 unsigned long urls_count(const char *path, const atomic_bool *stop);
 
+/* ---- sink.c ---- */
+
+/* A body as it streams in: written to `file`, or to `path` opened at its
+ * first write (one of 0 bytes makes the file of an empty body), or with
+ * neither only counted. Used by one thread at a time: the worker running the request,
+ * then whoever waited for it. */
+typedef struct sink_s {
+    FILE *file;
+    const char *path;
+    uint64_t bytes;        /* since the body last started */
+    int err;               /* errno of the first failure, or 0 */
+    const char *failed_to; /* "open" or "write", with err */
+} sink_t;
+
+/* sink_write adds a chunk; false (and nothing more is written) once
+ * anything failed. */
+bool sink_write(sink_t *s, const void *chunk, size_t len);
+
+/* sink_restart empties the body: the file is cut back to nothing. */
+bool sink_restart(sink_t *s);
+
+/* sink_keep_last keeps only the last `len` bytes, moved to the front. */
+bool sink_keep_last(sink_t *s, uint64_t len);
+
+/* sink_close flushes and closes the file (stdout is flushed, not closed);
+ * false if anything failed. */
+bool sink_close(sink_t *s);
+
 /* ---- pending.c ---- */
 
 /* A request handed to imap and not yet reported. */
@@ -295,6 +324,7 @@ typedef struct pending_entry_s {
     struct pending_entry_s *next;
     size_t index;
     uint64_t start_ns;
+    struct fetch_body_s *body; /* fetch's (NULL until it sets one), freed with the entry */
     char url[];
 } pending_entry_t;
 
@@ -333,6 +363,10 @@ typedef struct fetch_opts_s {
     unsigned retries;
     FILE *out;              /* JSON lines, or NULL for none */
     const char *bodies_dir; /* or NULL */
+    /* Responses keep their bodies (the demo checks them; bodies_dir is then
+     * NULL). Otherwise bodies stream: counted, and written to bodies_dir as
+     * they arrive, never held whole. */
+    bool keep_bodies;
     bool quiet;             /* no progress bar, no summary */
     unsigned long total;    /* URLs expected, 0 if unknown */
     const char *count_path; /* or a file whose URLs the progress bar counts */

@@ -46,6 +46,7 @@ pending_entry_t *pending_put(pending_t *p, size_t index, const char *url, uint64
         return NULL;
     e->index = index;
     e->start_ns = start_ns;
+    e->body = NULL;
     memcpy(e->url, url, len + 1);
     size_t s = slot(index, p->num_buckets);
     e->next = p->buckets[s];
@@ -76,6 +77,7 @@ void pending_clear(pending_t *p)
         while (p->buckets[b] != NULL) {
             pending_entry_t *e = p->buckets[b];
             p->buckets[b] = e->next;
+            free(e->body);
             free(e);
         }
     }
