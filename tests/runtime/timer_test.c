@@ -49,7 +49,9 @@
 #define MAX_IDLE_CPU_NS 40000000u
 #else
 #define SANITIZED 0
-#define LATE_MS 20
+/* The scheduler's slack on a two-core machine that is also building:
+ * 27 ms was seen there, so 20 was too tight to mean anything but load. */
+#define LATE_MS 60
 #define BULK_LATE_MS 500
 #define MAX_IDLE_CPU_NS 10000000u
 #endif
