@@ -45,7 +45,9 @@ struct gust__worker_s {
     uintptr_t stack_floor;
     /* While parked for a wait with a time limit: when the park must end. */
     const struct timespec *park_deadline;
-    /* Parked as a listed sleeper; the idle hook's park may run tasks. */
+    /* Listed as a sleeper by its own park, which has not ended yet: code the
+     * idle hook runs inside the park (I/O callbacks, timers, posted tasks)
+     * finds it set. */
     bool listed;
 
     /* Written by wakers. */
@@ -172,6 +174,9 @@ void gust__end_search(gust__worker_t *self, bool found_work);
 /* Parks the worker unless work is visible. Returns false when the pool is
  * stopping and drained (no task queued, none running): the worker exits. */
 bool gust__park(gust__worker_t *self);
+/* Ends the listed park that the calling code runs inside, if any: a wait or
+ * a help there makes the worker no sleeper. Called on the worker. */
+void gust__leave_park(gust__worker_t *self);
 /* Parks a waiting worker until unparked or `deadline` (NULL: none), even
  * while the pool stops. `listed`: as a sleeper that new work may wake (for
  * a wait that helps). */

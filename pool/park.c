@@ -181,11 +181,11 @@ const struct timespec *gust__park_deadline(void)
 }
 
 /* Sleeps in the idle hook (or on the token) until unparked, or until
- * `deadline`. */
+ * `deadline`. A park that the idle hook's callbacks nest in this one
+ * restores the outer one's deadline. */
 static void sleep_until(gust__worker_t *self, const struct timespec *deadline)
 {
     GUST__STAT_ADD(self, parks, 1);
-    /* Saved: the idle hook's park may run a task that waits and parks. */
     const struct timespec *outer_deadline = self->park_deadline;
     self->park_deadline = deadline;
     const gust_pool_idle_hooks_t *idle = &self->front.pool->opts.idle;
@@ -194,6 +194,23 @@ static void sleep_until(gust__worker_t *self, const struct timespec *deadline)
     else
         futex_park(self);
     self->park_deadline = outer_deadline;
+}
+
+void gust__leave_park(gust__worker_t *self)
+{
+    if (!self->listed)
+        return;
+    self->listed = false;
+    gust_pool_t *pool = self->front.pool;
+    pthread_mutex_lock(&pool->sleepers_lock);
+    bool woken_by_other = self->sleeper_slot < 0;
+    if (!woken_by_other) {
+        unlist_sleeper(pool, self);
+        atomic_fetch_sub_explicit(&pool->num_sleeping, 1, memory_order_seq_cst);
+    }
+    pthread_mutex_unlock(&pool->sleepers_lock);
+    if (woken_by_other)
+        GUST__STAT_ADD(self, wakeups, 1);
 }
 
 /* Whether the stopping pool has run out of work: no task queued anywhere and
@@ -221,13 +238,6 @@ static bool pool_drained(gust_pool_t *pool)
 static bool park_listed(gust__worker_t *self, bool may_leave, const struct timespec *deadline)
 {
     gust_pool_t *pool = self->front.pool;
-    if (self->listed) {
-        /* A wait in a task that the idle hook's park runs (the runtime's
-         * park handles I/O and posted tasks): the worker is listed already,
-         * and a wakeup meant for it ends this sleep too. */
-        sleep_until(self, deadline);
-        return false;
-    }
     gust__end_search(self, false);
 
     pthread_mutex_lock(&pool->sleepers_lock);
@@ -235,27 +245,17 @@ static bool park_listed(gust__worker_t *self, bool may_leave, const struct times
     /* seq_cst: the registration half of the handshake. */
     atomic_fetch_add_explicit(&pool->num_sleeping, 1, memory_order_seq_cst);
     pthread_mutex_unlock(&pool->sleepers_lock);
+    self->listed = true;
 
     /* The stopping flag is read after registering: gust_pool_free sets it,
      * then wakes every listed sleeper, so one of the two is seen. */
     bool visible = work_visible(self);
     bool leave = !visible && may_leave &&
                  atomic_load_explicit(&pool->stopping, memory_order_seq_cst) && pool_drained(pool);
-    if (!visible && !leave) {
-        self->listed = true;
+    if (!visible && !leave)
         sleep_until(self, deadline);
-        self->listed = false;
-    }
-
-    pthread_mutex_lock(&pool->sleepers_lock);
-    bool woken_by_other = self->sleeper_slot < 0;
-    if (!woken_by_other) {
-        unlist_sleeper(pool, self);
-        atomic_fetch_sub_explicit(&pool->num_sleeping, 1, memory_order_seq_cst);
-    }
-    pthread_mutex_unlock(&pool->sleepers_lock);
-    if (woken_by_other)
-        GUST__STAT_ADD(self, wakeups, 1);
+    /* Unless something the idle hook ran inside the park ended it. */
+    gust__leave_park(self);
     return leave || (may_leave && atomic_load_explicit(&pool->drained, memory_order_seq_cst));
 }
 

@@ -57,6 +57,9 @@ void gust__wait_init_thread(gust__worker_t *self)
 bool gust__wait_enter(gust__worker_t *self, gust__wait_t *wait, bool (*done)(const void *what),
                       const void *what)
 {
+    /* A wait begun inside the worker's park (in an I/O callback, say) runs
+     * tasks and parks itself: the worker is no sleeper meanwhile. */
+    gust__leave_park(self);
     *wait = (gust__wait_t){.outer = self->waits, .done = done, .what = what};
     self->waits = wait;
     /* The stack grows down on every target gust builds for. */

@@ -171,7 +171,12 @@ bool gust__worker_help(gust__worker_t *self)
 bool gust_pool_help(void)
 {
     gust__worker_t *self = gust__current;
-    return self->front.pool != NULL && gust__worker_help(self);
+    if (self->front.pool == NULL)
+        return false;
+    /* Helping from inside the park (in an I/O callback, say): the worker is
+     * no sleeper meanwhile, and its search state is its own again. */
+    gust__leave_park(self);
+    return gust__worker_help(self);
 }
 
 /* Steals for up to spin_rounds rounds, as one of the searching workers. */
