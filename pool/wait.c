@@ -69,6 +69,11 @@ bool gust__wait_enter(gust__worker_t *self, gust__wait_t *wait, bool (*done)(con
 void gust__wait_leave(gust__worker_t *self, gust__wait_t *wait)
 {
     self->waits = wait->outer;
+    /* A producer may have woken this worker, asleep in the wait, to search
+     * for its work, and the wait ends without looking: another worker
+     * searches instead, and this one runs on uncounted among the searchers,
+     * who would keep every other wakeup from happening meanwhile. */
+    gust__end_search(self, true);
 }
 
 /* Reports, once, an outer wait on this thread that is done but stuck under

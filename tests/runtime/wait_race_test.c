@@ -1,5 +1,6 @@
 /* Waits on workers against the pool's parking: waits and helping that run
- * inside a worker's park. Each case is bounded in rounds and in time. */
+ * inside a worker's park, and wakeups that reach a waiter as it leaves its
+ * wait. Each case is bounded in rounds and in time. */
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -134,11 +135,98 @@ static void help_inside_park(void)
     printf("help inside the park: %d tasks submitted meanwhile ran\n", HELP_IN_PARK_TASKS);
 }
 
+/* ---- a wakeup that reaches a waiter as its wait ends ---- */
+
+/* Two workers, both parked: one in a wait. A submission wakes the waiter to
+ * look for it, and at once the waiter's future completes; the waiter leaves
+ * its wait and runs on without searching. The submitted task must still run
+ * soon, on the other worker, while the waiter's task goes on. */
+enum { HANDOFF_ROUNDS = 10, HANDOFF_LIMIT_MS = 300 };
+
+typedef struct handoff_s {
+    gust_future_t *future;
+    atomic_bool submitted_ran;
+    long ran_after_ms; /* after the wait returned; -1: not within the limit */
+    sem_t waiting;
+    sem_t done;
+} handoff_t;
+
+static void handoff_submitted_task(void *arg)
+{
+    handoff_t *h = arg;
+    atomic_store(&h->submitted_ran, true);
+}
+
+static void handoff_waiter_task(void *arg)
+{
+    handoff_t *h = arg;
+    /* Let the other worker park first, so that this one is the most recent
+     * sleeper, the one a submission wakes. */
+    sleep_ms(20);
+    ASSERT_EQ(sem_post(&h->waiting), 0);
+    ASSERT_EQ(gust_future_wait(h->future), GUST_FUTURE_VALUE);
+    /* Busy, not helping: only another worker can run the submitted task. */
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    h->ran_after_ms = -1;
+    while (elapsed_ms(&start) < HANDOFF_LIMIT_MS) {
+        if (atomic_load(&h->submitted_ran)) {
+            h->ran_after_ms = elapsed_ms(&start);
+            break;
+        }
+        sleep_ms(1);
+    }
+    ASSERT_EQ(sem_post(&h->done), 0);
+}
+
+static void wakeup_reaches_other_worker_when_wait_ends(bool runtime)
+{
+    gust_runtime_t *rt = NULL;
+    gust_pool_t *pool;
+    if (runtime) {
+        rt = new_runtime(2, 1);
+        pool = gust_runtime_pool(rt);
+    } else {
+        gust_pool_opts_t opts = gust_pool_opts_default();
+        opts.num_threads = 2;
+        pool = gust_pool_new(&opts);
+        ASSERT_NOT_NULL(pool);
+    }
+    handoff_t h;
+    ASSERT_EQ(sem_init(&h.waiting, 0, 0), 0);
+    ASSERT_EQ(sem_init(&h.done, 0, 0), 0);
+    int late = 0;
+    for (int round = 0; round < HANDOFF_ROUNDS; round++) {
+        sleep_ms(5);
+        h.future = gust_future_new(pool);
+        ASSERT_NOT_NULL(h.future);
+        atomic_store(&h.submitted_ran, false);
+        ASSERT_TRUE(gust_pool_submit(pool, handoff_waiter_task, &h));
+        wait_sem(&h.waiting, 10, "handoff waiter started");
+        sleep_ms(10); /* the wait parks */
+        ASSERT_TRUE(gust_pool_submit(pool, handoff_submitted_task, &h));
+        ASSERT_TRUE(gust_future_set_value(h.future, NULL, NULL));
+        wait_sem(&h.done, 10, "handoff waiter done");
+        if (h.ran_after_ms < 0)
+            late++;
+        gust_future_free(h.future);
+    }
+    printf("%s: a submission waking a waiter as its wait ends: %d of %d rounds ran it late\n",
+           runtime ? "runtime" : "pool", late, HANDOFF_ROUNDS);
+    ASSERT_EQ(late, 0);
+    if (runtime)
+        gust_runtime_free(rt);
+    else
+        gust_pool_free(pool);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
     wait_inside_park(1);
     wait_inside_park(2);
     help_inside_park();
+    wakeup_reaches_other_worker_when_wait_ends(false);
+    wakeup_reaches_other_worker_when_wait_ends(true);
     return 0;
 }
