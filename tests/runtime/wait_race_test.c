@@ -1,6 +1,10 @@
 /* Waits on workers against the pool's parking: waits and helping that run
- * inside a worker's park, and wakeups that reach a waiter as it leaves its
- * wait. Each case is bounded in rounds and in time. */
+ * inside a worker's park, wakeups that reach a waiter as it leaves its
+ * wait, and stress of waits against completions from every side: groups
+ * whose tasks are stolen, or spawned from outside, while the owner sleeps;
+ * futures completed from outside threads and from other workers at random
+ * moments, waited for with and without deadlines, nested. Each case is
+ * bounded in rounds and in time. */
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -11,6 +15,7 @@
 #include "gust/pool.h"
 #include "gust/reactor.h"
 #include "tests/support/check.h"
+#include "tests/support/rng.h"
 #include "tests/support/runtime.h"
 #include "tests/support/wait.h"
 
@@ -220,6 +225,304 @@ static void wakeup_reaches_other_worker_when_wait_ends(bool runtime)
         gust_pool_free(pool);
 }
 
+/* ---- stress ---- */
+
+/* A plain pool (parked on the futex) or a runtime (parked in epoll_wait). */
+typedef struct stress_pool_s {
+    gust_runtime_t *runtime;
+    gust_pool_t *pool;
+} stress_pool_t;
+
+static stress_pool_t new_stress_pool(bool runtime, unsigned num_workers)
+{
+    stress_pool_t p = {0};
+    if (runtime) {
+        p.runtime = new_runtime(num_workers, 1);
+        p.pool = gust_runtime_pool(p.runtime);
+    } else {
+        gust_pool_opts_t opts = gust_pool_opts_default();
+        opts.num_threads = num_workers;
+        p.pool = gust_pool_new(&opts);
+        ASSERT_NOT_NULL(p.pool);
+    }
+    return p;
+}
+
+static void free_stress_pool(stress_pool_t *p)
+{
+    if (p->runtime != NULL)
+        gust_runtime_free(p->runtime);
+    else
+        gust_pool_free(p->pool);
+}
+
+static void spin_us(unsigned us)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000 + (now.tv_nsec - start.tv_nsec) / 1000 <
+             (long)us);
+}
+
+/* Groups: each owner task reuses one group for many rounds. In even rounds
+ * it spawns the children itself and they are stolen or run back; in odd
+ * rounds a thread outside the pool spawns them (injected, so taken by any
+ * worker, the owner's wait included) while the owner blocks, so the wait
+ * mostly finds nothing to run and sleeps. Some children spawn a grandchild
+ * into the group from whichever worker runs them, so both counts drift. */
+enum {
+    GROUP_OWNERS = 3,
+    GROUP_ROUNDS = SANITIZED ? 150 : 300,
+    GROUP_CHILDREN = 6,
+    GROUP_TASKS_MAX = 2 * GROUP_CHILDREN,
+};
+
+typedef struct group_owner_s group_owner_t;
+
+typedef struct group_child_s {
+    group_owner_t *owner;
+    unsigned spin_us;
+    bool spawn_grandchild;
+} group_child_t;
+
+struct group_owner_s {
+    gust_group_t group;
+    group_child_t children[GROUP_TASKS_MAX];
+    atomic_int finished; /* tasks of this round done */
+    atomic_int spawned;  /* tasks of this round spawned */
+    uint64_t rng;
+    sem_t spawn_request; /* to the outside spawner: spawn this round's children */
+    sem_t spawn_done;
+    atomic_bool exit;
+    pthread_t spawner;
+    sem_t done;
+};
+
+static void group_child_task(void *arg)
+{
+    group_child_t *child = arg;
+    group_owner_t *owner = child->owner;
+    spin_us(child->spin_us);
+    if (child->spawn_grandchild) {
+        int index = atomic_fetch_add(&owner->spawned, 1);
+        ASSERT_LT(index, GROUP_TASKS_MAX);
+        owner->children[index] = (group_child_t){.owner = owner, .spin_us = child->spin_us / 2};
+        ASSERT_TRUE(gust_group_spawn(&owner->group, group_child_task, &owner->children[index]));
+    }
+    atomic_fetch_add(&owner->finished, 1);
+}
+
+/* Fills this round's children (spin times, grandchildren) from the rng. */
+static void plan_children(group_owner_t *owner)
+{
+    for (int i = 0; i < GROUP_CHILDREN; i++) {
+        uint64_t r = rng_next(&owner->rng);
+        owner->children[i] = (group_child_t){
+            .owner = owner,
+            .spin_us = (unsigned)(r % 200),
+            .spawn_grandchild = (r >> 32) % 2 == 0,
+        };
+    }
+    atomic_store(&owner->spawned, GROUP_CHILDREN);
+    atomic_store(&owner->finished, 0);
+}
+
+static void spawn_children(group_owner_t *owner)
+{
+    for (int i = 0; i < GROUP_CHILDREN; i++)
+        ASSERT_TRUE(gust_group_spawn(&owner->group, group_child_task, &owner->children[i]));
+}
+
+static void *group_spawner_thread(void *arg)
+{
+    group_owner_t *owner = arg;
+    for (;;) {
+        wait_sem(&owner->spawn_request, 60, "spawn request");
+        if (atomic_load(&owner->exit))
+            return NULL;
+        spawn_children(owner);
+        ASSERT_EQ(sem_post(&owner->spawn_done), 0);
+    }
+}
+
+static void group_owner_task(void *arg)
+{
+    group_owner_t *owner = arg;
+    for (int round = 0; round < GROUP_ROUNDS; round++) {
+        /* Reused as it was left, or initialised again: both are allowed. */
+        if (round % 4 < 2)
+            gust_group_init(&owner->group, gust_pool_current());
+        plan_children(owner);
+        if (round % 2 == 0) {
+            spawn_children(owner);
+        } else {
+            ASSERT_EQ(sem_post(&owner->spawn_request), 0);
+            wait_sem(&owner->spawn_done, 30, "outside spawns");
+        }
+        gust_group_wait(&owner->group);
+        /* Every task counted in the group has finished: the last one's
+         * count is the finishing step, so nothing may still be running. */
+        ASSERT_EQ(atomic_load(&owner->finished), atomic_load(&owner->spawned));
+    }
+    ASSERT_EQ(sem_post(&owner->done), 0);
+}
+
+static void group_stress(bool runtime)
+{
+    stress_pool_t p = new_stress_pool(runtime, 3);
+    static group_owner_t owners[GROUP_OWNERS];
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (int i = 0; i < GROUP_OWNERS; i++) {
+        group_owner_t *owner = &owners[i];
+        *owner = (group_owner_t){.rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1)};
+        ASSERT_EQ(sem_init(&owner->spawn_request, 0, 0), 0);
+        ASSERT_EQ(sem_init(&owner->spawn_done, 0, 0), 0);
+        ASSERT_EQ(sem_init(&owner->done, 0, 0), 0);
+        ASSERT_EQ(pthread_create(&owner->spawner, NULL, group_spawner_thread, owner), 0);
+        ASSERT_TRUE(gust_pool_submit(p.pool, group_owner_task, owner));
+    }
+    for (int i = 0; i < GROUP_OWNERS; i++) {
+        group_owner_t *owner = &owners[i];
+        wait_sem(&owner->done, 20, "group owner");
+        atomic_store(&owner->exit, true);
+        ASSERT_EQ(sem_post(&owner->spawn_request), 0);
+        ASSERT_EQ(pthread_join(owner->spawner, NULL), 0);
+    }
+    free_stress_pool(&p);
+    printf("%s: %d owners x %d group rounds in %ld ms\n", runtime ? "runtime" : "pool",
+           GROUP_OWNERS, GROUP_ROUNDS, elapsed_ms(&start));
+}
+
+/* Futures: each waiter is a chain of tasks, one per round, each making a
+ * future and waiting for it: plainly, with a deadline (then, if it passed,
+ * plainly after all), or completed by a task it spawned that another
+ * worker may steal. Outside threads complete the others after a random
+ * pause. More waiters than workers, so waits run other waiters' rounds
+ * and nest. */
+enum {
+    FUTURE_WAITERS = 6,
+    FUTURE_ROUNDS = SANITIZED ? 200 : 400,
+    FUTURE_COMPLETERS = 2,
+};
+
+typedef struct future_stress_s future_stress_t;
+
+typedef struct future_waiter_s {
+    future_stress_t *stress;
+    int round;
+    uint64_t rng;
+    gust_future_t *future;
+    unsigned completer_spin_us;
+} future_waiter_t;
+
+struct future_stress_s {
+    gust_pool_t *pool;
+    future_waiter_t waiters[FUTURE_WAITERS];
+    /* Futures handed to the outside completers, one slot per waiter. */
+    _Atomic(gust_future_t *) to_complete[FUTURE_WAITERS];
+    atomic_bool exit;
+    atomic_int timed_out;
+    sem_t done;
+};
+
+static void complete_after_spin_task(void *arg)
+{
+    future_waiter_t *w = arg;
+    spin_us(w->completer_spin_us);
+    ASSERT_TRUE(gust_future_set_value(w->future, NULL, NULL));
+}
+
+static void future_waiter_task(void *arg)
+{
+    future_waiter_t *w = arg;
+    future_stress_t *stress = w->stress;
+    uint64_t r = rng_next(&w->rng);
+    w->future = gust_future_new(stress->pool);
+    ASSERT_NOT_NULL(w->future);
+    w->completer_spin_us = (unsigned)(r % 300);
+    int mode = (int)((r >> 16) % 3);
+    if (mode == 2) {
+        ASSERT_TRUE(gust_pool_submit(stress->pool, complete_after_spin_task, w));
+    } else {
+        /* The completer drops this reference. */
+        gust_future_up_ref(w->future);
+        size_t index = (size_t)(w - stress->waiters);
+        atomic_store(&stress->to_complete[index], w->future);
+    }
+    if (mode == 1) {
+        uint64_t timeout_ns = (r >> 32) % 400000;
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        if (gust_future_wait_for(w->future, timeout_ns) == GUST_FUTURE_PENDING) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            uint64_t waited_ns = (uint64_t)(now.tv_sec - start.tv_sec) * 1000000000u +
+                                 (uint64_t)now.tv_nsec - (uint64_t)start.tv_nsec;
+            ASSERT_UGE(waited_ns, timeout_ns);
+            atomic_fetch_add(&stress->timed_out, 1);
+        }
+    }
+    ASSERT_EQ(gust_future_wait(w->future), GUST_FUTURE_VALUE);
+    gust_future_free(w->future);
+    if (++w->round < FUTURE_ROUNDS)
+        ASSERT_TRUE(gust_pool_submit(stress->pool, future_waiter_task, w));
+    else
+        ASSERT_EQ(sem_post(&stress->done), 0);
+}
+
+static void *future_completer_thread(void *arg)
+{
+    future_stress_t *stress = arg;
+    uint64_t rng = (uint64_t)(uintptr_t)&rng | 1;
+    while (!atomic_load(&stress->exit)) {
+        bool any = false;
+        for (int i = 0; i < FUTURE_WAITERS; i++) {
+            gust_future_t *future = atomic_exchange(&stress->to_complete[i], NULL);
+            if (future == NULL)
+                continue;
+            any = true;
+            spin_us((unsigned)(rng_next(&rng) % 200));
+            ASSERT_TRUE(gust_future_set_value(future, NULL, NULL));
+            gust_future_free(future);
+        }
+        if (!any)
+            sleep_ms(0);
+    }
+    return NULL;
+}
+
+static void future_stress(bool runtime)
+{
+    stress_pool_t p = new_stress_pool(runtime, 2);
+    static future_stress_t stress;
+    stress = (future_stress_t){.pool = p.pool};
+    ASSERT_EQ(sem_init(&stress.done, 0, 0), 0);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    pthread_t completers[FUTURE_COMPLETERS];
+    for (int i = 0; i < FUTURE_COMPLETERS; i++)
+        ASSERT_EQ(pthread_create(&completers[i], NULL, future_completer_thread, &stress), 0);
+    for (int i = 0; i < FUTURE_WAITERS; i++) {
+        stress.waiters[i] = (future_waiter_t){
+            .stress = &stress,
+            .rng = 0x2545f4914f6cdd1dull * (uint64_t)(i + 1),
+        };
+        ASSERT_TRUE(gust_pool_submit(p.pool, future_waiter_task, &stress.waiters[i]));
+    }
+    for (int i = 0; i < FUTURE_WAITERS; i++)
+        wait_sem(&stress.done, 20, "future waiters");
+    atomic_store(&stress.exit, true);
+    for (int i = 0; i < FUTURE_COMPLETERS; i++)
+        ASSERT_EQ(pthread_join(completers[i], NULL), 0);
+    free_stress_pool(&p);
+    printf("%s: %d waiters x %d future rounds (%d deadlines passed) in %ld ms\n",
+           runtime ? "runtime" : "pool", FUTURE_WAITERS, FUTURE_ROUNDS,
+           atomic_load(&stress.timed_out), elapsed_ms(&start));
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -228,5 +531,9 @@ int main(void)
     help_inside_park();
     wakeup_reaches_other_worker_when_wait_ends(false);
     wakeup_reaches_other_worker_when_wait_ends(true);
+    for (int runtime = 0; runtime < 2; runtime++) {
+        group_stress(runtime);
+        future_stress(runtime);
+    }
     return 0;
 }
