@@ -125,8 +125,7 @@ static void push_either(gust__deque_t *deque, uint32_t id, bool inline_first, bo
 }
 
 /* Pops as a worker does: the inline fast path first when `inline_first`. */
-static bool pop_either(gust__deque_t *deque, bool inline_first, gust__task_t *out,
-                       bool *out_shared)
+static bool pop_either(gust__deque_t *deque, bool inline_first, gust__task_t *out, bool *out_shared)
 {
     *out_shared = false;
     if (inline_first && gust__deque_try_pop(deque, out))
@@ -276,6 +275,7 @@ static void random_ops_match_model(uint32_t first_index)
     uint32_t lo = 0, hi = 0, next_id = 0;
     uint64_t seed = rng_state ^ 0x9E3779B97F4A7C15ull;
     uint64_t taken_by_steal = 0, taken_by_pop = 0, shares = 0, max_size = 0, empty_pops = 0;
+    uint64_t shares_all = 0;
 
     gust__deque_t deque;
     ASSERT_TRUE(gust__deque_init_at(&deque, 2, first_index));
@@ -284,7 +284,12 @@ static void random_ops_match_model(uint32_t first_index)
     for (int op = 0; op < OPS; op++) {
         uint64_t r = rng_next(&seed);
         bool inline_first = (r >> 40) & 1;
-        switch (r % 8) {
+        /* 0-1 push, 2-4 pop, 5-7 steal, and one steal in four of kind 5 a
+         * share of all instead. */
+        unsigned kind = (unsigned)(r % 8);
+        if (kind == 5 && (r >> 8) % 4 == 0)
+            kind = 8;
+        switch (kind) {
         case 0: /* a burst of pushes, or one */
         case 1: {
             bool growing = (op / PHASE) % 2 == 0;
@@ -311,6 +316,17 @@ static void random_ops_match_model(uint32_t first_index)
             }
             shares += shared;
             break;
+        case 8: {
+            /* Shares every private task (a waiter about to sleep): nothing
+             * moves, thieves may take them all, and the owner's fast pop
+             * declines until it takes some back. */
+            bool had_private = gust__deque_num_shared(&deque) != hi - lo;
+            ASSERT_EQ(gust__deque_share_all(&deque), had_private);
+            ASSERT_UEQ(gust__deque_num_shared(&deque), hi - lo);
+            ASSERT_FALSE(gust__deque_try_pop(&deque, &task));
+            shares_all += had_private;
+            break;
+        }
         default: {
             /* Single-threaded, num_shared says exactly whether a steal wins. */
             uint32_t num_shared = gust__deque_num_shared(&deque);
@@ -343,6 +359,7 @@ static void random_ops_match_model(uint32_t first_index)
     ASSERT_UGT(shares, 100);
     ASSERT_UGT(max_size, 1000);
     ASSERT_UGT(empty_pops, 0);
+    ASSERT_UGT(shares_all, 1000);
     gust__deque_destroy(&deque);
     free(model);
 }
@@ -430,7 +447,7 @@ static void owner_and_thieves_take_each_item_once(uint32_t first_index)
         sched_yield();
 
     uint64_t seed = rng_state;
-    uint64_t popped = 0, empty_pops = 0, shares = 0, max_size = 0;
+    uint64_t popped = 0, empty_pops = 0, shares = 0, shares_all = 0, max_size = 0;
     uint32_t pushed = 0;
     unsigned long ops = 0;
     gust__task_t task;
@@ -441,6 +458,10 @@ static void owner_and_thieves_take_each_item_once(uint32_t first_index)
         bool do_push = push_phase ? (r % 4 != 0) : (r % 5 < 2);
         unsigned burst = 1 + (unsigned)((r >> 8) % 16);
         bool inline_first = (r >> 40) & 1;
+        /* Now and then, share every private task, as a waiter about to
+         * sleep does, while the thieves steal. */
+        if ((r >> 48) % 64 == 0)
+            shares_all += gust__deque_share_all(&s.deque);
         for (unsigned i = 0; i < burst; i++, ops++) {
             bool shared = false;
             if (do_push && pushed < s.num_items) {
@@ -473,8 +494,9 @@ static void owner_and_thieves_take_each_item_once(uint32_t first_index)
         races += thieves[i].races;
     }
     printf("deque stress: %u items, owner popped %" PRIu64 " (%" PRIu64 " empty pops), thieves "
-           "stole %" PRIu64 " (%" PRIu64 " races), %" PRIu64 " shares, max size %" PRIu64 "\n",
-           s.num_items, popped, empty_pops, stolen, races, shares, max_size);
+           "stole %" PRIu64 " (%" PRIu64 " races), %" PRIu64 " shares, %" PRIu64
+           " shares of all, max size %" PRIu64 "\n",
+           s.num_items, popped, empty_pops, stolen, races, shares, shares_all, max_size);
 
     ASSERT_UEQ(gust__deque_size(&s.deque), 0);
     ASSERT_UEQ(popped + stolen, s.num_items);
@@ -489,6 +511,7 @@ static void owner_and_thieves_take_each_item_once(uint32_t first_index)
     ASSERT_UGT(stolen, 100);
     ASSERT_UGT(popped, 0);
     ASSERT_UGT(max_size, 4);
+    ASSERT_UGT(shares_all, 0);
     gust__deque_destroy(&s.deque);
     free(s.times_taken);
     free(s.payload);
