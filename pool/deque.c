@@ -206,7 +206,6 @@ static bool grow(gust__deque_t *deque, uint32_t tail, uint32_t head)
     return true;
 }
 
-/* Owner, on request: moves split up to share half of the private part. */
 /* Owner: moves split up to `new_split`, at most the head. */
 static void move_split(gust__deque_t *deque, uint32_t new_split)
 {
@@ -221,6 +220,7 @@ static void move_split(gust__deque_t *deque, uint32_t new_split)
     set_ends(deque);
 }
 
+/* Owner, on request: shares half of the private part. */
 bool gust__deque_share(gust__deque_t *deque)
 {
     /* Clear the request first: a thief that asks again after this will see
