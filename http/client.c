@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "http/internal.h"
-#include "runtime/err.h"
+#include "gust/err.h"
 
 #define READ_BUF_LEN 65536
 

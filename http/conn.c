@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "http/internal.h"
-#include "runtime/err.h"
+#include "gust/err.h"
 
 static void on_io(gust_io_t *io, uint32_t events);
 static void on_timer(gust_timer_t *timer);

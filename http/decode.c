@@ -18,7 +18,7 @@
 #include <strings.h>
 
 #include "http/internal.h"
-#include "runtime/err.h"
+#include "gust/err.h"
 
 void gust__decoder_init(decoder_t *d)
 {

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "http/internal.h"
-#include "runtime/err.h"
+#include "gust/err.h"
 
 typedef struct dns_entry_s {
     interned_t head; /* the key is the host name */

@@ -30,8 +30,8 @@
 #include <urcu/rculfhash.h>
 #include <zlib.h>
 
-#include "http/client.h"
-#include "http/url.h"
+#include "gust/client.h"
+#include "gust/url.h"
 
 typedef struct origin_s origin_t;
 typedef struct session_s session_t;

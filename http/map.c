@@ -13,8 +13,8 @@
 #include <time.h>
 
 #include "http/internal.h"
-#include "http/map.h"
-#include "runtime/err.h"
+#include "gust/map.h"
+#include "gust/err.h"
 
 /* Requests pulled ahead of the ones in flight, at most. */
 #define LOOKAHEAD 1024

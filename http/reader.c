@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "http/internal.h"
-#include "runtime/err.h"
+#include "gust/err.h"
 
 /* At most this many interim (1xx) responses before the final one. */
 #define MAX_INTERIM 16

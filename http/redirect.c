@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #include "http/internal.h"
-#include "runtime/err.h"
+#include "gust/err.h"
 
 static bool is_redirect(int status)
 {

@@ -4,7 +4,7 @@
  * anything; the first headers' offsets live in the object itself. A typical
  * response is then four allocations: the object, its text, its body and its
  * URL. */
-#include "http/response.h"
+#include "gust/response.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include <strings.h>
 
 #include "http/internal.h"
-#include "runtime/err.h"
+#include "gust/err.h"
 
 /* The first allocation for a response's header text. */
 enum { HEAD_TEXT_START = 512 };

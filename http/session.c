@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "http/internal.h"
-#include "runtime/err.h"
+#include "gust/err.h"
 
 typedef enum reserve_e {
     RESERVED,

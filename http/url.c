@@ -1,5 +1,5 @@
 /* URL parsing on top of http-parser's URL parser; see http/url.h. */
-#include "http/url.h"
+#include "gust/url.h"
 
 #include <arpa/inet.h>
 #include <http_parser.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "runtime/err.h"
+#include "gust/err.h"
 
 /* One allocation holds the four strings, host first (see place), after a
  * count of the gust_url_t that share them. */

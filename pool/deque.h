@@ -42,7 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pool/pool.h" /* and with it the deque's layout, in gust/pool_inline.h */
+#include "gust/pool.h" /* and with it the deque's layout, in gust/pool_inline.h */
 
 /* What gust__deque_steal found. */
 typedef enum {

@@ -10,7 +10,7 @@
 
 #include "pool/deque.h"
 #include "pool/inject.h"
-#include "pool/pool.h"
+#include "gust/pool.h"
 
 /* Statistics: each counter is written only by its worker and read by
  * anyone. tasks_run and spawned, which the inline fast paths count, are in

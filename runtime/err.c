@@ -1,5 +1,5 @@
 /* Messages and names of gust_err codes, generated from GUST_ERR_MAP. */
-#include "runtime/err.h"
+#include "gust/err.h"
 
 const char *gust_strerror(int err)
 {

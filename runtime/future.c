@@ -1,6 +1,6 @@
 /* Futures: exactly-once completion, a lock-free callback list, and waiting
  * that sleeps outside the pool and helps inside it. */
-#include "runtime/future.h"
+#include "gust/future.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "pool/internal.h"
-#include "runtime/err.h"
+#include "gust/err.h"
 
 /* A registered callback; also the task that runs it. */
 typedef struct callback_s {

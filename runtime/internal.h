@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "pool/inject.h"
-#include "runtime/reactor.h"
+#include "gust/reactor.h"
 
 typedef struct gust__reactor_s {
     gust_runtime_t *runtime;

@@ -21,7 +21,7 @@
 #include <strings.h>
 
 #include "http/internal.h"
-#include "runtime/err.h"
+#include "gust/err.h"
 #include "tests/fuzz/grammar.h"
 #include "tests/fuzz/input.h"
 #include "tests/fuzz/read.h"

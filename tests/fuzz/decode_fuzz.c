@@ -24,7 +24,7 @@
 #include <zlib.h>
 
 #include "http/internal.h"
-#include "runtime/err.h"
+#include "gust/err.h"
 #include "tests/fuzz/input.h"
 #include "tests/support/check.h"
 

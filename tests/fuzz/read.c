@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/response.h"
-#include "runtime/err.h"
+#include "gust/response.h"
+#include "gust/err.h"
 #include "tests/support/check.h"
 
 reader_opts_t read_options(uint8_t flags)

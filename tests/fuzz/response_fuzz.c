@@ -19,7 +19,7 @@
 #include <strings.h>
 
 #include "http/internal.h"
-#include "runtime/err.h"
+#include "gust/err.h"
 #include "tests/fuzz/input.h"
 #include "tests/fuzz/read.h"
 #include "tests/support/check.h"

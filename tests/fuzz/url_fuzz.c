@@ -21,8 +21,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/url.h"
-#include "runtime/err.h"
+#include "gust/url.h"
+#include "gust/err.h"
 #include "tests/fuzz/input.h"
 #include "tests/support/check.h"
 

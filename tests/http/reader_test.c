@@ -6,7 +6,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "runtime/err.h"
+#include "gust/err.h"
 #include "tests/fuzz/read.h"
 #include "tests/support/check.h"
 

@@ -1,10 +1,10 @@
 /* URLs: a table of inputs and the exact parts or error each must give. */
-#include "http/url.h"
+#include "gust/url.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/err.h"
+#include "gust/err.h"
 #include "tests/support/check.h"
 
 typedef struct good_case_s {

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pool/pool.h"
+#include "gust/pool.h"
 #include "tests/support/check.h"
 
 /* Sanitizers slow every operation 5-15x and the machine may have two cores. */

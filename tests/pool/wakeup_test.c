@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pool/pool.h"
+#include "gust/pool.h"
 #include "tests/support/check.h"
 #include "tests/support/rng.h"
 

@@ -1,5 +1,5 @@
 /* gust_err codes: negative, distinct, each with its own name and message. */
-#include "runtime/err.h"
+#include "gust/err.h"
 
 #include "tests/support/check.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "gust/future.h"
-#include "runtime/err.h"
+#include "gust/err.h"
 #include "tests/support/check.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)

@@ -9,3 +9,8 @@ GUST_COPTS = [
     "-std=c11",
     "-D_GNU_SOURCE",
 ]
+
+# The library's own sources: only what gust/export.h marks GUST_EXTERN leaves
+# libgust.so. (Its Bazel libraries link statically, so hidden symbols still
+# reach one another across layers.)
+GUST_LIB_COPTS = GUST_COPTS + ["-fvisibility=hidden"]

@@ -15,6 +15,8 @@
 #ifndef GUST_REACTOR_H
 #define GUST_REACTOR_H
 
+#include "gust/export.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -46,32 +48,33 @@ typedef struct gust_runtime_opts_s {
 
 /* gust_runtime_opts_default: the pool's defaults, 4 blocking threads and a
  * descriptor table of 1024. */
-gust_runtime_opts_t gust_runtime_opts_default(void);
+GUST_EXTERN gust_runtime_opts_t gust_runtime_opts_default(void);
 
 /* gust_runtime_new starts a pool with a reactor per worker and the blocking
  * threads. Returns NULL and sets errno on failure (EINVAL if the options set
  * idle hooks); nothing is left running then. Any thread. */
-gust_runtime_t *gust_runtime_new(const gust_runtime_opts_t *opts);
+GUST_EXTERN gust_runtime_t *gust_runtime_new(const gust_runtime_opts_t *opts);
 
 /* gust_runtime_free stops the blocking threads (after every call already
  * queued has run and completed its future), runs the pool's queued tasks to completion and joins
  * everything. Every fd and timer must have been stopped. NULL does nothing. Not from a thread of
  * the runtime: from one of its workers it aborts with a message. */
-void gust_runtime_free(gust_runtime_t *runtime);
+GUST_EXTERN void gust_runtime_free(gust_runtime_t *runtime);
 
 /* gust_runtime_pool returns the runtime's pool (borrowed). */
-gust_pool_t *gust_runtime_pool(const gust_runtime_t *runtime);
+GUST_EXTERN gust_pool_t *gust_runtime_pool(const gust_runtime_t *runtime);
 
 /* gust_runtime_current returns the runtime of the calling worker, or NULL. */
-gust_runtime_t *gust_runtime_current(void);
+GUST_EXTERN gust_runtime_t *gust_runtime_current(void);
 
 /* gust_runtime_post runs fn(arg) on worker `index` (not stolen by another):
  * how work that touches a worker's fds or timers gets to it. Returns false
  * with errno ENOMEM if it could not queue. Any thread. */
-bool gust_runtime_post(gust_runtime_t *runtime, unsigned index, gust_task_fn fn, void *arg);
+GUST_EXTERN bool gust_runtime_post(gust_runtime_t *runtime, unsigned index, gust_task_fn fn,
+                                   void *arg);
 
 /* Monotonic clock in nanoseconds, the timers' time base. */
-uint64_t gust_now_ns(void);
+GUST_EXTERN uint64_t gust_now_ns(void);
 
 /* An fd watched by the calling worker's reactor. The caller owns the memory,
  * which must stay valid until gust_io_stop. Fields are private. */
@@ -89,11 +92,11 @@ struct gust_io_s {
  * EPOLLET is added) on the calling worker: cb(io, ready events) runs on this
  * worker whenever some become ready. Returns 0, or a negative errno from
  * epoll_ctl (-EPERM for a regular file), or -EINVAL off a runtime worker. */
-int gust_io_start(gust_io_t *io, int fd, uint32_t events, gust_io_cb cb, void *data);
+GUST_EXTERN int gust_io_start(gust_io_t *io, int fd, uint32_t events, gust_io_cb cb, void *data);
 
 /* gust_io_stop stops watching; afterwards cb is not called again. On the
  * worker that started it. Does not close the fd. */
-void gust_io_stop(gust_io_t *io);
+GUST_EXTERN void gust_io_stop(gust_io_t *io);
 
 /* A one-shot timer on the calling worker's heap; caller-owned memory as for
  * gust_io_t. Fields are private. */
@@ -108,19 +111,21 @@ struct gust_timer_s {
 };
 
 /* gust_timer_init marks `timer` as not started; call once before first use. */
-void gust_timer_init(gust_timer_t *timer);
+GUST_EXTERN void gust_timer_init(gust_timer_t *timer);
 
 /* gust_timer_start arms `timer` to call cb(timer) on this worker once, about
  * `timeout_ns` from now (never early; late by up to a millisecond plus
  * whatever the worker is busy with). Restarting a started timer moves it.
  * O(log n). Returns 0, -ENOMEM, or -EINVAL off a runtime worker. */
-int gust_timer_start(gust_timer_t *timer, uint64_t timeout_ns, gust_timer_cb cb, void *data);
+GUST_EXTERN int gust_timer_start(gust_timer_t *timer, uint64_t timeout_ns, gust_timer_cb cb,
+                                 void *data);
 
 /* gust_timer_start_at is gust_timer_start with an absolute deadline on
  * gust_now_ns's clock (one already past fires the next time the worker looks
  * at its timers, never inside this call). For a deadline counted from a time the caller already
  * has, it saves reading the clock. Same returns. */
-int gust_timer_start_at(gust_timer_t *timer, uint64_t deadline_ns, gust_timer_cb cb, void *data);
+GUST_EXTERN int gust_timer_start_at(gust_timer_t *timer, uint64_t deadline_ns, gust_timer_cb cb,
+                                    void *data);
 
 /* The deadline `timeout_ns` after `from_ns`, saturating: a huge timeout
  * means "never", not a wrapped past deadline. */
@@ -131,10 +136,10 @@ static inline uint64_t gust_deadline_after(uint64_t from_ns, uint64_t timeout_ns
 
 /* gust_timer_stop disarms `timer` if started (its cb will not run). O(log n).
  * On the worker that started it. */
-void gust_timer_stop(gust_timer_t *timer);
+GUST_EXTERN void gust_timer_stop(gust_timer_t *timer);
 
 /* gust_timer_active tells whether `timer` is armed. */
-bool gust_timer_active(const gust_timer_t *timer);
+GUST_EXTERN bool gust_timer_active(const gust_timer_t *timer);
 
 /* A call that blocks (getaddrinfo, file I/O): returns its result, stored as
  * the future's value. */
@@ -146,8 +151,8 @@ typedef void *(*gust_blocking_fn)(void *arg);
  * future run on the pool as usual. Calls beyond the number of blocking
  * threads wait their turn; the workers never do. Returns NULL on out of
  * memory. Any thread. */
-gust_future_t *gust_runtime_block(gust_runtime_t *runtime, gust_blocking_fn fn, void *arg,
-                                  void (*destroy)(void *value));
+GUST_EXTERN gust_future_t *gust_runtime_block(gust_runtime_t *runtime, gust_blocking_fn fn,
+                                              void *arg, void (*destroy)(void *value));
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,8 @@
 #ifndef GUST_CLIENT_H
 #define GUST_CLIENT_H
 
+#include "gust/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -128,22 +130,22 @@ typedef struct gust_client_opts_s {
 } gust_client_opts_t;
 
 /* gust_client_opts_default returns the defaults listed above. */
-gust_client_opts_t gust_client_opts_default(void);
+GUST_EXTERN gust_client_opts_t gust_client_opts_default(void);
 
 /* gust_client_new makes a client on `runtime` (borrowed; it must outlive the
  * client), or on a runtime of its own with default options when `runtime` is
  * NULL. `opts` NULL means the defaults. Returns NULL and sets errno (EINVAL
  * for a bad option, ENOMEM) on failure. Any thread. */
-gust_client_t *gust_client_new(gust_runtime_t *runtime, const gust_client_opts_t *opts);
+GUST_EXTERN gust_client_t *gust_client_new(gust_runtime_t *runtime, const gust_client_opts_t *opts);
 
 /* gust_client_free waits for the requests still in flight (each is bounded by
  * its total timeout; cancel them to end sooner), closes every connection and
  * frees the client, and its own runtime if it made one. NULL does nothing.
  * Not from a worker of the client's runtime. */
-void gust_client_free(gust_client_t *client);
+GUST_EXTERN void gust_client_free(gust_client_t *client);
 
 /* gust_client_runtime returns the client's runtime (borrowed). */
-gust_runtime_t *gust_client_runtime(const gust_client_t *client);
+GUST_EXTERN gust_runtime_t *gust_client_runtime(const gust_client_t *client);
 
 /* A streamed body: called on a worker with each chunk of the decoded body in
  * order; return 0 to go on, anything else to stop the request with
@@ -207,32 +209,33 @@ typedef struct gust_request_s {
  * future stops the request within about 100 ms and closes its connection.
  * Returns NULL only when out of memory (and then never calls on_done). Any
  * thread. */
-gust_future_t *gust_http_send(gust_client_t *client, const gust_request_t *req);
+GUST_EXTERN gust_future_t *gust_http_send(gust_client_t *client, const gust_request_t *req);
 
 /* Blocking conveniences for simple programs: send, wait, and hand over the
  * response (*out_resp, which the caller frees with gust_response_free).
  * Return 0, or the error code; then *out_resp is NULL and, if out_message is
  * not NULL, *out_message is a message the caller frees with free(). Any
  * thread; on a worker, the wait runs other tasks meanwhile. */
-int gust_http_request(gust_client_t *client, const gust_request_t *req, gust_response_t **out_resp,
-                      char **out_message);
-int gust_http_get(gust_client_t *client, const char *url, gust_response_t **out_resp,
-                  char **out_message);
-int gust_http_post(gust_client_t *client, const char *url, const void *body, size_t body_len,
-                   const char *content_type, gust_response_t **out_resp, char **out_message);
+GUST_EXTERN int gust_http_request(gust_client_t *client, const gust_request_t *req,
+                                  gust_response_t **out_resp, char **out_message);
+GUST_EXTERN int gust_http_get(gust_client_t *client, const char *url, gust_response_t **out_resp,
+                              char **out_message);
+GUST_EXTERN int gust_http_post(gust_client_t *client, const char *url, const void *body,
+                               size_t body_len, const char *content_type,
+                               gust_response_t **out_resp, char **out_message);
 
 /* Counters of a client since it was made, for tests and monitoring. */
 typedef struct gust_client_stats_s {
-    uint64_t requests;          /* started by gust_http_send */
+    uint64_t requests; /* started by gust_http_send */
     uint64_t connections_opened;
     uint64_t connections_reused; /* requests sent on an already-used connection */
-    uint64_t retries;           /* stale keep-alive retries */
-    uint64_t pipelined;         /* requests sent behind others on a connection */
-    uint64_t dns_lookups;       /* getaddrinfo calls (cache misses) */
-    uint64_t open_connections;  /* now */
+    uint64_t retries;            /* stale keep-alive retries */
+    uint64_t pipelined;          /* requests sent behind others on a connection */
+    uint64_t dns_lookups;        /* getaddrinfo calls (cache misses) */
+    uint64_t open_connections;   /* now */
 } gust_client_stats_t;
 
-void gust_client_stats(const gust_client_t *client, gust_client_stats_t *out);
+GUST_EXTERN void gust_client_stats(const gust_client_t *client, gust_client_stats_t *out);
 
 #ifdef __cplusplus
 }

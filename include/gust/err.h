@@ -6,6 +6,8 @@
 #ifndef GUST_ERR_H
 #define GUST_ERR_H
 
+#include "gust/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -60,11 +62,11 @@ typedef enum gust_err_e {
 
 /* gust_strerror returns a static message for `err` ("success" for GUST_OK,
  * "unknown error" for a number that is no code). Any thread may call it. */
-const char *gust_strerror(int err);
+GUST_EXTERN const char *gust_strerror(int err);
 
 /* gust_err_name returns the static name of `err` without its prefix
  * ("TIMEOUT"), "OK" for GUST_OK, "UNKNOWN" otherwise. */
-const char *gust_err_name(int err);
+GUST_EXTERN const char *gust_err_name(int err);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,8 @@
 #ifndef GUST_POOL_H
 #define GUST_POOL_H
 
+#include "gust/export.h"
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -69,53 +71,53 @@ typedef struct gust_pool_opts_s {
 
 /* gust_pool_opts_default returns the default options: one thread per online
  * CPU, prefix "gust", no hooks, a short spin before parking. */
-gust_pool_opts_t gust_pool_opts_default(void);
+GUST_EXTERN gust_pool_opts_t gust_pool_opts_default(void);
 
 /* gust_pool_new starts a pool. Returns NULL and sets errno on failure (EINVAL
  * for bad options, ENOMEM, or what pthread_create said); then no thread was
  * left running and no hook was called. `opts` may be NULL for the defaults.
  * Any thread may call it. */
-gust_pool_t *gust_pool_new(const gust_pool_opts_t *opts);
+GUST_EXTERN gust_pool_t *gust_pool_new(const gust_pool_opts_t *opts);
 
 /* gust_pool_free runs every task already submitted or spawned (including the
  * ones those tasks spawn) to completion, then joins the workers and frees the
  * pool. NULL does nothing. Must not be called while another thread may still
  * submit to it, nor from a worker of this pool (which aborts with a
  * message). */
-void gust_pool_free(gust_pool_t *pool);
+GUST_EXTERN void gust_pool_free(gust_pool_t *pool);
 
 /* gust_pool_free_within is gust_pool_free with a deadline: tasks that have not
  * started `timeout_ns` nanoseconds after the call are dropped, not run.
  * Running tasks are never interrupted. Returns the number of dropped tasks.
  * A group whose tasks were dropped never completes, so nobody may still wait
  * on one. Same threading rules as gust_pool_free. */
-size_t gust_pool_free_within(gust_pool_t *pool, uint64_t timeout_ns);
+GUST_EXTERN size_t gust_pool_free_within(gust_pool_t *pool, uint64_t timeout_ns);
 
 /* gust_pool_submit queues fn(arg) on `pool` from any thread. From a worker
  * of this pool it is gust_spawn; from elsewhere it goes through the injection
  * queue (wait-free enqueue, one small allocation) and wakes a parked worker.
  * Returns false, with errno ENOMEM, if that allocation failed; then fn will
  * not run. */
-bool gust_pool_submit(gust_pool_t *pool, gust_task_fn fn, void *arg);
+GUST_EXTERN bool gust_pool_submit(gust_pool_t *pool, gust_task_fn fn, void *arg);
 
 /* gust_spawn pushes fn(arg) onto the calling worker's own deque: no
  * allocation, no lock, no atomic read-modify-write. Only a worker may call it
  * (it aborts otherwise: use gust_pool_submit where unsure). */
-void gust_spawn(gust_task_fn fn, void *arg);
+GUST_EXTERN void gust_spawn(gust_task_fn fn, void *arg);
 
 /* gust_pool_help runs one queued task (or one round of the idle hook's
  * poll) on the calling worker, for code that waits for something other than a
  * task group and must not block its worker. Returns false when there was
  * nothing to do, or when the caller is not a worker. */
-bool gust_pool_help(void);
+GUST_EXTERN bool gust_pool_help(void);
 
 /* The worker running the calling thread: its pool and index (0 to
  * num_threads - 1), or NULL and -1 on any other thread. */
-inline gust_pool_t *gust_pool_current(void);
-int gust_worker_index(void);
+GUST_EXTERN inline gust_pool_t *gust_pool_current(void);
+GUST_EXTERN int gust_worker_index(void);
 
 /* gust_pool_num_threads returns the number of workers. */
-unsigned gust_pool_num_threads(const gust_pool_t *pool);
+GUST_EXTERN unsigned gust_pool_num_threads(const gust_pool_t *pool);
 
 /* A task group: fork-join on the caller's stack.
  *
@@ -149,19 +151,19 @@ typedef struct gust_group_s {
 
 /* gust_group_init prepares `group` for tasks on `pool`. The calling thread
  * owns it: only the owner may wait on it. */
-inline void gust_group_init(gust_group_t *group, gust_pool_t *pool);
+GUST_EXTERN inline void gust_group_init(gust_group_t *group, gust_pool_t *pool);
 
 /* gust_group_spawn runs fn(arg) on the group's pool as part of the group.
  * Any thread may call it, including tasks of the group (which then must be
  * spawned before the spawning task returns). Returns false, with errno ENOMEM,
  * only when called outside the pool and the injection queue could not
  * allocate; then fn will not run and the group is unchanged. */
-inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg);
+GUST_EXTERN inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg);
 
 /* gust_group_wait returns once every task spawned into the group has
  * finished (their effects are visible to the caller). Only the owner calls it.
  * The group may be reused afterwards. */
-inline void gust_group_wait(gust_group_t *group);
+GUST_EXTERN inline void gust_group_wait(gust_group_t *group);
 
 /* A loop body for gust_parallel_for: handles indexes [lo, hi). */
 typedef void (*gust_range_fn)(void *arg, int64_t lo, int64_t hi);
@@ -172,8 +174,8 @@ typedef void (*gust_range_fn)(void *arg, int64_t lo, int64_t hi);
  * from a worker (it helps) or from any other thread (it sleeps). Returns
  * false, with errno ENOMEM, only if called outside the pool and the
  * submission could not allocate; then fn was not called. */
-bool gust_parallel_for(gust_pool_t *pool, int64_t lo, int64_t hi, int64_t grain, gust_range_fn fn,
-                       void *arg);
+GUST_EXTERN bool gust_parallel_for(gust_pool_t *pool, int64_t lo, int64_t hi, int64_t grain,
+                                   gust_range_fn fn, void *arg);
 
 /* Counters of one worker, for gust_pool_stats. */
 typedef struct gust_worker_stats_s {
@@ -191,7 +193,8 @@ typedef struct gust_worker_stats_s {
  * the workers: each is exact, the set is not a snapshot. All are zero when
  * gust, and the code that includes gust/pool.h, are built with
  * GUST_POOL_NO_STATS. Any thread may call it. */
-unsigned gust_pool_stats(const gust_pool_t *pool, gust_worker_stats_t *out, unsigned num_out);
+GUST_EXTERN unsigned gust_pool_stats(const gust_pool_t *pool, gust_worker_stats_t *out,
+                                     unsigned num_out);
 
 /* The fast paths of the group functions above, inline (private). */
 #include "gust/pool_inline.h"

@@ -7,6 +7,8 @@
 #ifndef GUST_RESPONSE_H
 #define GUST_RESPONSE_H
 
+#include "gust/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,58 +37,58 @@ typedef struct gust_timings_s {
 
 /* gust_http_response returns the response a request's future completed with
  * (borrowed from the future), or NULL if the future is pending or failed. */
-gust_response_t *gust_http_response(const gust_future_t *future);
+GUST_EXTERN gust_response_t *gust_http_response(const gust_future_t *future);
 
 /* gust_response_up_ref adds a reference and returns `response`. */
-gust_response_t *gust_response_up_ref(gust_response_t *response);
+GUST_EXTERN gust_response_t *gust_response_up_ref(gust_response_t *response);
 
 /* gust_response_free drops a reference; the last one frees it. NULL does
  * nothing. */
-void gust_response_free(gust_response_t *response);
+GUST_EXTERN void gust_response_free(gust_response_t *response);
 
 /* The status code (200) and reason phrase ("OK", possibly empty). */
-int gust_response_status(const gust_response_t *response);
-const char *gust_response_reason(const gust_response_t *response);
+GUST_EXTERN int gust_response_status(const gust_response_t *response);
+GUST_EXTERN const char *gust_response_reason(const gust_response_t *response);
 
 /* The HTTP minor version the server answered with (1 for HTTP/1.1). */
-int gust_response_http_minor(const gust_response_t *response);
+GUST_EXTERN int gust_response_http_minor(const gust_response_t *response);
 
 /* Headers in the order received; repeated headers are kept. Names and values
  * are NUL-terminated, values without surrounding whitespace. */
-size_t gust_response_num_headers(const gust_response_t *response);
-void gust_response_header_at(const gust_response_t *response, size_t index, const char **out_name,
-                             const char **out_value);
+GUST_EXTERN size_t gust_response_num_headers(const gust_response_t *response);
+GUST_EXTERN void gust_response_header_at(const gust_response_t *response, size_t index,
+                                         const char **out_name, const char **out_value);
 
 /* gust_response_header returns the value of the first header called `name`
  * (compared without regard to case), or NULL. For repeated headers use
  * gust_response_header_next. */
-const char *gust_response_header(const gust_response_t *response, const char *name);
+GUST_EXTERN const char *gust_response_header(const gust_response_t *response, const char *name);
 
 /* gust_response_header_next finds the next header called `name` at or after
  * *index: returns its value and leaves *index on it, or returns NULL. Start
  * with *index = 0 and add 1 after each hit. */
-const char *gust_response_header_next(const gust_response_t *response, const char *name,
-                                      size_t *index);
+GUST_EXTERN const char *gust_response_header_next(const gust_response_t *response, const char *name,
+                                                  size_t *index);
 
 /* The body after content decoding (gzip and deflate are decoded unless the
  * client or request turned decoding off), with its length. Empty for HEAD,
  * 1xx, 204 and 304, and when the request streamed the body to a callback.
  * The bytes are followed by a NUL that is not part of the length. */
-const void *gust_response_body(const gust_response_t *response, size_t *out_len);
+GUST_EXTERN const void *gust_response_body(const gust_response_t *response, size_t *out_len);
 
 /* The URL that produced this response: the request's, or the last redirect
  * target. */
-const char *gust_response_url(const gust_response_t *response);
+GUST_EXTERN const char *gust_response_url(const gust_response_t *response);
 
 /* How many redirects were followed to get here. */
-unsigned gust_response_num_redirects(const gust_response_t *response);
+GUST_EXTERN unsigned gust_response_num_redirects(const gust_response_t *response);
 
 /* Whether the final hop went over a kept-alive connection that had already
  * served a request. */
-bool gust_response_reused(const gust_response_t *response);
+GUST_EXTERN bool gust_response_reused(const gust_response_t *response);
 
 /* Where the time went (see gust_timings_t). */
-gust_timings_t gust_response_timings(const gust_response_t *response);
+GUST_EXTERN gust_timings_t gust_response_timings(const gust_response_t *response);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,8 @@
 #ifndef GUST_POOL_INLINE_H
 #define GUST_POOL_INLINE_H
 
+#include "gust/export.h"
+
 #ifndef GUST_POOL_H
 #error "include gust/pool.h, not gust/pool_inline.h"
 #endif
@@ -112,7 +114,7 @@ typedef struct gust__worker_front_s {
  * paths can read the current worker's pool without a NULL test.
  * Initial-exec TLS: gust is linked into the program or loaded with it, never
  * dlopen'ed late. */
-extern _Thread_local struct gust__worker_s *gust__current
+GUST_EXTERN extern _Thread_local struct gust__worker_s *gust__current
     __attribute__((tls_model("initial-exec")));
 
 /* A statistics counter, written only by its worker and read by anyone: a
@@ -153,14 +155,14 @@ extern _Thread_local struct gust__worker_s *gust__current
                           memory_order_relaxed)
 #endif
 
-inline gust__worker_front_t *gust__current_front(void)
+GUST_EXTERN inline gust__worker_front_t *gust__current_front(void)
 {
     /* A worker begins with its front, so the two pointers are one. */
     return (gust__worker_front_t *)(void *)gust__current;
 }
 
-inline void gust__slot_store(gust__slot_t *slot, gust_task_fn fn, void *arg,
-                             gust__group_ref_t group)
+GUST_EXTERN inline void gust__slot_store(gust__slot_t *slot, gust_task_fn fn, void *arg,
+                                         gust__group_ref_t group)
 {
     /* Relaxed: the owner publishes slots to thieves through the release CAS
      * that moves split past them (gust__deque_share), never through these
@@ -170,7 +172,7 @@ inline void gust__slot_store(gust__slot_t *slot, gust_task_fn fn, void *arg,
     atomic_store_explicit(&slot->group, group, memory_order_relaxed);
 }
 
-inline void gust__slot_load(const gust__slot_t *slot, gust__task_t *out)
+GUST_EXTERN inline void gust__slot_load(const gust__slot_t *slot, gust__task_t *out)
 {
     /* Relaxed: a thief's read is validated by its CAS afterwards; the owner
      * reads only slots it wrote itself. */
@@ -184,8 +186,8 @@ inline void gust__slot_load(const gust__slot_t *slot, gust__task_t *out)
  * before push_end, a private task above pop_end, no thief asking for work)
  * and return false, having done nothing, in every other; then the caller
  * falls back to gust__deque_push or gust__deque_pop (pool/deque.h). */
-inline bool gust__deque_try_push(gust__deque_t *deque, gust_task_fn fn, void *arg,
-                                 gust__group_ref_t group)
+GUST_EXTERN inline bool gust__deque_try_push(gust__deque_t *deque, gust_task_fn fn, void *arg,
+                                             gust__group_ref_t group)
 {
     /* Read once into a local: the compiler cannot tell that the atomic slot
      * stores leave `top` alone. */
@@ -200,13 +202,13 @@ inline bool gust__deque_try_push(gust__deque_t *deque, gust_task_fn fn, void *ar
 
 /* Whether the owner may pop: a private task lies above pop_end, and no
  * thief asks for a share (which gust__deque_pop would give). */
-inline bool gust__deque_can_pop(const gust__deque_t *deque)
+GUST_EXTERN inline bool gust__deque_can_pop(const gust__deque_t *deque)
 {
     return __builtin_expect(deque->top != deque->pop_end, 1) &&
            __builtin_expect(!atomic_load_explicit(&deque->split_wanted, memory_order_relaxed), 1);
 }
 
-inline bool gust__deque_try_pop(gust__deque_t *deque, gust__task_t *out)
+GUST_EXTERN inline bool gust__deque_try_pop(gust__deque_t *deque, gust__task_t *out)
 {
     if (!gust__deque_can_pop(deque))
         return false;
@@ -216,7 +218,8 @@ inline bool gust__deque_try_pop(gust__deque_t *deque, gust__task_t *out)
 }
 
 /* As gust__deque_try_pop, but only a task whose group reference is `group`. */
-inline bool gust__deque_try_pop_of(gust__deque_t *deque, gust__group_ref_t group, gust__task_t *out)
+GUST_EXTERN inline bool gust__deque_try_pop_of(gust__deque_t *deque, gust__group_ref_t group,
+                                               gust__task_t *out)
 {
     if (!gust__deque_can_pop(deque))
         return false;
@@ -231,10 +234,10 @@ inline bool gust__deque_try_pop_of(gust__deque_t *deque, gust__group_ref_t group
 }
 
 /* pool/group.c: a task counted in its group's remote count finished. */
-void gust__group_task_done_remote(gust_group_t *group);
+GUST_EXTERN void gust__group_task_done_remote(gust_group_t *group);
 
 /* Runs one task on worker `self`, leaving its group to the caller. */
-inline void gust__run_task_only(gust__worker_front_t *self, const gust__task_t *task)
+GUST_EXTERN inline void gust__run_task_only(gust__worker_front_t *self, const gust__task_t *task)
 {
     GUST__COUNT(self->tasks_run, 1);
     task->fn(task->arg);
@@ -243,7 +246,7 @@ inline void gust__run_task_only(gust__worker_front_t *self, const gust__task_t *
 /* Settles a finished task's group. A task whose reference is untagged came
  * off the deque of its group's owner, and the caller is that owner: every
  * other way to a worker (stealing, the injection queue) tags it. */
-inline void gust__settle_task(gust__group_ref_t group)
+GUST_EXTERN inline void gust__settle_task(gust__group_ref_t group)
 {
     if (__builtin_expect((group & GUST__REF_REMOTE) == 0, 1))
         ((gust_group_t *)group)->local -= GUST__GROUP_ONE;
@@ -252,24 +255,24 @@ inline void gust__settle_task(gust__group_ref_t group)
 }
 
 /* Runs one task on worker `self`, settling its group. */
-inline void gust__run_task(gust__worker_front_t *self, const gust__task_t *task)
+GUST_EXTERN inline void gust__run_task(gust__worker_front_t *self, const gust__task_t *task)
 {
     gust__run_task_only(self, task);
     gust__settle_task(task->group);
 }
 
 /* pool/group.c: every case the inline paths below leave out. */
-bool gust__group_spawn_slow(gust_group_t *group, gust_task_fn fn, void *arg);
-void gust__group_wait_slow(gust_group_t *group);
+GUST_EXTERN bool gust__group_spawn_slow(gust_group_t *group, gust_task_fn fn, void *arg);
+GUST_EXTERN void gust__group_wait_slow(gust_group_t *group);
 
 /* The public functions, declared with their documentation in gust/pool.h. */
 
-inline gust_pool_t *gust_pool_current(void)
+GUST_EXTERN inline gust_pool_t *gust_pool_current(void)
 {
     return gust__current_front()->pool;
 }
 
-inline void gust_group_init(gust_group_t *group, gust_pool_t *pool)
+GUST_EXTERN inline void gust_group_init(gust_group_t *group, gust_pool_t *pool)
 {
     gust__worker_front_t *self = gust__current_front();
     /* A worker's address is never odd, so `owner` equals the current worker
@@ -280,7 +283,7 @@ inline void gust_group_init(gust_group_t *group, gust_pool_t *pool)
     atomic_init(&group->remote, 0);
 }
 
-inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg)
+GUST_EXTERN inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg)
 {
     gust__worker_front_t *self = gust__current_front();
     /* The fork-join case: the owner (always a worker of the group's pool)
@@ -299,14 +302,14 @@ inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg)
  * sleeper bit only while the owner sleeps in the slow path's wait, so the
  * two counts add up wherever this is called. Acquire: pairs with the release in
  * gust__group_task_done_remote. */
-inline bool gust__owned_group_done(const gust_group_t *group)
+GUST_EXTERN inline bool gust__owned_group_done(const gust_group_t *group)
 {
     return group->local +
                atomic_load_explicit((atomic_uint *)&group->remote, memory_order_acquire) ==
            0;
 }
 
-inline void gust_group_wait(gust_group_t *group)
+GUST_EXTERN inline void gust_group_wait(gust_group_t *group)
 {
     gust__worker_front_t *self = gust__current_front();
     if (__builtin_expect(group->owner == (uintptr_t)self, 1)) {

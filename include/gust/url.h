@@ -9,6 +9,8 @@
 #ifndef GUST_URL_H
 #define GUST_URL_H
 
+#include "gust/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,17 +44,17 @@ typedef struct gust_url_s {
  * to free and, if out_reason is not NULL, *out_reason names the cause (a
  * string valid until this thread's next gust_url_parse). On success the
  * caller frees *out with gust_url_clear. Any thread. */
-int gust_url_parse(const char *text, gust_url_t *out, const char **out_reason);
+GUST_EXTERN int gust_url_parse(const char *text, gust_url_t *out, const char **out_reason);
 
 /* gust_url_share sets *out to `url` without parsing or copying it: the two
  * share their strings, which neither may then change, and each is cleared
  * on its own (the strings go with the last). `url` must hold a parsed URL.
  * Any thread, each gust_url_t on one at a time. */
-void gust_url_share(const gust_url_t *url, gust_url_t *out);
+GUST_EXTERN void gust_url_share(const gust_url_t *url, gust_url_t *out);
 
 /* gust_url_clear frees what gust_url_parse allocated (or lets go of its
  * share); a cleared or zeroed url may be cleared again. */
-void gust_url_clear(gust_url_t *url);
+GUST_EXTERN void gust_url_clear(gust_url_t *url);
 
 #ifdef __cplusplus
 }

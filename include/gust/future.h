@@ -12,6 +12,8 @@
 #ifndef GUST_FUTURE_H
 #define GUST_FUTURE_H
 
+#include "gust/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,36 +39,37 @@ typedef void (*gust_future_cb)(gust_future_t *future, void *arg);
 
 /* gust_future_new returns a pending future whose callbacks run on `pool`, or
  * NULL when out of memory. The caller owns one reference. Any thread. */
-gust_future_t *gust_future_new(gust_pool_t *pool);
+GUST_EXTERN gust_future_t *gust_future_new(gust_pool_t *pool);
 
 /* gust_future_up_ref adds a reference and returns `future`. */
-gust_future_t *gust_future_up_ref(gust_future_t *future);
+GUST_EXTERN gust_future_t *gust_future_up_ref(gust_future_t *future);
 
 /* gust_future_free drops a reference; NULL does nothing. */
-void gust_future_free(gust_future_t *future);
+GUST_EXTERN void gust_future_free(gust_future_t *future);
 
 /* gust_future_set_value completes `future` with `value`. The future owns
  * the value from then on and calls destroy(value) (if not NULL) when freed.
  * Returns false if the future was already complete: then nothing changed and
  * the caller still owns `value`. Any thread, inside or outside the pool. */
-bool gust_future_set_value(gust_future_t *future, void *value, void (*destroy)(void *value));
+GUST_EXTERN bool gust_future_set_value(gust_future_t *future, void *value,
+                                       void (*destroy)(void *value));
 
 /* gust_future_set_error completes `future` with the gust_err `err` (< 0) and
  * a printf-style message (`fmt` may be NULL for gust_strerror(err)). Returns
  * false if it was already complete. Any thread. */
-bool gust_future_set_error(gust_future_t *future, int err, const char *fmt, ...)
+GUST_EXTERN bool gust_future_set_error(gust_future_t *future, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* gust_future_cancel completes a pending future as cancelled (its error is
  * GUST_ERR_CANCELLED). Returns false if it was already complete: a
  * cancellation that races a completion loses or wins as a whole. Whoever was
  * going to complete it sees its own completion refused. Any thread. */
-bool gust_future_cancel(gust_future_t *future);
+GUST_EXTERN bool gust_future_cancel(gust_future_t *future);
 
 /* gust_future_on_done arranges for cb(future, arg) to run on the pool once
  * the future is complete, at once if it already is. Returns 0, or
  * GUST_ERR_NOMEM; then cb will not run. Any thread. */
-int gust_future_on_done(gust_future_t *future, gust_future_cb cb, void *arg);
+GUST_EXTERN int gust_future_on_done(gust_future_t *future, gust_future_cb cb, void *arg);
 
 /* gust_future_wait returns once `future` is complete, and its state. From a
  * thread outside the pool it sleeps. From a worker it runs other tasks of its
@@ -80,20 +83,20 @@ int gust_future_on_done(gust_future_t *future, gust_future_cb cb, void *arg);
  * is done but stuck so is reported on stderr after a second. Waits run tasks
  * only while 256 KiB (or a quarter) of the worker's stack is left; a wait
  * nested deeper only sleeps, and leaves its queued tasks to other workers. */
-gust_future_state_t gust_future_wait(gust_future_t *future);
+GUST_EXTERN gust_future_state_t gust_future_wait(gust_future_t *future);
 
 /* gust_future_wait_for is gust_future_wait giving up after `timeout_ns`:
  * returns GUST_FUTURE_PENDING if the future is still pending then. */
-gust_future_state_t gust_future_wait_for(gust_future_t *future, uint64_t timeout_ns);
+GUST_EXTERN gust_future_state_t gust_future_wait_for(gust_future_t *future, uint64_t timeout_ns);
 
 /* The outcome, valid once the future is complete (PENDING, NULL, 0 and NULL
  * before): its state; its value (borrowed: the future keeps owning it); its
  * error (0 for a value, GUST_ERR_CANCELLED when cancelled); and its message
  * (borrowed, never NULL once an error is set). */
-gust_future_state_t gust_future_state(const gust_future_t *future);
-void *gust_future_value(const gust_future_t *future);
-int gust_future_error(const gust_future_t *future);
-const char *gust_future_message(const gust_future_t *future);
+GUST_EXTERN gust_future_state_t gust_future_state(const gust_future_t *future);
+GUST_EXTERN void *gust_future_value(const gust_future_t *future);
+GUST_EXTERN int gust_future_error(const gust_future_t *future);
+GUST_EXTERN const char *gust_future_message(const gust_future_t *future);
 
 /* gust_future_all returns a new future (one reference to the caller) that
  * completes when all `num` futures have: with value NULL if all have values,
@@ -103,8 +106,10 @@ const char *gust_future_message(const gust_future_t *future);
  * to the inputs until then. Return NULL when out of memory (then nothing was
  * registered); with num == 0, `all` is complete at once and `any` never
  * completes until cancelled. Any thread. */
-gust_future_t *gust_future_all(gust_pool_t *pool, gust_future_t *const *futures, size_t num);
-gust_future_t *gust_future_any(gust_pool_t *pool, gust_future_t *const *futures, size_t num);
+GUST_EXTERN gust_future_t *gust_future_all(gust_pool_t *pool, gust_future_t *const *futures,
+                                           size_t num);
+GUST_EXTERN gust_future_t *gust_future_any(gust_pool_t *pool, gust_future_t *const *futures,
+                                           size_t num);
 
 #ifdef __cplusplus
 }

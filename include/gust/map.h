@@ -11,6 +11,8 @@
 #ifndef GUST_MAP_H
 #define GUST_MAP_H
 
+#include "gust/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,8 +31,8 @@ typedef struct gust_map_result_s {
     size_t index;              /* the request's position in the input */
     gust_response_t *response; /* owned by whoever the call says */
     int err;
-    const char *message;       /* NULL on success; valid as documented per call */
-    unsigned attempts;         /* 1 + retries */
+    const char *message; /* NULL on success; valid as documented per call */
+    unsigned attempts;   /* 1 + retries */
 } gust_map_result_t;
 
 /* Options for map and imap; start from gust_map_opts_default(). */
@@ -62,15 +64,15 @@ typedef struct gust_map_opts_s {
     void *arg;
 } gust_map_opts_t;
 
-gust_map_opts_t gust_map_opts_default(void);
+GUST_EXTERN gust_map_opts_t gust_map_opts_default(void);
 
 /* gust_http_map sends `num` requests with `opts` (NULL: defaults) and waits
  * for all of them: out[i] is the response to reqs[i] (the caller frees it
  * with gust_response_free), or for a failure what on_error returned.
  * Returns 0, or GUST_ERR_NOMEM / GUST_ERR_INVAL before anything was sent
  * (then out is untouched). Not from a worker of the client's runtime. */
-int gust_http_map(gust_client_t *client, const gust_request_t *reqs, size_t num,
-                  const gust_map_opts_t *opts, gust_response_t **out);
+GUST_EXTERN int gust_http_map(gust_client_t *client, const gust_request_t *reqs, size_t num,
+                              const gust_map_opts_t *opts, gust_response_t **out);
 
 /* A generator for imap: fills *out with request `index` and returns true,
  * or returns false when there are no more. *out and what it points to need
@@ -82,18 +84,18 @@ typedef struct gust_imap_s gust_imap_t;
 
 /* gust_http_imap makes an iterator over the requests `gen` produces; nothing
  * is sent until the first gust_imap_next. Returns NULL when out of memory. */
-gust_imap_t *gust_http_imap(gust_client_t *client, gust_request_gen gen, void *gen_arg,
-                            const gust_map_opts_t *opts);
+GUST_EXTERN gust_imap_t *gust_http_imap(gust_client_t *client, gust_request_gen gen, void *gen_arg,
+                                        const gust_map_opts_t *opts);
 
 /* gust_imap_next waits for the next completed request and returns true with
  * *out filled, or false when every request has been reported. The response
  * belongs to the caller (gust_response_free); the message stays valid until
  * the next call. Each index is reported exactly once. */
-bool gust_imap_next(gust_imap_t *it, gust_map_result_t *out);
+GUST_EXTERN bool gust_imap_next(gust_imap_t *it, gust_map_result_t *out);
 
 /* gust_imap_free cancels what is still in flight, waits for it to end and
  * frees the iterator. NULL does nothing. */
-void gust_imap_free(gust_imap_t *it);
+GUST_EXTERN void gust_imap_free(gust_imap_t *it);
 
 #ifdef __cplusplus
 }
