@@ -855,6 +855,15 @@ void gust__conn_send(conn_t *conn, call_t *call, uint64_t now)
     start_exchange(conn, now);
 }
 
+bool gust__conn_reusable(const conn_t *conn)
+{
+    if (conn->ssl != NULL && gust__tls_pending(conn))
+        return false;
+    char byte;
+    return recv(conn->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+           (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 void gust__conn_idle(conn_t *conn)
 {
     conn->state = CONN_IDLE;

@@ -458,6 +458,12 @@ void gust__conn_send(conn_t *conn, call_t *call, uint64_t now);
 /* Marks a connection idle (the session has put it in its lists) and starts
  * its idle timeout. */
 void gust__conn_idle(conn_t *conn);
+/* Whether an idle connection may carry another request: the server has
+ * sent nothing since the last answer, no byte (the next request would take
+ * it for its answer), no close, no error. The reactor tells of those only
+ * when the worker next polls it, which a busy worker may not have done yet;
+ * this asks the socket (a zero-wait peek) and the TLS layer now. */
+bool gust__conn_reusable(const conn_t *conn);
 /* Closes and frees; hands its slot on (gust__session_slot_freed). */
 void gust__conn_close(conn_t *conn);
 /* Closes and frees an idle connection whose total slot the caller takes

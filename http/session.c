@@ -197,14 +197,21 @@ void gust__session_unidle(conn_t *conn)
     atomic_fetch_sub_explicit(&session->num_idle, 1, memory_order_relaxed);
 }
 
+/* The most recently used idle connection to `origin` that is still fit to
+ * reuse, out of the idle lists; those the server wrote to or closed while
+ * they were idle close on the way. */
 static conn_t *take_idle(session_t *session, origin_t *origin)
 {
     origin_slot_t *slot = &origin->slots[session->index];
-    if (cds_list_empty(&slot->idle))
-        return NULL;
-    conn_t *conn = cds_list_first_entry(&slot->idle, conn_t, idle_link);
-    gust__session_unidle(conn);
-    return conn;
+    while (!cds_list_empty(&slot->idle)) {
+        conn_t *conn = cds_list_first_entry(&slot->idle, conn_t, idle_link);
+        if (gust__conn_reusable(conn)) {
+            gust__session_unidle(conn);
+            return conn;
+        }
+        gust__conn_close(conn);
+    }
+    return NULL;
 }
 
 void gust__session_close_idle(session_t *session)

@@ -393,6 +393,71 @@ static void test_unsolicited_bytes(void)
     raw_server_stop(server);
 }
 
+/* Answers each request with its target as the body; the first connection's
+ * first answer is followed, 50 ms later, by a whole response nobody asked
+ * for, in a segment of its own. */
+static bool late_extra_handler(void *arg, raw_conn_t *conn, const raw_request_t *req)
+{
+    (void)arg;
+    char response[1200];
+    snprintf(response, sizeof(response), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(req->target), req->target);
+    if (!raw_send(conn, response))
+        return false;
+    if (req->conn_index == 0 && req->index_on_conn == 0)
+        return raw_sleep(conn, 50) &&
+               raw_send(conn, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n/stale");
+    return true;
+}
+
+typedef struct send_later_s {
+    gust_client_t *client;
+    gust_request_t req;
+    gust_future_t *future;
+} send_later_t;
+
+/* On a worker: keeps it busy for 100 ms, so that its reactor hears of
+ * nothing meanwhile, then sends the request. */
+static void send_after_100ms(void *arg)
+{
+    send_later_t *later = arg;
+    sleep_ms(100);
+    later->future = gust_http_send(later->client, &later->req);
+}
+
+/* A whole response comes on a connection after it fell idle, while its
+ * worker is too busy to hear of it: the next request still checks the
+ * connection, leaves it, and gets its own answer on a new one, without a
+ * retry. */
+static void test_bytes_while_idle(void)
+{
+    raw_server_t *server = raw_server_start(late_extra_handler, NULL);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    gust_client_t *client = new_client(runtime, NULL);
+    char first[256], second[256];
+    raw_server_url(server, first, sizeof(first), "/first");
+    raw_server_url(server, second, sizeof(second), "/second");
+    outcome_t out = get_wait(client, first);
+    ASSERT_RESPONSE(out, 200);
+    assert_body(&out, "/first");
+    outcome_clear(&out);
+    send_later_t later = {.client = client, .req = {.url = second}};
+    run_on(runtime, 0, send_after_100ms, &later, "send after 100 ms");
+    ASSERT_NOT_NULL(later.future);
+    out = outcome_of(later.future, second, REQUEST_WAIT_S);
+    ASSERT_RESPONSE(out, 200);
+    assert_body(&out, "/second");
+    ASSERT_FALSE(gust_response_reused(out.resp));
+    outcome_clear(&out);
+    gust_client_stats_t stats = client_stats(client);
+    ASSERT_UEQ(stats.retries, 0);
+    ASSERT_UEQ(stats.connections_opened, 2);
+    ASSERT_UEQ(raw_server_accepted(server), 2);
+    gust_client_free(client);
+    gust_runtime_free(runtime);
+    raw_server_stop(server);
+}
+
 /* HTTP/1.0 answers: closed after each, unless they say keep-alive. */
 static bool http10_handler(void *arg, raw_conn_t *conn, const raw_request_t *req)
 {
@@ -560,7 +625,7 @@ static void test_max_requests_per_conn(void)
 int main(void)
 {
     enum { NUM_STALE = sizeof(stale_cases) / sizeof(stale_cases[0]) };
-    test_t tests[15 + NUM_STALE] = {
+    test_t tests[16 + NUM_STALE] = {
         {.name = "sequential reuse on one worker", .fn = test_sequential_reuse_one_worker},
         {.name = "the server closes an idle connection", .fn = test_server_closes_idle},
     };
@@ -577,6 +642,7 @@ int main(void)
     tests[n++] = (test_t){.name = "Keep-Alive: timeout=2", .fn = test_server_keepalive_timeout_2};
     tests[n++] = (test_t){.name = "Keep-Alive: timeout=1", .fn = test_server_keepalive_timeout_1};
     tests[n++] = (test_t){.name = "two answers to one request", .fn = test_unsolicited_bytes};
+    tests[n++] = (test_t){.name = "a response that comes while idle", .fn = test_bytes_while_idle};
     tests[n++] = (test_t){.name = "HTTP/1.0 closes", .fn = test_http10_close};
     tests[n++] = (test_t){.name = "HTTP/1.0 with keep-alive", .fn = test_http10_keep_alive};
     tests[n++] = (test_t){.name = "max_requests_per_conn", .fn = test_max_requests_per_conn};
