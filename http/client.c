@@ -424,11 +424,11 @@ void gust__call_conn_failed(call_t *call, bool reused, bool received, int err, c
      * never reached it, so it is safe to send again where the method allows.
      * So is one whose connection lost track of which answer is whose: what
      * came may be another request's answer, unless it already went to the
-     * caller's on_body. */
+     * caller's on_head or on_body. */
     bool stale = reused && !received &&
                  (err == GUST_ERR_CONN_RESET || err == GUST_ERR_CONN_CLOSED || err == GUST_ERR_IO);
-    bool desynced =
-        reused && err == GUST_ERR_PIPELINE_DESYNC && (!received || call->on_body == NULL);
+    bool desynced = reused && err == GUST_ERR_PIPELINE_DESYNC &&
+                    (!received || (call->on_body == NULL && call->on_head == NULL));
     bool may_resend =
         gust__method_is_idempotent(call->method) || (call->retry_non_idempotent && !received);
     if ((stale || desynced) && may_resend && !call->retried && call->body_read == NULL &&
@@ -527,6 +527,8 @@ static int call_init(call_t *call, const gust_request_t *req, session_t *here, c
     call->insecure = opts->insecure || req->insecure;
     call->on_body = req->on_body;
     call->on_body_arg = req->on_body_arg;
+    call->on_head = req->on_head;
+    call->on_head_arg = req->on_head_arg;
     return 0;
 }
 

@@ -541,7 +541,9 @@ static bool parse(conn_t *conn, const char *data, size_t len, bool more, bool pe
         data += used;
         len -= used;
         if (conn->reader.complete) {
-            if (!finish_exchange(conn, len > 0 || more, peer_closed, done))
+            /* A response cut short leaves the rest of its body unread. */
+            bool rest = !conn->reader.cut && (len > 0 || more);
+            if (!finish_exchange(conn, rest, peer_closed, done))
                 return false;
         } else if (err != 0) {
             conn_failed(conn, err, "%s", gust__reader_why(&conn->reader));
@@ -799,6 +801,26 @@ static bool write_some(conn_t *conn, bool at_start)
     }
 }
 
+/* The reader's on_head: the final head of conn->call's answer is in. The
+ * body of a redirect the call follows is dropped unseen; any other answer's
+ * head goes to the caller's on_head, with what it will say of itself when
+ * complete (its URL, whether its connection was reused, its redirects). */
+static int head_ready(void *arg, gust_response_t *head)
+{
+    conn_t *conn = arg;
+    call_t *call = conn->call;
+    if (gust__redirect_wanted(call, head))
+        return READER_DROP_BODY;
+    if (call->on_head == NULL)
+        return 0;
+    char *url = strdup(call->url_text);
+    if (url == NULL)
+        return GUST_ERR_NOMEM;
+    gust__response_take_url(head, url);
+    gust__response_set_meta(head, conn->requests_served > 0, call->num_redirects, &call->timings);
+    return call->on_head(call->on_head_arg, head) == 0 ? 0 : GUST_ERR_CANCELLED;
+}
+
 /* Starts reading the answer to conn->call. Returns false if the connection
  * is gone. */
 static bool start_reading(conn_t *conn)
@@ -814,6 +836,8 @@ static bool start_reading(conn_t *conn)
         .head_request = strcmp(call->method, "HEAD") == 0,
         .on_body = call->on_body,
         .on_body_arg = call->on_body_arg,
+        .on_head = head_ready,
+        .on_head_arg = conn,
     };
     if (!gust__reader_start(&conn->reader, &reading)) {
         conn_failed(conn, GUST_ERR_NOMEM, "out of memory");

@@ -198,7 +198,19 @@ typedef struct reader_opts_s {
     bool head_request;    /* the answer to HEAD has no body */
     gust_body_cb on_body; /* the body goes here instead of the response */
     void *on_body_arg;
+    /* Called once the final head is in, before any body byte: returns 0 to
+     * take the body, READER_DROP_BODY to read it and drop it, or an error
+     * code to stop. NULL: take it. */
+    int (*on_head)(void *arg, gust_response_t *head);
+    void *on_head_arg;
 } reader_opts_t;
+
+/* What on_head returns for a body nobody will see (a redirect's). Such a
+ * body is not decoded; one of more than READER_DRAIN_MAX bytes, or one that
+ * ends only with the connection, is not read at all: the response is
+ * complete at once and `cut` says the connection cannot go on. */
+#define READER_DROP_BODY 1
+#define READER_DRAIN_MAX (64 * 1024)
 
 /* Pieces of a head collected before they go into the response together:
  * a reason and sixteen headers. */
@@ -215,6 +227,8 @@ typedef struct reader_s {
     bool interim;      /* the head being parsed is a 1xx */
     bool complete;
     bool keep_alive; /* the complete response lets the connection live */
+    bool drop_body;  /* on_head asked for the body to be dropped */
+    bool cut;        /* complete before its body's end (see READER_DROP_BODY) */
     unsigned num_interim;
     size_t body_bytes;
     /* The head being parsed, counted as the response's text will be (for
@@ -332,6 +346,8 @@ struct call_s {
     bool insecure;
     gust_body_cb on_body;
     void *on_body_arg;
+    gust_head_cb on_head;
+    void *on_head_arg;
     gust_future_cb on_done; /* called by call_free */
     void *on_done_arg;
 
@@ -378,7 +394,11 @@ void gust__call_arm_total(call_t *call);
 /* Sets the call's method to a copy of `method`. Returns false (ENOMEM) with
  * the method unchanged if a long one could not be copied. */
 bool gust__call_set_method(call_t *call, const char *method);
-/* redirect.c: if `response` asks to be followed, points the call at the next
+/* redirect.c: whether `response` is a redirect the call would follow (or
+ * fail on, when it has followed too many or the target is refused): either
+ * way its body is nobody's answer. */
+bool gust__redirect_wanted(const call_t *call, const gust_response_t *response);
+/* If `response` asks to be followed, points the call at the next
  * hop and returns 1; returns 0 to deliver the response as it is, or an error
  * (then *out_why says why). */
 int gust__redirect(call_t *call, const gust_response_t *response, const char **out_why);

@@ -78,6 +78,16 @@ static bool has_no_body(const reader_t *r, unsigned status)
     return status / 100 == 1 || status == 204 || status == 304 || r->opts.head_request;
 }
 
+/* Ends the response before the rest of its body, which is dropped with the
+ * connection. */
+static void cut(reader_t *r)
+{
+    r->complete = true;
+    r->cut = true;
+    r->keep_alive = false;
+    http_parser_pause(&r->parser, 1);
+}
+
 static int on_headers_complete(http_parser *p)
 {
     reader_t *r = p->data;
@@ -98,6 +108,20 @@ static int on_headers_complete(http_parser *p)
     if (!gust__response_set_status(r->response, p->status_code, p->http_minor))
         return stop(r, GUST_ERR_NOMEM, NULL);
     r->head_done = true;
+    if (r->opts.on_head != NULL) {
+        int rc = r->opts.on_head(r->opts.on_head_arg, r->response);
+        if (rc < 0)
+            return stop(r, rc, NULL);
+        r->drop_body = rc == READER_DROP_BODY;
+    }
+    if (r->drop_body) {
+        /* Not worth reading: too long, or it would end only with the
+         * connection. */
+        if (body == 0 && !(p->flags & F_CHUNKED) &&
+            (p->content_length == ULLONG_MAX || p->content_length > READER_DRAIN_MAX))
+            cut(r);
+        return body;
+    }
     if (r->opts.decompress) {
         /* Every Content-Encoding header, each a list, in the order applied. */
         gust__decoder_init(&r->decoder);
@@ -127,6 +151,12 @@ static int deliver_body(void *arg, const void *at, size_t len)
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     reader_t *r = p->data;
+    if (r->drop_body) {
+        r->body_bytes += len;
+        if (r->body_bytes > READER_DRAIN_MAX)
+            cut(r);
+        return 0;
+    }
     size_t max = r->opts.max_body_bytes;
     /* A piece that crosses the cap is read up to it first, so that a bad
      * byte below the cap gives the same error however the body was split. */
@@ -234,7 +264,7 @@ size_t gust__reader_body_room(reader_t *r, char **out_at)
      * chunked); ULLONG_MAX when the body is close-delimited. */
     uint64_t left = r->parser.content_length;
     if (!r->head_done || r->complete || r->err != 0 || r->decoding || r->opts.on_body != NULL ||
-        (r->parser.flags & F_CHUNKED) || left == 0 || left == ULLONG_MAX)
+        r->drop_body || (r->parser.flags & F_CHUNKED) || left == 0 || left == ULLONG_MAX)
         return 0;
     size_t room;
     *out_at = gust__response_body_room(r->response, &room);

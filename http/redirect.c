@@ -72,14 +72,20 @@ static bool same_origin(const gust_url_t *a, const gust_url_t *b)
     return a->https == b->https && a->port == b->port && strcasecmp(a->host, b->host) == 0;
 }
 
+bool gust__redirect_wanted(const call_t *call, const gust_response_t *response)
+{
+    if (!is_redirect(gust_response_status(response)) || call->max_redirects == 0)
+        return false;
+    const char *location = gust_response_header(response, "Location");
+    return location != NULL && *location != '\0';
+}
+
 int gust__redirect(call_t *call, const gust_response_t *response, const char **out_why)
 {
+    if (!gust__redirect_wanted(call, response))
+        return 0;
     int status = gust_response_status(response);
-    if (!is_redirect(status) || call->max_redirects == 0)
-        return 0;
     const char *location = gust_response_header(response, "Location");
-    if (location == NULL || *location == '\0')
-        return 0;
     if (call->num_redirects >= call->max_redirects) {
         *out_why = "too many redirects";
         return GUST_ERR_TOO_MANY_REDIRECTS;

@@ -149,8 +149,21 @@ GUST_EXTERN gust_runtime_t *gust_client_runtime(const gust_client_t *client);
 
 /* A streamed body: called on a worker with each chunk of the decoded body in
  * order; return 0 to go on, anything else to stop the request with
- * GUST_ERR_CANCELLED. */
+ * GUST_ERR_CANCELLED. Only the final response's body streams: the body of a
+ * redirect the client follows is read and dropped unseen (or, when it is
+ * longer than 64 KiB or ends only with the connection, left unread and the
+ * connection closed). */
 typedef int (*gust_body_cb)(void *arg, const void *chunk, size_t len);
+
+/* A streamed response's head: called on a worker once per request, when the
+ * final response's status line and headers are in and before its first
+ * body byte (for a response without a body too), never for a redirect the
+ * client follows. `head` is borrowed for the call: its status, reason,
+ * version and headers are readable, and so are gust_response_url,
+ * gust_response_num_redirects and gust_response_reused; its body and
+ * timings are not there yet. Return 0 to go on, anything else to stop the
+ * request with GUST_ERR_CANCELLED. */
+typedef int (*gust_head_cb)(void *arg, const gust_response_t *head);
 
 /* A request body produced on demand: write up to `cap` bytes to `buf` and
  * return how many (0 at the end), or -1 to fail the request with GUST_ERR_IO.
@@ -198,6 +211,10 @@ typedef struct gust_request_s {
     /* Stream the body instead of buffering it. */
     gust_body_cb on_body;
     void *on_body_arg;
+    /* Hear of the final response's head before its body (see gust_head_cb);
+     * with on_body, tells where the body streamed starts. */
+    gust_head_cb on_head;
+    void *on_head_arg;
 } gust_request_t;
 
 /* gust_http_send starts `req` and returns its future at once (one reference

@@ -62,7 +62,12 @@ static int wait_input(raw_server_t *s, int fd, long ms)
 
 bool raw_send(raw_conn_t *conn, const char *data)
 {
-    size_t len = strlen(data);
+    return raw_write(conn, data, strlen(data));
+}
+
+bool raw_write(raw_conn_t *conn, const void *bytes, size_t len)
+{
+    const char *data = bytes;
     while (len > 0) {
         ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)

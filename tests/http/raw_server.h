@@ -54,6 +54,8 @@ unsigned raw_server_requests(const raw_server_t *server);
 /* For handlers: send all of `data` (false if the peer is gone), and sleep
  * (false if the server is stopping). */
 bool raw_send(raw_conn_t *conn, const char *data);
+/* The same for `len` bytes, NULs included. */
+bool raw_write(raw_conn_t *conn, const void *data, size_t len);
 bool raw_sleep(raw_conn_t *conn, long ms);
 
 #endif

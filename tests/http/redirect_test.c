@@ -1,11 +1,14 @@
 /* Redirects: which method and body each status resends (seen through
  * /echo), chains and their limit, refused targets, credentials across
- * origins, and how a relative Location resolves. */
+ * origins, how a relative Location resolves, and what a streamed request's
+ * on_head and on_body see of the hops. */
 #include <stdio.h>
 #include <string.h>
 
 #include "tests/http/client_util.h"
+#include "tests/http/raw_server.h"
 #include "tests/support/http_server.h"
+#include "tests/support/runtime.h"
 
 /* Percent-encodes `s` for the server's `to` parameter. */
 static void encode(char *out, size_t cap, const char *s)
@@ -417,6 +420,226 @@ static void test_total_timeout_across_hops(void)
     test_server_stop(server);
 }
 
+/* ---- Streaming across hops: only the final body reaches on_body ---- */
+
+/* "redirecting", gzip'd. */
+static const char gzip_redirecting[] =
+    "\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\x2b\x4a\x4d\xc9\x2c"
+    "\x4a\x4d\x2e\xc9\xcc\x4b\x07\x00\x12\xd9\x83\x42\x0b\x00\x00"
+    "\x00";
+
+/* How a hop sends its body "redirecting", and whether the client can read
+ * it to the end and keep the connection. */
+typedef struct hop_kind_s {
+    const char *name;
+    bool drained;
+} hop_kind_t;
+
+static const hop_kind_t hop_kinds[] = {
+    {"plain", true},         /* Content-Length */
+    {"chunked", true},       /* in two chunks */
+    {"gzip", true},          /* Content-Encoding: gzip */
+    {"big", false},          /* Content-Length: 1 MiB, past READER_DRAIN_MAX */
+    {"long-chunked", false}, /* chunked, 100 KiB */
+    {"endless", false},      /* close-delimited, and the server keeps the connection 3 s */
+};
+
+static const int hop_codes[] = {301, 302, 303, 307, 308};
+
+/* Sends a redirect with status `code` to `location`, its body sent the way
+ * `kind` says; returns whether the connection goes on. */
+static bool send_hop(raw_conn_t *conn, int code, const char *kind, const char *location)
+{
+    char head[512];
+    snprintf(head, sizeof(head), "HTTP/1.1 %d Moved\r\nLocation: %s\r\n", code, location);
+    if (!raw_send(conn, head))
+        return false;
+    if (strcmp(kind, "plain") == 0)
+        return raw_send(conn, "Content-Length: 11\r\n\r\nredirecting");
+    if (strcmp(kind, "chunked") == 0)
+        return raw_send(conn,
+                        "Transfer-Encoding: chunked\r\n\r\n7\r\nredirec\r\n4\r\nting\r\n0\r\n\r\n");
+    if (strcmp(kind, "gzip") == 0) {
+        snprintf(head, sizeof(head), "Content-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n",
+                 sizeof(gzip_redirecting) - 1);
+        return raw_send(conn, head) &&
+               raw_write(conn, gzip_redirecting, sizeof(gzip_redirecting) - 1);
+    }
+    if (strcmp(kind, "big") == 0) {
+        static char big[1 << 20];
+        memset(big, 'r', sizeof(big));
+        snprintf(head, sizeof(head), "Content-Length: %zu\r\n\r\n", sizeof(big));
+        return raw_send(conn, head) && raw_write(conn, big, sizeof(big));
+    }
+    if (strcmp(kind, "long-chunked") == 0) {
+        char chunk[1024 + 16];
+        memset(chunk, 'r', sizeof(chunk));
+        memcpy(chunk, "400\r\n", 5);
+        memcpy(chunk + 5 + 1024, "\r\n", 2);
+        if (!raw_send(conn, "Transfer-Encoding: chunked\r\n\r\n"))
+            return false;
+        for (int i = 0; i < 100; i++) {
+            if (!raw_write(conn, chunk, 5 + 1024 + 2))
+                return false;
+        }
+        return raw_send(conn, "0\r\n\r\n");
+    }
+    ASSERT_STR_EQ(kind, "endless");
+    (void)(raw_send(conn, "\r\nredirecting") && raw_sleep(conn, 3000));
+    return false;
+}
+
+/* /<code>/<kind>: a redirect to /final; /chain/<i>: a redirect of each
+ * status in turn, with bodies of each kind that keeps the connection, to
+ * /chain/<i+1>, and /final after the last; /final: 200 "done", chunked. */
+static bool hops_handler(void *arg, raw_conn_t *conn, const raw_request_t *req)
+{
+    (void)arg;
+    int code, i;
+    char kind[32];
+    if (sscanf(req->target, "/chain/%d", &i) == 1 && i < 5) {
+        char next[32];
+        snprintf(next, sizeof(next), "/chain/%d", i + 1);
+        return send_hop(conn, hop_codes[i], hop_kinds[i % 3].name, next);
+    }
+    if (sscanf(req->target, "/%d/%31s", &code, kind) == 2)
+        return send_hop(conn, code, kind, "/final");
+    return raw_send(conn, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "2\r\ndo\r\n2\r\nne\r\n0\r\n\r\n");
+}
+
+/* What a streamed request saw. */
+typedef struct seen_s {
+    char body[64];
+    size_t body_len;
+    unsigned heads;
+    int head_status;
+    char head_url[256];
+    unsigned head_redirects;
+    size_t body_len_at_head;
+    int head_result; /* what on_head returns */
+} seen_t;
+
+static int see_head(void *arg, const gust_response_t *head)
+{
+    seen_t *seen = arg;
+    seen->heads++;
+    seen->head_status = gust_response_status(head);
+    snprintf(seen->head_url, sizeof(seen->head_url), "%s", gust_response_url(head));
+    seen->head_redirects = gust_response_num_redirects(head);
+    seen->body_len_at_head = seen->body_len;
+    return seen->head_result;
+}
+
+static int see_body(void *arg, const void *chunk, size_t len)
+{
+    seen_t *seen = arg;
+    ASSERT_ULE(seen->body_len + len, sizeof(seen->body) - 1);
+    memcpy(seen->body + seen->body_len, chunk, len);
+    seen->body_len += len;
+    seen->body[seen->body_len] = '\0';
+    return 0;
+}
+
+/* Streams `path` and checks that on_head saw the final 200 once, before any
+ * body, and on_body "done" alone, over `connections` new connections. */
+static void stream_through_hops(gust_runtime_t *runtime, raw_server_t *server, const char *path,
+                                unsigned redirects, unsigned connections)
+{
+    gust_client_t *client = new_client(runtime, NULL);
+    char url[256], final[256];
+    raw_server_url(server, url, sizeof(url), path);
+    raw_server_url(server, final, sizeof(final), redirects == 1 ? "/final" : "/chain/5");
+    seen_t seen = {0};
+    gust_request_t req = {
+        .url = url,
+        .on_body = see_body,
+        .on_body_arg = &seen,
+        .on_head = see_head,
+        .on_head_arg = &seen,
+    };
+    unsigned accepted = raw_server_accepted(server);
+    outcome_t out = send_wait(client, &req);
+    ASSERT_RESPONSE(out, 200);
+    ASSERT_STR_EQ(seen.body, "done");
+    ASSERT_UEQ(seen.heads, 1);
+    ASSERT_EQ(seen.head_status, 200);
+    ASSERT_STR_EQ(seen.head_url, final);
+    ASSERT_UEQ(seen.head_redirects, redirects);
+    ASSERT_UEQ(seen.body_len_at_head, 0);
+    ASSERT_UEQ(gust_response_num_redirects(out.resp), redirects);
+    ASSERT_ULT(out.elapsed_ns, 2000 * MS); /* a close-delimited hop is not read to its end */
+    outcome_clear(&out);
+    ASSERT_UEQ(client_stats(client).connections_opened, connections);
+    ASSERT_UEQ(raw_server_accepted(server) - accepted, connections);
+    gust_client_free(client);
+}
+
+/* Every redirect status, with each kind of body: on_body sees the final
+ * body alone, and on_head the final head once. A body short enough is read
+ * to its end and the connection serves the next hop; a long one, or one
+ * that ends with the connection, is left with its connection. One worker:
+ * the next hop surely finds the connection kept. */
+static void test_streamed_hops(void)
+{
+    raw_server_t *server = raw_server_start(hops_handler, NULL);
+    gust_runtime_t *runtime = new_runtime(1, 1);
+    for (size_t c = 0; c < sizeof(hop_codes) / sizeof(hop_codes[0]); c++) {
+        for (size_t k = 0; k < sizeof(hop_kinds) / sizeof(hop_kinds[0]); k++) {
+            char path[64];
+            snprintf(path, sizeof(path), "/%d/%s", hop_codes[c], hop_kinds[k].name);
+            fprintf(stderr, "  %s\n", path);
+            stream_through_hops(runtime, server, path, 1, hop_kinds[k].drained ? 1 : 2);
+        }
+    }
+    /* 301, 302, 303, 307, 308 in a row, all on one connection. */
+    stream_through_hops(runtime, server, "/chain/0", 5, 1);
+    gust_runtime_free(runtime);
+    raw_server_stop(server);
+}
+
+/* A redirect that is not followed is the final response: its head and body
+ * stream. A buffered request keeps the final body alone. on_head's non-zero
+ * return cancels the request before any body. */
+static void test_streamed_not_followed(void)
+{
+    raw_server_t *server = raw_server_start(hops_handler, NULL);
+    gust_client_t *client = new_client(NULL, NULL);
+    char url[256];
+    raw_server_url(server, url, sizeof(url), "/302/chunked");
+    seen_t seen = {0};
+    gust_request_t req = {
+        .url = url,
+        .max_redirects = -1,
+        .on_body = see_body,
+        .on_body_arg = &seen,
+        .on_head = see_head,
+        .on_head_arg = &seen,
+    };
+    outcome_t out = send_wait(client, &req);
+    ASSERT_RESPONSE(out, 302);
+    ASSERT_UEQ(seen.heads, 1);
+    ASSERT_EQ(seen.head_status, 302);
+    ASSERT_STR_EQ(seen.body, "redirecting");
+    outcome_clear(&out);
+
+    out = get_wait(client, url);
+    ASSERT_RESPONSE(out, 200);
+    assert_body(&out, "done");
+    outcome_clear(&out);
+
+    seen = (seen_t){.head_result = 1};
+    req.max_redirects = 0;
+    out = send_wait(client, &req);
+    ASSERT_ERROR(out, GUST_ERR_CANCELLED);
+    ASSERT_UEQ(seen.heads, 1);
+    ASSERT_EQ(seen.head_status, 200);
+    ASSERT_UEQ(seen.body_len, 0);
+    outcome_clear(&out);
+    gust_client_free(client);
+    raw_server_stop(server);
+}
+
 int main(void)
 {
     static const test_t tests[] = {
@@ -428,6 +651,9 @@ int main(void)
         {.name = "credentials across origins", .fn = test_credentials},
         {.name = "relative Locations", .fn = test_relative},
         {.name = "total timeout across hops", .fn = test_total_timeout_across_hops},
+        {.name = "streamed bodies across hops", .fn = test_streamed_hops},
+        {.name = "streamed redirects not followed; on_head cancels",
+         .fn = test_streamed_not_followed},
     };
     return run_tests(tests, sizeof(tests) / sizeof(tests[0]), 20);
 }
