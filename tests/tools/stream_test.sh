@@ -2,8 +2,9 @@
 # Bodies stream: `gust get` writes a gzip bomb (about 1000:1) to stdout or a
 # file as it decodes, and `gust fetch` counts four at once, or writes them to
 # --bodies, each in a few MB of memory (peak RSS from /usr/bin/time) with
-# every byte right. A body that starts again (a redirect followed, a retry)
-# leaves only the last response's; a failed write ends the run with a message.
+# every byte right. A redirect's body never shows (-L, -i and -f stream too),
+# a retried request's body is the last attempt's; a failed write ends the run
+# with a message.
 GUST=$1 SERVE=$2
 source tests/tools/lib.sh
 start_site
@@ -49,6 +50,39 @@ check '$RC -eq 0 && $(stat -c %s $TMP/body) -eq $((80 << 20))' \
 check '"$(sha256sum <$TMP/body | cut -d" " -f1)" == "$ZEROS_80"' "get -L writes the zeros"
 check '$RSS_KB -lt $MAX_RSS_KB' "get -L in under 64 MB (peak RSS ${RSS_KB} KB)"
 rm -f "$TMP/body"
+
+# -i, -L and -f stream too: the final head, then its body, straight out; no
+# temporary file (TMPDIR leads nowhere), no redirect's head or body.
+set +e
+TMPDIR=/nonexistent /usr/bin/time -v -o "$TMP/time" timeout "$GUST_TIMEOUT_S" "$GUST" get -i -L -f \
+    "$SITE_HTTP/redirect?code=302&to=%2Fgzip-bomb%3Fmb%3D80" 2>"$ERR" >"$TMP/body"
+RC=$?
+set -e
+RSS_KB=$(peak_rss)
+check '$RC -eq 0' "get -i -L -f through a redirect exits 0 without a temporary directory"
+check '"$(head -n 1 $TMP/body)" == $'"'"'HTTP/1.1 200 OK\r'"'" "get -i -L starts with the final status line"
+check '"$(head -c 4096 $TMP/body | grep -ac "^HTTP/")" -eq 1' "and writes no redirect's head"
+check '"$(tail -c $((80 << 20)) $TMP/body | sha256sum | cut -d" " -f1)" == "$ZEROS_80"' \
+    "get -i -L ends with the final body"
+HEAD_LEN=$(python3 -c "import sys; print(open(sys.argv[1], 'rb').read(65536).index(b'\r\n\r\n') + 4)" \
+    "$TMP/body")
+check '$(stat -c %s $TMP/body) -eq $((HEAD_LEN + (80 << 20)))' "and nothing between the head and the body"
+check '$RSS_KB -lt $MAX_RSS_KB' "get -i -L -f in under 64 MB (peak RSS ${RSS_KB} KB)"
+rm -f "$TMP/body"
+TMPDIR=/nonexistent run_gust get -i -L -f "$SITE_HTTP/redirect?code=301&to=%2Fstatus%3Fcode%3D404"
+check '$RC -eq 22 && ! -s $OUT' "get -L -f of a redirect to a 404 exits 22 and writes nothing"
+
+# fetch after a redirect: the final body alone, whatever its framing says
+# (chunked, gzip: no length to tell the redirect's body from it).
+printf '%s\n' "$SITE_HTTP/redirect?code=302&to=%2Fchunked%3Fn%3D1000" \
+    "$SITE_HTTP/redirect?code=307&to=%2Fgzip%3Fn%3D3000" >"$TMP/redirects"
+run_gust fetch -q -c 1 --bodies "$TMP/bodies" "$TMP/redirects"
+pattern() { python3 -c "import sys; sys.stdout.write(''.join(chr(97 + i % 26) for i in range($1)))"; }
+check '$RC -eq 0 && "$(cat $OUT)" == *"\"bytes\":1000,"*"\"bytes\":3000,"*' \
+    "fetch counts the final bodies alone after redirects"
+check "\"\$(cat \$TMP/bodies/0)\" == \"$(pattern 1000)\" && \"\$(cat \$TMP/bodies/1)\" == \"$(pattern 3000)\"" \
+    "fetch --bodies writes the final bodies alone after redirects"
+rm -rf "$TMP/bodies"
 
 # fetch: four 128 MiB bodies at once, counted and dropped.
 for i in 1 2 3 4; do echo "$SITE_HTTP/gzip-bomb?mb=128"; done >"$TMP/bombs"

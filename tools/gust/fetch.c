@@ -34,15 +34,13 @@ typedef struct run_s {
     unsigned long bodies_failed;
 } run_t;
 
-/* A body as it streams in. imap's retries (of 429 and 503) and the
- * redirects the client follows stream each response's body into the same
- * on_body; an attempt's end is seen (imap calls on_done after each), a
- * redirect's is not. */
+/* A body as it streams in. The client streams the final response of each
+ * request alone (never a redirect's body), and on_head tells where it
+ * starts; imap's retries (of 429 and 503) are requests of their own, so a
+ * retry's body replaces the attempt's before it. */
 typedef struct fetch_body_s {
     sink_t sink;
-    unsigned attempts_ended; /* counted by on_done */
-    unsigned attempt;        /* the attempt the sink's bytes are from */
-    char path[];             /* DIR/<index>, or "" */
+    char path[]; /* DIR/<index>, or "" */
 } fetch_body_t;
 
 static fetch_body_t *body_new(const fetch_opts_t *o, size_t index)
@@ -56,25 +54,19 @@ static fetch_body_t *body_new(const fetch_opts_t *o, size_t index)
     return b;
 }
 
+/* on_head, on the worker: a response's body starts. */
+static int body_head(void *arg, const gust_response_t *head)
+{
+    (void)head;
+    fetch_body_t *b = arg;
+    return sink_restart(&b->sink) ? 0 : 1;
+}
+
 /* on_body, on the worker; a failed write cancels the request. */
 static int body_chunk(void *arg, const void *chunk, size_t len)
 {
     fetch_body_t *b = arg;
-    if (b->attempt != b->attempts_ended) {
-        b->attempt = b->attempts_ended;
-        if (!sink_restart(&b->sink))
-            return 1;
-    }
     return sink_write(&b->sink, chunk, len) ? 0 : 1;
-}
-
-/* on_done, on the worker, after each attempt; imap reports the result or
- * starts the next attempt only after it. */
-static void body_attempt_ended(gust_future_t *future, void *arg)
-{
-    (void)future;
-    fetch_body_t *b = arg;
-    b->attempts_ended++;
 }
 
 static gust_request_t request(const char *url, fetch_body_t *body)
@@ -84,41 +76,15 @@ static gust_request_t request(const char *url, fetch_body_t *body)
     return (gust_request_t){.url = url,
                             .on_body = body_chunk,
                             .on_body_arg = body,
-                            .on_done = body_attempt_ended,
-                            .on_done_arg = body};
+                            .on_head = body_head,
+                            .on_head_arg = body};
 }
 
-/* The length of a response's body, as its head says, or -1 when the head
- * does not say (chunked, close-delimited, or content-encoded: the body
- * streamed is decoded). */
-static int64_t head_length(const gust_response_t *resp)
-{
-    const char *length = gust_response_header(resp, "Content-Length");
-    if (length == NULL || gust_response_header(resp, "Content-Encoding") != NULL)
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(length, &end, 10);
-    return errno == 0 && end != length && *end == '\0' && n <= INT64_MAX ? (int64_t)n : -1;
-}
-
-/* Settles the streamed body of a result: the last attempt's and, after
- * redirects, the last response's alone where its head tells its length
- * (otherwise the redirects' bodies, rarely more than a few hundred bytes,
- * stay in front: on_body does not say where a response starts). Closes its
- * file, made empty for an empty body and removed after a failure. Returns
- * its length. */
+/* Settles the streamed body of a result: closes its file, made empty for an
+ * empty body and removed after a failure. Returns its length. */
 static uint64_t body_finish(run_t *run, fetch_body_t *b, const gust_map_result_t *r)
 {
-    bool ok = true;
-    if (r->err == 0) {
-        if (b->attempt != b->attempts_ended - 1)
-            ok = sink_restart(&b->sink); /* the last attempt's body was empty */
-        int64_t length = head_length(r->response);
-        if (ok && gust_response_num_redirects(r->response) > 0 && length >= 0)
-            ok = sink_keep_last(&b->sink, (uint64_t)length);
-        ok = ok && sink_write(&b->sink, "", 0);
-    }
+    bool ok = r->err != 0 || sink_write(&b->sink, "", 0);
     ok = sink_close(&b->sink) && ok;
     if (b->sink.err != 0 && run->bodies_failed++ == 0)
         fprintf(stderr, "%s: cannot %s %s: %s\n", run->opts->label, b->sink.failed_to, b->path,

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "tools/gust/internal.h"
 
@@ -143,16 +142,17 @@ static bool has_header(const get_t *g, const char *name)
     return false;
 }
 
-static void write_head(FILE *out, const gust_response_t *resp)
+/* Writes the status line and headers (-i); false once the sink failed. */
+static bool write_head(sink_t *sink, const gust_response_t *resp)
 {
-    fprintf(out, "HTTP/1.%d %d %s\r\n", gust_response_http_minor(resp), gust_response_status(resp),
-            gust_response_reason(resp));
-    for (size_t i = 0; i < gust_response_num_headers(resp); i++) {
+    bool ok = sink_printf(sink, "HTTP/1.%d %d %s\r\n", gust_response_http_minor(resp),
+                          gust_response_status(resp), gust_response_reason(resp));
+    for (size_t i = 0; ok && i < gust_response_num_headers(resp); i++) {
         const char *name, *value;
         gust_response_header_at(resp, i, &name, &value);
-        fprintf(out, "%s: %s\r\n", name, value);
+        ok = sink_printf(sink, "%s: %s\r\n", name, value);
     }
-    fputs("\r\n", out);
+    return ok && sink_printf(sink, "\r\n");
 }
 
 static void write_verbose(const gust_response_t *resp)
@@ -170,76 +170,31 @@ static void write_verbose(const gust_response_t *resp)
             stats_ms(total, sizeof(total), t.total_ns / 1000));
 }
 
-/* The body as it streams in. Without -i, -f and -L it goes straight to the
- * output: there is one response, and the client retries a request only
- * before any byte of its answer. With them it waits in a temporary file
- * until the response is complete, for on_body says neither the status nor
- * the headers, and streams the bodies of the redirects followed ahead of the
- * last one's. */
+/* The response as it streams in, straight to the output: the client hands
+ * over the final response alone (a redirect's body never comes), and
+ * retries a request only before any byte of its answer. */
 typedef struct body_s {
     sink_t sink;
-    const char *name;       /* the sink's file, for messages */
-    gust_client_t *hops_of; /* with -L: the client whose requests tell the hops apart */
-    uint64_t exchanges;     /* its requests sent, at the last chunk */
+    const char *name; /* the sink's file, for messages */
+    bool include;     /* -i: the head goes first */
+    bool fail;        /* -f: nothing is written for a status >= 400 */
+    bool refused;     /* it was such a status */
 } body_t;
 
-/* Requests the client has sent: each goes on a connection either opened or
- * reused for it, and each hop of a redirect chain is such a request. */
-static uint64_t exchanges(const gust_client_t *client)
+/* on_head, on the worker, before the body. A failed write cancels the
+ * request. */
+static int on_head(void *arg, const gust_response_t *head)
 {
-    gust_client_stats_t st;
-    gust_client_stats(client, &st);
-    return st.connections_opened + st.connections_reused;
+    body_t *b = arg;
+    b->refused = b->fail && gust_response_status(head) >= 400;
+    return b->refused || !b->include || write_head(&b->sink, head) ? 0 : 1;
 }
 
 /* on_body, on the worker. A failed write cancels the request. */
 static int on_body(void *arg, const void *chunk, size_t len)
 {
     body_t *b = arg;
-    if (b->hops_of != NULL) {
-        /* A request sent since the last chunk: this chunk starts a new
-         * hop's body, and the redirect's before it is no part of the answer. */
-        uint64_t sent = exchanges(b->hops_of);
-        if (sent != b->exchanges && !sink_restart(&b->sink))
-            return 1;
-        b->exchanges = sent;
-    }
-    return sink_write(&b->sink, chunk, len) ? 0 : 1;
-}
-
-/* A temporary file, already unlinked, in $TMPDIR or /tmp; NULL with errno
- * set on failure. */
-static FILE *temp_file(char *path, size_t len)
-{
-    const char *dir = getenv("TMPDIR");
-    snprintf(path, len, "%s/gust.XXXXXX", dir != NULL && dir[0] != '\0' ? dir : "/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return NULL;
-    unlink(path);
-    FILE *f = fdopen(fd, "w+b");
-    if (f == NULL)
-        close(fd);
-    return f;
-}
-
-/* Writes the spooled body of `b` to `out` after the head (-i). */
-static bool copy_spool(body_t *b, FILE *out)
-{
-    char buf[64 * 1024];
-    if (fflush(b->sink.file) != 0 || fseeko(b->sink.file, 0, SEEK_SET) != 0) {
-        b->sink.err = errno;
-        return false;
-    }
-    for (size_t n; (n = fread(buf, 1, sizeof(buf), b->sink.file)) > 0;) {
-        if (fwrite(buf, 1, n, out) != n)
-            return false;
-    }
-    if (ferror(b->sink.file)) {
-        b->sink.err = EIO;
-        return false;
-    }
-    return true;
+    return b->refused || sink_write(&b->sink, chunk, len) ? 0 : 1;
 }
 
 static void report_sink_failure(const body_t *b)
@@ -258,23 +213,15 @@ static int run(get_t *g)
      * which cancels the request, rather than killing the process. */
     signal(SIGPIPE, SIG_IGN);
     const char *out_path = g->output != NULL && strcmp(g->output, "-") != 0 ? g->output : NULL;
-    bool spooled = g->include || g->fail || g->follow;
-    char spool_path[4096];
-    body_t body = {.name = out_path != NULL ? out_path : "stdout"};
-    if (spooled) {
-        if ((body.sink.file = temp_file(spool_path, sizeof(spool_path))) == NULL) {
-            fprintf(stderr, "gust: cannot make a temporary file %s: %s\n", spool_path,
-                    strerror(errno));
-            client_free(&c);
-            return EXIT_FAILED;
-        }
-        body.name = "the temporary file";
-        body.hops_of = g->follow ? c.client : NULL;
-    } else if (out_path != NULL) {
+    body_t body = {
+        .name = out_path != NULL ? out_path : "stdout",
+        .include = g->include,
+        .fail = g->fail,
+    };
+    if (out_path != NULL)
         body.sink.path = out_path;
-    } else {
+    else
         body.sink.file = stdout;
-    }
     size_t num_headers = g->headers.num;
     if (g->body != NULL && !has_header(g, "Content-Type"))
         g->headers.list[num_headers++] =
@@ -291,6 +238,8 @@ static int run(get_t *g)
         .max_redirects = g->follow ? 0 : -1,
         .on_body = on_body,
         .on_body_arg = &body,
+        .on_head = on_head,
+        .on_head_arg = &body,
     };
     int rc = EXIT_FAILED;
     gust_future_t *f = gust_http_send(c.client, &req);
@@ -316,32 +265,11 @@ static int run(get_t *g)
         rc = EXIT_HTTP_ERROR;
         goto done;
     }
-    if (!spooled) {
-        /* An empty body makes an empty file all the same. */
-        if (sink_write(&body.sink, "", 0) && sink_close(&body.sink))
-            rc = EXIT_DONE;
-        else
-            report_sink_failure(&body);
-        goto done;
-    }
-    FILE *out = stdout;
-    if (out_path != NULL && (out = fopen(out_path, "wb")) == NULL) {
-        fprintf(stderr, "gust: cannot open %s: %s\n", out_path, strerror(errno));
-        goto done;
-    }
-    if (g->include)
-        write_head(out, resp);
-    bool copied = copy_spool(&body, out);
-    bool failed = !copied || fflush(out) != 0 || ferror(out);
-    if (out != stdout && fclose(out) != 0)
-        failed = true;
-    if (body.sink.err != 0)
-        fprintf(stderr, "gust: cannot read back the temporary file: %s\n", strerror(body.sink.err));
-    else if (failed)
-        fprintf(stderr, "gust: cannot write %s: %s\n", out_path != NULL ? out_path : "stdout",
-                strerror(errno));
-    else
+    /* An empty body makes an empty file all the same. */
+    if (sink_write(&body.sink, "", 0) && sink_close(&body.sink))
         rc = EXIT_DONE;
+    else
+        report_sink_failure(&body);
 done:
     if (body.sink.file != NULL && body.sink.file != stdout)
         fclose(body.sink.file);

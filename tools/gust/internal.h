@@ -310,8 +310,8 @@ bool sink_write(sink_t *s, const void *chunk, size_t len);
 /* sink_restart empties the body: the file is cut back to nothing. */
 bool sink_restart(sink_t *s);
 
-/* sink_keep_last keeps only the last `len` bytes, moved to the front. */
-bool sink_keep_last(sink_t *s, uint64_t len);
+/* sink_printf adds formatted text, as sink_write does. */
+bool sink_printf(sink_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* sink_close flushes and closes the file (stdout is flushed, not closed);
  * false if anything failed. */

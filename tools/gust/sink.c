@@ -1,8 +1,10 @@
 /* Where a streamed body goes: a file written chunk by chunk as the body
  * arrives (on a worker, through gust_request_t.on_body), or only a count. A
- * body may start again (a retry, a redirect followed): the file is then cut
- * back to nothing. Memory stays at one stdio buffer whatever the body's size. */
+ * body may start again (a new attempt of a request that map retries): the
+ * file is then cut back to nothing. Memory stays at one stdio buffer whatever
+ * the body's size. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -46,27 +48,17 @@ bool sink_restart(sink_t *s)
     return true;
 }
 
-bool sink_keep_last(sink_t *s, uint64_t len)
+bool sink_printf(sink_t *s, const char *fmt, ...)
 {
-    if (len >= s->bytes)
-        return true;
-    uint64_t from = s->bytes - len;
-    s->bytes = len;
-    if (s->err != 0 || s->file == NULL)
-        return s->err == 0;
-    if (fflush(s->file) != 0)
+    if (s->err != 0 || !sink_open(s))
+        return false;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = s->file != NULL ? vfprintf(s->file, fmt, ap) : vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
         return sink_fail(s, "write");
-    int fd = fileno(s->file);
-    char buf[64 * 1024];
-    for (uint64_t done = 0; done < len;) {
-        size_t want = len - done < sizeof(buf) ? (size_t)(len - done) : sizeof(buf);
-        ssize_t n = pread(fd, buf, want, (off_t)(from + done));
-        if (n <= 0 || pwrite(fd, buf, (size_t)n, (off_t)done) != n)
-            return sink_fail(s, "write");
-        done += (uint64_t)n;
-    }
-    if (ftruncate(fd, (off_t)len) != 0 || fseeko(s->file, (off_t)len, SEEK_SET) != 0)
-        return sink_fail(s, "write");
+    s->bytes += (uint64_t)n;
     return true;
 }
 
