@@ -466,10 +466,14 @@ static bool send_hop(raw_conn_t *conn, int code, const char *kind, const char *l
                raw_write(conn, gzip_redirecting, sizeof(gzip_redirecting) - 1);
     }
     if (strcmp(kind, "big") == 0) {
-        static char big[1 << 20];
-        memset(big, 'r', sizeof(big));
-        snprintf(head, sizeof(head), "Content-Length: %zu\r\n\r\n", sizeof(big));
-        return raw_send(conn, head) && raw_write(conn, big, sizeof(big));
+        enum { BIG = 1 << 20 };
+        char *big = malloc(BIG);
+        ASSERT_NOT_NULL(big);
+        memset(big, 'r', BIG);
+        snprintf(head, sizeof(head), "Content-Length: %d\r\n\r\n", BIG);
+        bool sent = raw_send(conn, head) && raw_write(conn, big, BIG);
+        free(big);
+        return sent;
     }
     if (strcmp(kind, "long-chunked") == 0) {
         char chunk[1024 + 16];
