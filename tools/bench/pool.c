@@ -9,7 +9,9 @@
  *   2. spawn + join of one empty task on a 1-thread pool;
  *   3. parallel_for over 10M tiny bodies (a[i] = 2 * i);
  *   4. empty-task throughput from 1 and 2 submitter threads outside the pool;
- *   5. submit-to-start latency on a parked pool (p50, p99).
+ *   5. submit-to-start latency on a parked pool (p50, p99);
+ *   6. fib(35) submitted to a new pool that is freed at once (cold), at 1 and
+ *      2 threads: gust_pool_free must use every worker while it drains.
  *
  * --parts runs only the parts listed (all by default).
  *
@@ -855,6 +857,43 @@ static void bench_latency(void)
 
 /* ---- Machine and summary --------------------------------------------- */
 
+/* ---- 6. submit then free, cold --------------------------------------- */
+
+/* Each run makes a pool, submits the root of fib(35) and frees the pool at
+ * once: the tree is still in the first worker's deque when the pool starts
+ * stopping, so the second worker takes part only if stopping workers keep
+ * stealing until the pool is drained. */
+static uint64_t run_cold_fib(void *p)
+{
+    const unsigned *threads = p;
+    fib_arg_t root = {.n = FIB_N};
+    uint64_t t0 = now_ns();
+    gust_pool_t *pool = pool_new(*threads);
+    if (!gust_pool_submit(pool, fib_task, &root)) {
+        die("gust_pool_submit failed");
+    }
+    gust_pool_free(pool);
+    uint64_t t = now_ns() - t0;
+    check_long("cold gust fib", root.result, FIB_EXPECTED);
+    return t;
+}
+
+static void bench_cold_free(void)
+{
+    section("6", "fib(35) submitted to a new pool, then gust_pool_free at once (cold)",
+            "  each run includes making the pool; ratio = row's time / the 1-thread median.");
+    unsigned threads = 1;
+    runs_t one = measure(run_cold_fib, NULL, &threads);
+    double one_ns = emit_runs("gust submit, then free", 1, &one, 1e6, "ms", 0);
+    settle();
+    threads = 2;
+    runs_t two = measure(run_cold_fib, NULL, &threads);
+    emit_runs("gust submit, then free", 2, &two, 1e6, "ms", one_ns);
+    char value[32];
+    snprintf(value, sizeof value, "%.2fx", (double)two.ns[two.num - 1] / one_ns);
+    emit("slowest 2-thread run / 1-thread median", 2, value, -1, -1, 0);
+}
+
 static void print_machine(void)
 {
     char model[256] = "unknown";
@@ -912,7 +951,7 @@ static void print_summary(void)
 
 /* The parts, by number. */
 static void (*const parts[])(void) = {
-    NULL, bench_fib, bench_spawn_join, bench_fill, bench_throughput, bench_latency,
+    NULL, bench_fib, bench_spawn_join, bench_fill, bench_throughput, bench_latency, bench_cold_free,
 };
 enum { NUM_PARTS = sizeof(parts) / sizeof(parts[0]) - 1 };
 
