@@ -1,18 +1,35 @@
-/* Messages and names of gust_err codes, generated from GUST_ERR_MAP. */
+/* Messages and names of every error code: gust's own from the layers' lists,
+ * errno values from the C library (strerrorname_np and strerrordesc_np,
+ * glibc 2.32, under the library's _GNU_SOURCE). */
 #include "gust/err.h"
+
+#include <string.h>
+
+#include "gust/http_err.h"
+
+/* Every list of codes with a gust name, runtime first. */
+#define ALL_ERR_MAPS(XX) GUST_ERR_MAP(XX) GUST_HTTP_ERR_MAP(XX)
+
+/* An errno value's name or message from glibc (static strings, any thread),
+ * or NULL for a number that is no errno value. */
+static const char *errno_text(int err, const char *(*text)(int))
+{
+    return err < 0 && err >= -GUST_ERR_ERRNO_MAX ? text(-err) : NULL;
+}
 
 const char *gust_strerror(int err)
 {
     switch (err) {
     case GUST_OK:
         return "success";
-#define GUST_ERR_MESSAGE_(name, number, message)                                                   \
-    case GUST_ERR_##name:                                                                          \
+#define MESSAGE_(name, code, message)                                                              \
+    case code:                                                                                     \
         return message;
-        GUST_ERR_MAP(GUST_ERR_MESSAGE_)
-#undef GUST_ERR_MESSAGE_
+        ALL_ERR_MAPS(MESSAGE_)
+#undef MESSAGE_
     }
-    return "unknown error";
+    const char *text = errno_text(err, strerrordesc_np);
+    return text != NULL ? text : "unknown error";
 }
 
 const char *gust_err_name(int err)
@@ -20,11 +37,12 @@ const char *gust_err_name(int err)
     switch (err) {
     case GUST_OK:
         return "OK";
-#define GUST_ERR_NAME_(name, number, message)                                                      \
-    case GUST_ERR_##name:                                                                          \
+#define NAME_(name, code, message)                                                                 \
+    case code:                                                                                     \
         return #name;
-        GUST_ERR_MAP(GUST_ERR_NAME_)
-#undef GUST_ERR_NAME_
+        ALL_ERR_MAPS(NAME_)
+#undef NAME_
     }
-    return "UNKNOWN";
+    const char *name = errno_text(err, strerrorname_np);
+    return name != NULL ? name : "UNKNOWN";
 }

@@ -34,6 +34,7 @@
 #include <sys/types.h>
 
 #include "gust/future.h"
+#include "gust/http_err.h"
 #include "gust/reactor.h"
 #include "gust/response.h"
 

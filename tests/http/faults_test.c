@@ -164,13 +164,15 @@ static long parse_num(const row_t *row, const char *text)
     return n;
 }
 
-/* The gust_err whose gust_err_name is `name`, or 0. */
+/* The error code whose gust name is `name` ("CONN_CLOSED"), or 0. */
 static int err_by_name(const char *name)
 {
-    for (int err = -1; strcmp(gust_err_name(err), "UNKNOWN") != 0; err--) {
-        if (strcmp(gust_err_name(err), name) == 0)
-            return err;
-    }
+#define CODE_IF_NAMED_(err_name, code, message)                                                    \
+    if (strcmp(#err_name, name) == 0)                                                              \
+        return code;
+    GUST_ERR_MAP(CODE_IF_NAMED_)
+    GUST_HTTP_ERR_MAP(CODE_IF_NAMED_)
+#undef CODE_IF_NAMED_
     return 0;
 }
 

@@ -32,6 +32,7 @@
 
 #include "gust/client.h"
 #include "gust/err.h"
+#include "gust/http_err.h"
 #include "gust/map.h"
 #include "gust/reactor.h"
 #include "gust/response.h"
@@ -182,8 +183,8 @@ void json_write_string(FILE *out, const char *s);
 #define STATS_BUCKETS (2 * STATS_SUB + (STATS_MAX_EXP - STATS_SUB_BITS) * STATS_SUB)
 #define STATS_STATUSES 1000
 
-#define STATS_COUNT_ERR_(name, number, message) +1
-enum { STATS_NUM_ERRS = 0 GUST_ERR_MAP(STATS_COUNT_ERR_) };
+#define STATS_COUNT_ERR_(name, code, message) +1
+enum { STATS_NUM_ERRS = 0 GUST_ERR_MAP(STATS_COUNT_ERR_) GUST_HTTP_ERR_MAP(STATS_COUNT_ERR_) };
 #undef STATS_COUNT_ERR_
 
 /* Outcomes of many requests. Any thread records; the progress bar reads
@@ -198,7 +199,7 @@ typedef struct stats_s {
     atomic_ullong bytes;      /* decoded body bytes */
     atomic_ullong max_us;
     atomic_ulong by_status[STATS_STATUSES];
-    atomic_ulong by_err[STATS_NUM_ERRS + 1]; /* [-err]; [0] for an unknown code */
+    atomic_ulong by_err[STATS_NUM_ERRS + 1]; /* [1 + index in err_codes (stats.c)]; [0] unknown */
     atomic_ulong hist[STATS_BUCKETS];
 } stats_t;
 

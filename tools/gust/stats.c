@@ -40,12 +40,29 @@ static uint64_t bucket_value(size_t i)
     return (m << shift) + (UINT64_C(1) << shift) / 2;
 }
 
+/* Every code with a gust name, in the order the summary lists them. */
+static const int err_codes[STATS_NUM_ERRS] = {
+#define STATS_ERR_CODE_(name, code, message) code,
+    GUST_ERR_MAP(STATS_ERR_CODE_) GUST_HTTP_ERR_MAP(STATS_ERR_CODE_)
+#undef STATS_ERR_CODE_
+};
+
+/* err's counter in by_err: 1 + its index in err_codes, or 0 for a code
+ * without a gust name. A failure costs a short scan; a success none. */
+static size_t err_slot(int err)
+{
+    for (size_t i = 0; i < STATS_NUM_ERRS; i++) {
+        if (err_codes[i] == err)
+            return i + 1;
+    }
+    return 0;
+}
+
 void stats_record(stats_t *s, int status, int err, uint64_t bytes, uint64_t latency_ns)
 {
     /* Relaxed throughout: see stats_t. */
     if (err != 0) {
-        int i = -err > 0 && -err <= STATS_NUM_ERRS ? -err : 0;
-        atomic_fetch_add_explicit(&s->by_err[i], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->by_err[err_slot(err)], 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
     } else {
         int i = status >= 0 && status < STATS_STATUSES ? status : 0;
@@ -127,7 +144,7 @@ void stats_summary(const stats_t *s, FILE *out, const char *label, uint64_t wall
     for (int i = 1; i <= STATS_NUM_ERRS; i++) {
         unsigned long n = atomic_load_explicit(&s->by_err[i], memory_order_relaxed);
         if (n != 0) {
-            fprintf(out, "%s %s x %lu", any ? "," : "", gust_err_name(-i), n);
+            fprintf(out, "%s %s x %lu", any ? "," : "", gust_err_name(err_codes[i - 1]), n);
             any = true;
         }
     }
