@@ -98,36 +98,67 @@ static void free_client(gust_client_t *client)
     free(client);
 }
 
+/* Fails gust_client_new: errno = errnum, and why in the caller's error_buf. */
+static gust_client_t *new_failed(const gust_client_opts_t *opts, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static gust_client_t *new_failed(const gust_client_opts_t *opts, int errnum, const char *fmt, ...)
+{
+    if (opts->error_buf != NULL && opts->error_buf_len > 0) {
+        va_list args;
+        va_start(args, fmt);
+        vsnprintf(opts->error_buf, opts->error_buf_len, fmt, args);
+        va_end(args);
+    }
+    errno = errnum;
+    return NULL;
+}
+
+/* Checks the options that need no file: 0, or EINVAL with why in *why. */
+static int check_opts(const gust_client_opts_t *opts, char *why, size_t why_len)
+{
+    ssize_t bad;
+    if (opts->max_header_bytes == 0 || opts->max_header_bytes > GUST_MAX_HEADER_BYTES)
+        snprintf(why, why_len, "max_header_bytes %zu is not within 1..%d", opts->max_header_bytes,
+                 GUST_MAX_HEADER_BYTES);
+    else if (opts->max_headers == 0)
+        snprintf(why, why_len, "max_headers is 0");
+    else if (opts->num_headers > 0 && opts->headers == NULL)
+        snprintf(why, why_len, "headers is NULL with num_headers %zu", opts->num_headers);
+    else if ((bad = bad_header(opts->headers, opts->num_headers)) >= 0)
+        snprintf(why, why_len, "headers[%zd]: a name that is no token, or control characters", bad);
+    else if (opts->user_agent != NULL && !gust__is_field_value(opts->user_agent))
+        snprintf(why, why_len, "user_agent has control characters");
+    else
+        return 0;
+    return EINVAL;
+}
+
 gust_client_t *gust_client_new(gust_runtime_t *runtime, const gust_client_opts_t *opts)
 {
     gust_client_opts_t defaults = gust_client_opts_default();
     if (opts == NULL)
         opts = &defaults;
-    if (opts->max_header_bytes == 0 || opts->max_header_bytes > GUST_MAX_HEADER_BYTES ||
-        opts->max_headers == 0 || (opts->num_headers > 0 && opts->headers == NULL) ||
-        bad_header(opts->headers, opts->num_headers) >= 0 ||
-        (opts->user_agent != NULL && !gust__is_field_value(opts->user_agent))) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (opts->ca_file != NULL || opts->ca_dir != NULL || opts->client_cert_file != NULL) {
-        char why[256];
-        if (gust__tls_check_opts(opts, why, sizeof(why)) != 0) {
-            errno = EINVAL;
-            return NULL;
-        }
-    }
+    char why[512];
+    if (check_opts(opts, why, sizeof(why)) != 0)
+        return new_failed(opts, EINVAL, "%s", why);
+    if ((opts->ca_file != NULL || opts->ca_dir != NULL || opts->client_cert_file != NULL) &&
+        gust__tls_check_opts(opts, why, sizeof(why)) != 0)
+        return new_failed(opts, EINVAL, "%s", why);
     gust_client_t *client = calloc(1, sizeof(*client));
     if (client == NULL)
-        return NULL;
+        return new_failed(opts, ENOMEM, "out of memory");
     client->opts = *opts;
     pthread_mutex_init(&client->tls_lock, NULL);
     if (runtime == NULL) {
         gust_runtime_opts_t ropts = gust_runtime_opts_default();
         ropts.pool.thread_name_prefix = "gust-http";
         runtime = client->own_runtime = gust_runtime_new(&ropts);
-        if (runtime == NULL)
-            goto fail;
+        if (runtime == NULL) {
+            int errnum = errno;
+            free_client(client);
+            return new_failed(opts, errnum, "cannot start a runtime: %s", strerror(errnum));
+        }
     }
     client->runtime = runtime;
     client->pool = gust_runtime_pool(runtime);
@@ -171,8 +202,7 @@ gust_client_t *gust_client_new(gust_runtime_t *runtime, const gust_client_opts_t
     return client;
 fail:
     free_client(client);
-    errno = ENOMEM;
-    return NULL;
+    return new_failed(opts, ENOMEM, "out of memory");
 }
 
 typedef struct drain_s {

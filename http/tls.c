@@ -139,13 +139,14 @@ static int on_verify(int ok, X509_STORE_CTX *store)
     return 0;
 }
 
-static void describe_ssl_error(char *why, size_t len, const char *what)
+/* *why = what failed and, if BoringSSL has one, its reason. */
+static void describe_ssl_error(char *why, size_t len, const char *what, const char *path)
 {
     unsigned long e = ERR_get_error();
     if (e == 0)
-        snprintf(why, len, "%s", what);
+        snprintf(why, len, "%s%s", what, path);
     else
-        snprintf(why, len, "%s: %s", what, ERR_reason_error_string(e));
+        snprintf(why, len, "%s%s: %s", what, path, ERR_reason_error_string(e));
     ERR_clear_error();
 }
 
@@ -168,21 +169,28 @@ static SSL_CTX *make_ctx(const gust_client_opts_t *opts, bool insecure, char *wh
         if (file == NULL && opts->ca_dir == NULL)
             file = SYSTEM_CA_BUNDLE;
         if (!SSL_CTX_load_verify_locations(ctx, file, opts->ca_dir)) {
-            describe_ssl_error(why, why_len, "cannot load the CA certificates");
+            describe_ssl_error(why, why_len, "cannot load the CA certificates from ",
+                               file != NULL ? file : opts->ca_dir);
             SSL_CTX_free(ctx);
             return NULL;
         }
     }
-    if (opts->client_cert_file != NULL &&
-        (!SSL_CTX_use_certificate_chain_file(ctx, opts->client_cert_file) ||
-         !SSL_CTX_use_PrivateKey_file(ctx,
-                                      opts->client_key_file != NULL ? opts->client_key_file
-                                                                    : opts->client_cert_file,
-                                      SSL_FILETYPE_PEM) ||
-         !SSL_CTX_check_private_key(ctx))) {
-        describe_ssl_error(why, why_len, "cannot load the client certificate");
-        SSL_CTX_free(ctx);
-        return NULL;
+    if (opts->client_cert_file != NULL) {
+        const char *key_file =
+            opts->client_key_file != NULL ? opts->client_key_file : opts->client_cert_file;
+        const char *failed = NULL, *path = key_file;
+        if (!SSL_CTX_use_certificate_chain_file(ctx, opts->client_cert_file)) {
+            failed = "cannot load the client certificate from ";
+            path = opts->client_cert_file;
+        } else if (!SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) ||
+                   !SSL_CTX_check_private_key(ctx)) {
+            failed = "cannot use the client key from "; /* missing, or not the certificate's */
+        }
+        if (failed != NULL) {
+            describe_ssl_error(why, why_len, failed, path);
+            SSL_CTX_free(ctx);
+            return NULL;
+        }
     }
     static const unsigned char alpn[] = "\x08http/1.1";
     SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);

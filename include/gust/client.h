@@ -121,13 +121,22 @@ typedef struct gust_client_opts_s {
      * on unless asked for. A client certificate (PEM, with its key in
      * client_key_file or in the same file) is offered when a server asks.
      * Paths are copied; files are read when the client is made and a bad one
-     * fails gust_client_new with EINVAL. The TLS handshake is part of the
-     * connect timeout. */
+     * fails gust_client_new with EINVAL (error_buf says which and why). The
+     * TLS handshake is part of the connect timeout. */
     bool insecure;
     const char *ca_file;
     const char *ca_dir;
     const char *client_cert_file;
     const char *client_key_file;
+    /* Where gust_client_new says why it failed, as curl's
+     * CURLOPT_ERRORBUFFER does: when error_buf is not NULL, a failed
+     * gust_client_new writes a NUL-terminated message there, cut to
+     * error_buf_len bytes, naming the option and, for a file, its path and
+     * what is wrong with it ("cannot load the client key from key.pem:
+     * ..."; 256 bytes hold it unless a path is long). Left alone on success,
+     * and not kept: only gust_client_new writes it. Default NULL. */
+    char *error_buf;
+    size_t error_buf_len;
 } gust_client_opts_t;
 
 /* gust_client_opts_default returns the defaults listed above. */
@@ -135,8 +144,9 @@ GUST_EXTERN gust_client_opts_t gust_client_opts_default(void);
 
 /* gust_client_new makes a client on `runtime` (borrowed; it must outlive the
  * client), or on a runtime of its own with default options when `runtime` is
- * NULL. `opts` NULL means the defaults. Returns NULL and sets errno (EINVAL
- * for a bad option, ENOMEM) on failure. Any thread. */
+ * NULL. `opts` NULL means the defaults. Returns NULL on failure with errno
+ * set (see gust/err.h): EINVAL for a bad option or TLS file, ENOMEM, or
+ * gust_runtime_new's; opts->error_buf, if set, then says why. Any thread. */
 GUST_EXTERN gust_client_t *gust_client_new(gust_runtime_t *runtime, const gust_client_opts_t *opts);
 
 /* gust_client_free waits for the requests still in flight (each is bounded by

@@ -942,18 +942,41 @@ static void test_added_headers(void)
 static void test_bad_options(void)
 {
     gust_client_opts_t opts = gust_client_opts_default();
+    char why[256] = "";
     opts.user_agent = "a\r\nX-Injected: 1";
+    opts.error_buf = why;
+    opts.error_buf_len = sizeof(why);
+    errno = 0;
+    ASSERT_NULL(gust_client_new(NULL, &opts));
+    ASSERT_EQ(errno, EINVAL);
+    ASSERT_STR_EQ(why, "user_agent has control characters");
+
+    gust_header_t bad[] = {{"X-Ok", "v"}, {"X-Ok", "v\r\nX-Injected: 1"}};
+    opts = gust_client_opts_default();
+    opts.headers = bad;
+    opts.num_headers = 2;
     errno = 0;
     ASSERT_NULL(gust_client_new(NULL, &opts));
     ASSERT_EQ(errno, EINVAL);
 
-    gust_header_t bad = {"X-Ok", "v\r\nX-Injected: 1"};
+    /* The message is cut to the buffer, and always terminated. */
+    char small[9];
+    opts.error_buf = small;
+    opts.error_buf_len = sizeof(small);
+    ASSERT_NULL(gust_client_new(NULL, &opts));
+    ASSERT_STR_EQ(small, "headers[");
+    opts.error_buf = why;
+    opts.error_buf_len = sizeof(why);
+    ASSERT_NULL(gust_client_new(NULL, &opts));
+    ASSERT_TRUE(strncmp(why, "headers[1]: ", 12) == 0);
+
     opts = gust_client_opts_default();
-    opts.headers = &bad;
-    opts.num_headers = 1;
-    errno = 0;
+    opts.max_header_bytes = GUST_MAX_HEADER_BYTES + 1;
+    opts.error_buf = why;
+    opts.error_buf_len = sizeof(why);
     ASSERT_NULL(gust_client_new(NULL, &opts));
     ASSERT_EQ(errno, EINVAL);
+    ASSERT_PTR_NE(strstr(why, "max_header_bytes 81921"), NULL);
 
     gust_client_free(NULL);
 }

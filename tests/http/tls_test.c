@@ -264,9 +264,30 @@ static void client_certificate(void)
     gust_response_free(resp);
     gust_client_free(client);
 
-    /* A bad certificate path fails the client, not each request. */
+    /* A bad certificate or key fails the client, not each request, and
+     * error_buf says which file and why. */
+    char why[512] = "";
+    o.error_buf = why;
+    o.error_buf_len = sizeof(why);
     o.client_cert_file = "/nonexistent/cert.pem";
+    errno = 0;
     ASSERT_PTR_EQ(gust_client_new(NULL, &o), NULL);
+    ASSERT_EQ(errno, EINVAL);
+    ASSERT_PTR_NE(strstr(why, "cannot load the client certificate from /nonexistent/cert.pem"),
+                  NULL);
+    o.client_cert_file = certs->leaf[TLS_CERT_CLIENT].cert_file;
+    o.client_key_file = "/nonexistent/key.pem";
+    ASSERT_PTR_EQ(gust_client_new(NULL, &o), NULL);
+    ASSERT_PTR_NE(strstr(why, "cannot use the client key from /nonexistent/key.pem"), NULL);
+    o.client_key_file = certs->leaf[TLS_CERT_GOOD].key_file;
+    ASSERT_PTR_EQ(gust_client_new(NULL, &o), NULL);
+    ASSERT_PTR_NE(strstr(why, "cannot use the client key from "), NULL);
+    ASSERT_PTR_NE(strstr(why, "good.key: KEY_VALUES_MISMATCH"), NULL);
+    o.client_cert_file = NULL;
+    o.client_key_file = NULL;
+    o.ca_file = "/nonexistent/ca.pem";
+    ASSERT_PTR_EQ(gust_client_new(NULL, &o), NULL);
+    ASSERT_PTR_NE(strstr(why, "cannot load the CA certificates from /nonexistent/ca.pem"), NULL);
     test_server_stop(server);
 }
 
