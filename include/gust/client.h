@@ -235,15 +235,15 @@ typedef struct gust_request_s {
  * header) fail the future at once with GUST_ERR_URL, GUST_ERR_URL_TOO_LONG,
  * GUST_ERR_SCHEME or GUST_ERR_BAD_REQUEST and send nothing. Cancelling the
  * future stops the request within about 100 ms and closes its connection.
- * Returns NULL only when out of memory (and then never calls on_done). Any
- * thread. */
+ * Returns NULL only when out of memory, with errno ENOMEM (and then never
+ * calls on_done). Any thread. */
 GUST_EXTERN gust_future_t *gust_http_send(gust_client_t *client, const gust_request_t *req);
 
 /* Blocking conveniences for simple programs: send, wait, and hand over the
  * response (*out_resp, which the caller frees with gust_response_free).
- * Return 0, or the error code; then *out_resp is NULL and, if out_message is
- * not NULL, *out_message is a message the caller frees with free(). Any
- * thread; on a worker, the wait runs other tasks meanwhile. */
+ * Return 0, or the error code (< 0); then *out_resp is NULL and, if
+ * out_message is not NULL, *out_message is a message the caller frees with
+ * free(). Any thread; on a worker, the wait runs other tasks meanwhile. */
 GUST_EXTERN int gust_http_request(gust_client_t *client, const gust_request_t *req,
                                   gust_response_t **out_resp, char **out_message);
 GUST_EXTERN int gust_http_get(gust_client_t *client, const char *url, gust_response_t **out_resp,

@@ -38,7 +38,7 @@ typedef enum gust_future_state_e {
 typedef void (*gust_future_cb)(gust_future_t *future, void *arg);
 
 /* gust_future_new returns a pending future whose callbacks run on `pool`, or
- * NULL when out of memory. The caller owns one reference. Any thread. */
+ * NULL with errno ENOMEM. The caller owns one reference. Any thread. */
 GUST_EXTERN gust_future_t *gust_future_new(gust_pool_t *pool);
 
 /* gust_future_up_ref adds a reference and returns `future`. */
@@ -54,8 +54,9 @@ GUST_EXTERN void gust_future_free(gust_future_t *future);
 GUST_EXTERN bool gust_future_set_value(gust_future_t *future, void *value,
                                        void (*destroy)(void *value));
 
-/* gust_future_set_error completes `future` with the gust_err `err` (< 0) and
- * a printf-style message (`fmt` may be NULL for gust_strerror(err)). Returns
+/* gust_future_set_error completes `future` with the error code `err` (< 0,
+ * see gust/err.h; any other number is taken as GUST_ERR_INVAL) and a
+ * printf-style message (`fmt` may be NULL for gust_strerror(err)). Returns
  * false if it was already complete. Any thread. */
 GUST_EXTERN bool gust_future_set_error(gust_future_t *future, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -103,7 +104,7 @@ GUST_EXTERN const char *gust_future_message(const gust_future_t *future);
  * else with the error of the first (by index) that failed or was cancelled.
  * gust_future_any completes with the index (as a value, cast from uintptr_t)
  * of the first future to complete, whatever its outcome. Both hold references
- * to the inputs until then. Return NULL when out of memory (then nothing was
+ * to the inputs until then. Return NULL with errno ENOMEM (then nothing was
  * registered); with num == 0, `all` is complete at once and `any` never
  * completes until cancelled. Any thread. */
 GUST_EXTERN gust_future_t *gust_future_all(gust_pool_t *pool, gust_future_t *const *futures,

@@ -25,8 +25,8 @@ extern "C" {
 #endif
 
 /* What became of one request. On success `response` is set and `err` is 0;
- * on failure `err` is the gust_err code and `message` names the URL and the
- * cause. */
+ * on failure `err` is the error code (gust/err.h, gust/http_err.h) and
+ * `message` names the URL and the cause. */
 typedef struct gust_map_result_s {
     size_t index;              /* the request's position in the input */
     gust_response_t *response; /* owned by whoever the call says */
@@ -83,7 +83,7 @@ typedef bool (*gust_request_gen)(void *arg, size_t index, gust_request_t *out);
 typedef struct gust_imap_s gust_imap_t;
 
 /* gust_http_imap makes an iterator over the requests `gen` produces; nothing
- * is sent until the first gust_imap_next. Returns NULL when out of memory. */
+ * is sent until the first gust_imap_next. Returns NULL with errno ENOMEM. */
 GUST_EXTERN gust_imap_t *gust_http_imap(gust_client_t *client, gust_request_gen gen, void *gen_arg,
                                         const gust_map_opts_t *opts);
 

@@ -51,8 +51,9 @@ typedef struct gust_runtime_opts_s {
 GUST_EXTERN gust_runtime_opts_t gust_runtime_opts_default(void);
 
 /* gust_runtime_new starts a pool with a reactor per worker and the blocking
- * threads. Returns NULL and sets errno on failure (EINVAL if the options set
- * idle hooks); nothing is left running then. Any thread. */
+ * threads. Returns NULL with errno set on failure (EINVAL if the options set
+ * idle hooks, ENOMEM, or what starting a thread or an epoll failed with);
+ * nothing is left running then. Any thread. */
 GUST_EXTERN gust_runtime_t *gust_runtime_new(const gust_runtime_opts_t *opts);
 
 /* gust_runtime_free stops the blocking threads (after every call already
@@ -90,8 +91,9 @@ struct gust_io_s {
 
 /* gust_io_start watches `fd` for `events` (EPOLLIN, EPOLLOUT, ...;
  * EPOLLET is added) on the calling worker: cb(io, ready events) runs on this
- * worker whenever some become ready. Returns 0, or a negative errno from
- * epoll_ctl (-EPERM for a regular file), or -EINVAL off a runtime worker. */
+ * worker whenever some become ready. Returns 0, or an error code: epoll_ctl's
+ * errno, negated (-EPERM for a regular file), or GUST_ERR_INVAL off a
+ * runtime worker. */
 GUST_EXTERN int gust_io_start(gust_io_t *io, int fd, uint32_t events, gust_io_cb cb, void *data);
 
 /* gust_io_stop stops watching; afterwards cb is not called again. On the
@@ -116,7 +118,8 @@ GUST_EXTERN void gust_timer_init(gust_timer_t *timer);
 /* gust_timer_start arms `timer` to call cb(timer) on this worker once, about
  * `timeout_ns` from now (never early; late by up to a millisecond plus
  * whatever the worker is busy with). Restarting a started timer moves it.
- * O(log n). Returns 0, -ENOMEM, or -EINVAL off a runtime worker. */
+ * O(log n). Returns 0, GUST_ERR_NOMEM, or GUST_ERR_INVAL off a runtime
+ * worker. */
 GUST_EXTERN int gust_timer_start(gust_timer_t *timer, uint64_t timeout_ns, gust_timer_cb cb,
                                  void *data);
 
@@ -149,8 +152,8 @@ typedef void *(*gust_blocking_fn)(void *arg);
  * returns a future (one reference for the caller) that completes with fn's
  * result as value, destroyed with `destroy` if not NULL. Callbacks on the
  * future run on the pool as usual. Calls beyond the number of blocking
- * threads wait their turn; the workers never do. Returns NULL on out of
- * memory. Any thread. */
+ * threads wait their turn; the workers never do. Returns NULL with errno
+ * ENOMEM. Any thread. */
 GUST_EXTERN gust_future_t *gust_runtime_block(gust_runtime_t *runtime, gust_blocking_fn fn,
                                               void *arg, void (*destroy)(void *value));
 
