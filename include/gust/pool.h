@@ -15,9 +15,9 @@
 #ifndef GUST_POOL_H
 #define GUST_POOL_H
 
+#include "gust/compat.h"
 #include "gust/export.h"
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -144,9 +144,10 @@ typedef struct gust_group_s {
     /* Two counts whose sum, modulo 2^32, is twice the unfinished tasks. A
      * task the owner spawned and a thief ran adds 2 to one and takes 2 from
      * the other, so each alone drifts with the steals (wrapping is harmless). */
-    unsigned local;     /* the owner's spawns minus the tasks settled from its deque; owner-only */
-    atomic_uint remote; /* every other thread's spawns minus the tasks finished elsewhere;
-                           bit 0: a thread outside the pool sleeps on it */
+    unsigned local; /* the owner's spawns minus the tasks settled from its deque; owner-only */
+    GUST__ATOMIC(unsigned)
+    remote; /* every other thread's spawns minus the tasks finished
+               elsewhere; bit 0: a thread outside the pool sleeps on it */
 } gust_group_t;
 
 /* gust_group_init prepares `group` for tasks on `pool`. The calling thread

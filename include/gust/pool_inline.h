@@ -10,20 +10,29 @@
  * program must be compiled against the headers of the gust it links (a Bazel
  * build always is). Included by gust/pool.h; do not include it directly.
  *
- * The functions use C99 inline semantics: the definitions here are inline
- * definitions, and pool/ emits the one external definition of each (with an
- * `extern inline` declaration), so every function also exists as a symbol. */
+ * In C the functions have C99 inline semantics: the definitions here are
+ * inline definitions, and pool/ emits the one external definition of each
+ * (with an `extern inline` declaration), so every function also exists as a
+ * symbol. In C++ they are inline functions with C linkage: a C++ file that
+ * does not inline one emits it as a weak (COMDAT) definition of that same
+ * symbol, which the linker merges with the other C++ copies and lets libgust's
+ * strong definition override, statically or through libgust.so; all are
+ * compiled from these lines, so whichever wins behaves the same, and one
+ * function has one address in the program. (`static inline` would give each
+ * C++ file its own copy and clash with the extern declarations in pool.h.) */
 #ifndef GUST_POOL_INLINE_H
 #define GUST_POOL_INLINE_H
 
+#include "gust/compat.h"
 #include "gust/export.h"
 
 #ifndef GUST_POOL_H
 #error "include gust/pool.h, not gust/pool_inline.h"
 #endif
 /* GNU89 inline semantics would make every definition below an external one
- * in each file that includes this, and the link would fail on duplicates. */
-#if defined(__GNUC_GNU_INLINE__)
+ * in each C file that includes this, and the link would fail on duplicates.
+ * (C++ compilers define __GNUC_GNU_INLINE__ too; C++ inline is fine.) */
+#if defined(__GNUC_GNU_INLINE__) && !defined(__cplusplus)
 #error "gust needs C99 inline semantics: compile with -std=c11 (or later), without -fgnu89-inline"
 #endif
 
@@ -55,9 +64,9 @@ typedef struct gust__task_s {
  * is rewriting is a defined (and then discarded) read; relaxed loads and
  * stores compile to plain moves. */
 typedef struct gust__slot_s {
-    _Atomic(gust_task_fn) fn;
-    _Atomic(void *) arg;
-    _Atomic(gust__group_ref_t) group;
+    GUST__ATOMIC(gust_task_fn) fn;
+    GUST__ATOMIC(void *) arg;
+    GUST__ATOMIC(gust__group_ref_t) group;
 } gust__slot_t;
 
 typedef struct gust__ring_s {
@@ -71,10 +80,11 @@ typedef struct gust__ring_s {
 
 /* The per-worker split deque; pool/deque.h explains the design. */
 typedef struct gust__deque_s {
-    /* Thief-visible: written by thieves and by the owner's slow paths. */
-    _Alignas(GUST__CACHE_LINE) _Atomic uint64_t tail_split; /* tail low 32 bits, split high */
-    _Atomic(gust__ring_t *) ring;
-    atomic_bool split_wanted; /* a thief found nothing shared */
+    /* Thief-visible: written by thieves and by the owner's slow paths.
+     * tail_split: the tail in the low 32 bits, split in the high. */
+    GUST__ALIGNAS(GUST__CACHE_LINE) GUST__ATOMIC(uint64_t) tail_split;
+    GUST__ATOMIC(gust__ring_t *) ring;
+    GUST__ATOMIC(bool) split_wanted; /* a thief found nothing shared */
 
     /* Owner-private: only the owning thread touches these. The owner's end
      * is a slot pointer, not an index, so the fast push and pop do no index
@@ -85,7 +95,7 @@ typedef struct gust__deque_s {
      * push_end and the fast pop down to pop_end; the slow paths
      * (pool/deque.c) move top to another lap, grow, share and reclaim, and
      * reset both ends after each. */
-    _Alignas(GUST__CACHE_LINE) gust__slot_t *top;
+    GUST__ALIGNAS(GUST__CACHE_LINE) gust__slot_t *top;
     gust__slot_t *push_end; /* the lower of: the ring's (or mirror's) end, push_limit's slot */
     gust__slot_t *pop_end;  /* the higher of: the ring's start, split's slot */
     uint32_t lap_base;
@@ -96,17 +106,17 @@ typedef struct gust__deque_s {
     gust__ring_t *owner_ring;
 } gust__deque_t;
 
-_Static_assert(offsetof(gust__deque_t, top) % GUST__CACHE_LINE == 0,
-               "owner-private deque state must not share a line with thief-visible state");
+GUST__STATIC_ASSERT(offsetof(gust__deque_t, top) % GUST__CACHE_LINE == 0,
+                    "owner-private deque state must not share a line with thief-visible state");
 
 /* The part of a worker that the fast paths touch; every worker begins with
  * it (pool/internal.h). After the deque, owner-private: the counters are
  * written only by the worker and read by anyone (gust_pool_stats). */
 typedef struct gust__worker_front_s {
     gust__deque_t deque;
-    _Alignas(GUST__CACHE_LINE) gust_pool_t *pool;
-    _Atomic uint64_t tasks_run;
-    _Atomic uint64_t spawned;
+    GUST__ALIGNAS(GUST__CACHE_LINE) gust_pool_t *pool;
+    GUST__ATOMIC(uint64_t) tasks_run;
+    GUST__ATOMIC(uint64_t) spawned;
 } gust__worker_front_t;
 
 /* The worker running on this thread. On any other thread, a sentinel whose
@@ -114,7 +124,7 @@ typedef struct gust__worker_front_s {
  * paths can read the current worker's pool without a NULL test.
  * Initial-exec TLS: gust is linked into the program or loaded with it, never
  * dlopen'ed late. */
-GUST_EXTERN extern _Thread_local struct gust__worker_s *gust__current
+GUST_EXTERN extern GUST__THREAD_LOCAL struct gust__worker_s *gust__current
     __attribute__((tls_model("initial-exec")));
 
 /* A statistics counter, written only by its worker and read by anyone: a
@@ -150,9 +160,7 @@ GUST_EXTERN extern _Thread_local struct gust__worker_s *gust__current
     __asm__("{addq %1, %0|add %0, %1}" : "+m"(counter) : GUST__COUNT_SOURCE((uint64_t)(n)))
 #else
 #define GUST__COUNT(counter, n)                                                                    \
-    atomic_store_explicit(&(counter),                                                              \
-                          atomic_load_explicit(&(counter), memory_order_relaxed) + (n),            \
-                          memory_order_relaxed)
+    GUST__STORE(&(counter), GUST__LOAD(&(counter), relaxed) + (n), relaxed)
 #endif
 
 GUST_EXTERN inline gust__worker_front_t *gust__current_front(void)
@@ -167,9 +175,9 @@ GUST_EXTERN inline void gust__slot_store(gust__slot_t *slot, gust_task_fn fn, vo
     /* Relaxed: the owner publishes slots to thieves through the release CAS
      * that moves split past them (gust__deque_share), never through these
      * stores. */
-    atomic_store_explicit(&slot->fn, fn, memory_order_relaxed);
-    atomic_store_explicit(&slot->arg, arg, memory_order_relaxed);
-    atomic_store_explicit(&slot->group, group, memory_order_relaxed);
+    GUST__STORE(&slot->fn, fn, relaxed);
+    GUST__STORE(&slot->arg, arg, relaxed);
+    GUST__STORE(&slot->group, group, relaxed);
 }
 
 GUST_EXTERN inline void gust__slot_load(const gust__slot_t *slot, gust__task_t *out)
@@ -177,9 +185,9 @@ GUST_EXTERN inline void gust__slot_load(const gust__slot_t *slot, gust__task_t *
     /* Relaxed: a thief's read is validated by its CAS afterwards; the owner
      * reads only slots it wrote itself. */
     gust__slot_t *s = (gust__slot_t *)slot;
-    out->fn = atomic_load_explicit(&s->fn, memory_order_relaxed);
-    out->arg = atomic_load_explicit(&s->arg, memory_order_relaxed);
-    out->group = atomic_load_explicit(&s->group, memory_order_relaxed);
+    out->fn = GUST__LOAD(&s->fn, relaxed);
+    out->arg = GUST__LOAD(&s->arg, relaxed);
+    out->group = GUST__LOAD(&s->group, relaxed);
 }
 
 /* Owner only. The fast paths of push and pop: they do the common case (room
@@ -193,7 +201,7 @@ GUST_EXTERN inline bool gust__deque_try_push(gust__deque_t *deque, gust_task_fn 
      * stores leave `top` alone. */
     gust__slot_t *top = deque->top;
     if (__builtin_expect(top == deque->push_end, 0) ||
-        __builtin_expect(atomic_load_explicit(&deque->split_wanted, memory_order_relaxed), 0))
+        __builtin_expect(GUST__LOAD(&deque->split_wanted, relaxed), 0))
         return false;
     gust__slot_store(top, fn, arg, group);
     deque->top = top + 1;
@@ -205,7 +213,7 @@ GUST_EXTERN inline bool gust__deque_try_push(gust__deque_t *deque, gust_task_fn 
 GUST_EXTERN inline bool gust__deque_can_pop(const gust__deque_t *deque)
 {
     return __builtin_expect(deque->top != deque->pop_end, 1) &&
-           __builtin_expect(!atomic_load_explicit(&deque->split_wanted, memory_order_relaxed), 1);
+           __builtin_expect(!GUST__LOAD(&deque->split_wanted, relaxed), 1);
 }
 
 GUST_EXTERN inline bool gust__deque_try_pop(gust__deque_t *deque, gust__task_t *out)
@@ -224,11 +232,11 @@ GUST_EXTERN inline bool gust__deque_try_pop_of(gust__deque_t *deque, gust__group
     if (!gust__deque_can_pop(deque))
         return false;
     gust__slot_t *slot = deque->top - 1;
-    if (atomic_load_explicit(&slot->group, memory_order_relaxed) != group)
+    if (GUST__LOAD(&slot->group, relaxed) != group)
         return false;
     deque->top = slot;
-    out->fn = atomic_load_explicit(&slot->fn, memory_order_relaxed);
-    out->arg = atomic_load_explicit(&slot->arg, memory_order_relaxed);
+    out->fn = GUST__LOAD(&slot->fn, relaxed);
+    out->arg = GUST__LOAD(&slot->arg, relaxed);
     out->group = group;
     return true;
 }
@@ -280,7 +288,7 @@ GUST_EXTERN inline void gust_group_init(gust_group_t *group, gust_pool_t *pool)
      * with no pool). */
     group->owner = self->pool == pool ? (uintptr_t)self : (uintptr_t)pool + GUST__REF_REMOTE;
     group->local = 0;
-    atomic_init(&group->remote, 0);
+    GUST__ATOMIC_INIT(&group->remote, 0);
 }
 
 GUST_EXTERN inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, void *arg)
@@ -304,9 +312,7 @@ GUST_EXTERN inline bool gust_group_spawn(gust_group_t *group, gust_task_fn fn, v
  * gust__group_task_done_remote. */
 GUST_EXTERN inline bool gust__owned_group_done(const gust_group_t *group)
 {
-    return group->local +
-               atomic_load_explicit((atomic_uint *)&group->remote, memory_order_acquire) ==
-           0;
+    return group->local + GUST__LOAD((GUST__ATOMIC(unsigned) *)&group->remote, acquire) == 0;
 }
 
 GUST_EXTERN inline void gust_group_wait(gust_group_t *group)
