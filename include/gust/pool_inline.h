@@ -31,7 +31,7 @@
 #endif
 /* GNU89 inline semantics would make every definition below an external one
  * in each C file that includes this, and the link would fail on duplicates.
- * (C++ compilers define __GNUC_GNU_INLINE__ too; C++ inline is fine.) */
+ * (clang++ defines __GNUC_GNU_INLINE__ too; C++ inline is fine.) */
 #if defined(__GNUC_GNU_INLINE__) && !defined(__cplusplus)
 #error "gust needs C99 inline semantics: compile with -std=c11 (or later), without -fgnu89-inline"
 #endif

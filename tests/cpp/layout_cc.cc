@@ -1,0 +1,5 @@
+// The layout table as C++ sees it.
+#include "tests/cpp/layout.h"
+
+const size_t gust_test_layout_cc[] = {
+    GUST_LAYOUT_MAP(GUST_LAYOUT_STRUCT_VALUES_, GUST_LAYOUT_FIELD_VALUE_)};
