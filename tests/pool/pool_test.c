@@ -191,33 +191,9 @@ static void default_pool(void)
     gust_pool_free(pool);
 }
 
-/* gust_spawn off a worker aborts (checked in a child process). */
-static void spawn_outside_a_worker_aborts(void)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        atomic_long unused = 0;
-        gust_spawn(count_task, &unused);
-        _exit(0); /* the test fails: gust_spawn returned */
-    }
-    int status;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFSIGNALED(status));
-    ASSERT_EQ(WTERMSIG(status), SIGABRT);
-}
-
-/* A task that frees its own pool would free it under its own worker. */
-static void free_own_pool_task(void *arg)
-{
-    gust_pool_free(arg);
-}
-
-static void free_from_own_task_aborts(void)
+/* Runs misuse() in a child process, which must die of SIGABRT with
+ * `message` in what it wrote to stderr. */
+static void expect_abort(void (*misuse)(void), const char *message)
 {
     int out[2];
     ASSERT_EQ(pipe(out), 0);
@@ -229,26 +205,49 @@ static void free_from_own_task_aborts(void)
         struct rlimit no_core = {0, 0};
         setrlimit(RLIMIT_CORE, &no_core);
         dup2(out[1], 2);
-        gust_pool_t *pool = new_pool(1, NULL);
-        ASSERT_TRUE(gust_pool_submit(pool, free_own_pool_task, pool));
-        sleep_ns(5000000000u);
-        _exit(0); /* the test fails: the task's gust_pool_free returned or hung */
+        misuse();
+        _exit(0); /* the test fails: the misuse returned */
     }
     close(out[1]);
-    char message[512];
+    char text[512];
     size_t len = 0;
     ssize_t n;
-    while (len < sizeof(message) - 1 &&
-           (n = read(out[0], message + len, sizeof(message) - 1 - len)) > 0)
+    while (len < sizeof(text) - 1 && (n = read(out[0], text + len, sizeof(text) - 1 - len)) > 0)
         len += (size_t)n;
-    message[len] = '\0';
+    text[len] = '\0';
     close(out[0]);
     int status;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     ASSERT_TRUE(WIFSIGNALED(status));
     ASSERT_EQ(WTERMSIG(status), SIGABRT);
-    ASSERT_NOT_NULL(
-        strstr(message, "gust_pool_free: called from a task of the pool it would free"));
+    ASSERT_NOT_NULL(strstr(text, message));
+}
+
+static void spawn_outside_a_worker(void)
+{
+    atomic_long unused = 0;
+    gust_spawn(count_task, &unused);
+}
+
+/* A task that frees its own pool would free it under its own worker. */
+static void free_own_pool_task(void *arg)
+{
+    gust_pool_free(arg);
+}
+
+static void free_from_own_task(void)
+{
+    gust_pool_t *pool = new_pool(1, NULL);
+    ASSERT_TRUE(gust_pool_submit(pool, free_own_pool_task, pool));
+    sleep_ns(5000000000u); /* then the test fails: the free returned or hung */
+}
+
+/* Misuse aborts with a message (checked in child processes). */
+static void misuse_aborts(void)
+{
+    expect_abort(spawn_outside_a_worker, "gust_spawn: called outside a pool worker");
+    expect_abort(free_from_own_task,
+                 "gust_pool_free: called from a task of the pool it would free");
 }
 
 /* ---- groups ---- */
@@ -1226,8 +1225,7 @@ int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
     /* Forks: first, while this process has one thread. */
-    spawn_outside_a_worker_aborts();
-    free_from_own_task_aborts();
+    misuse_aborts();
     opts_default_values();
     half_idle_hooks_are_einval();
     free_null_does_nothing();
