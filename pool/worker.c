@@ -1,5 +1,6 @@
 /* A worker's loop: where it looks for work, in what order, and how it runs
  * a task. */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -195,6 +196,28 @@ static bool search(gust__worker_t *self, gust__task_t *out)
     return false;
 }
 
+/* Pins the calling worker to the (index mod count)-th CPU of the process's
+ * affinity mask; best effort. */
+static void pin_thread(gust__worker_t *self)
+{
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+        return;
+    int count = CPU_COUNT(&allowed);
+    if (count == 0)
+        return;
+    int wanted = (int)(self->index % (unsigned)count);
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &allowed) || wanted-- != 0)
+            continue;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+        return;
+    }
+}
+
 static void name_thread(gust__worker_t *self)
 {
     char name[16];
@@ -208,6 +231,8 @@ void *gust__worker_main(void *arg)
     gust_pool_t *pool = self->front.pool;
     gust__current = self;
     gust__wait_init_thread(self);
+    if (pool->opts.pin_workers)
+        pin_thread(self);
     name_thread(self);
     if (pool->opts.on_thread_start != NULL)
         pool->opts.on_thread_start(pool->opts.hook_arg, self->index);

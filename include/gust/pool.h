@@ -67,6 +67,12 @@ typedef struct gust_pool_opts_s {
     /* Park and unpark through these instead of the built-in futex; all of
      * park and unpark must be set, or neither. */
     gust_pool_idle_hooks_t idle;
+    /* Pin worker i to one CPU: the i-th of those the thread calling
+     * gust_pool_new may run on (its affinity mask), round robin when there
+     * are more workers than CPUs. Off by default: the kernel places threads.
+     * Pinning fails quietly where it is not allowed (the worker then runs
+     * unpinned); on_thread_start runs after it. */
+    bool pin_workers;
 } gust_pool_opts_t;
 
 /* gust_pool_opts_default returns the default options: one thread per online

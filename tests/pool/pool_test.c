@@ -6,6 +6,7 @@
  * Each check aborts the process on failure, whichever thread it runs on. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -919,6 +920,46 @@ static void hooks_and_identity(void)
 }
 
 /* A prefix too long for the 15-byte thread name is truncated. */
+/* pin_workers: worker i runs on the i-th allowed CPU alone, round robin. */
+enum { MAX_PIN_WORKERS = 64 };
+static int pinned_cpu[MAX_PIN_WORKERS];
+
+static void record_pinned_cpu(void *arg, unsigned index)
+{
+    (void)arg;
+    cpu_set_t mask;
+    ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof(mask), &mask), 0);
+    ASSERT_EQ(CPU_COUNT(&mask), 1);
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (CPU_ISSET(cpu, &mask))
+            pinned_cpu[index] = cpu;
+    }
+}
+
+static void pinned_workers(void)
+{
+    cpu_set_t allowed;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+    int cpus[CPU_SETSIZE];
+    int count = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (CPU_ISSET(cpu, &allowed))
+            cpus[count++] = cpu;
+    }
+    unsigned num_threads =
+        (unsigned)count + 1 < MAX_PIN_WORKERS ? (unsigned)count + 1 : MAX_PIN_WORKERS;
+    gust_pool_opts_t opts = gust_pool_opts_default();
+    opts.num_threads = num_threads;
+    opts.pin_workers = true;
+    opts.on_thread_start = record_pinned_cpu;
+    gust_pool_t *pool = gust_pool_new(&opts);
+    ASSERT_NOT_NULL(pool);
+    gust_pool_free(pool);
+    for (unsigned i = 0; i < num_threads; i++)
+        ASSERT_EQ(pinned_cpu[i], cpus[i % (unsigned)count]);
+    printf("pin_workers: %u workers on %d CPUs, one each, round robin\n", num_threads, count);
+}
+
 static void name_task(void *arg)
 {
     char *out = arg;
@@ -1245,6 +1286,7 @@ int main(void)
     free_within_drops_late_tasks();
     hooks_and_identity();
     long_prefix_is_truncated();
+    pinned_workers();
     task_waits_on_another_pool();
     spawn_from_a_worker();
     pool_help();
