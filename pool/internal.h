@@ -8,9 +8,9 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "gust/pool.h"
 #include "pool/deque.h"
 #include "pool/inject.h"
-#include "gust/pool.h"
 
 /* Statistics: each counter is written only by its worker and read by
  * anyone. tasks_run and spawned, which the inline fast paths count, are in
@@ -200,6 +200,12 @@ void gust__deadline_after(clockid_t clock, uint64_t timeout_ns, struct timespec 
 /* pool.c: aborts with a message naming `caller` when the calling thread is a
  * worker of `pool`, which it is about to free. */
 void gust__refuse_own_worker(const gust_pool_t *pool, const char *caller);
+
+/* parallel_for.c: the grain for a range of `len` indexes (`grain` if > 0),
+ * and fn(arg) run on `pool` and waited for: inline on a worker of it, else
+ * as a group's task (false, with errno ENOMEM, if it could not be queued). */
+uint64_t gust__range_grain(const gust_pool_t *pool, uint64_t len, int64_t grain);
+bool gust__run_and_wait(gust_pool_t *pool, gust_task_fn fn, void *arg);
 
 /* pool.c: the number of workers `requested` stands for (0: one per online
  * CPU, or 1 if that cannot be told). */

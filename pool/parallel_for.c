@@ -44,26 +44,36 @@ static void run_range(void *arg)
  * stealing to even out uneven bodies, few enough to keep overhead low. */
 enum { PIECES_PER_WORKER = 8 };
 
+uint64_t gust__range_grain(const gust_pool_t *pool, uint64_t len, int64_t grain)
+{
+    uint64_t chosen = grain > 0 ? (uint64_t)grain : len / (PIECES_PER_WORKER * pool->num_workers);
+    return chosen > 0 ? chosen : 1;
+}
+
+bool gust__run_and_wait(gust_pool_t *pool, gust_task_fn fn, void *arg)
+{
+    gust__worker_t *self = gust__current;
+    if (self->front.pool == pool) {
+        fn(arg);
+        return true;
+    }
+    gust_group_t group;
+    gust_group_init(&group, pool);
+    if (!gust_group_spawn(&group, fn, arg)) {
+        errno = ENOMEM;
+        return false;
+    }
+    gust_group_wait(&group);
+    return true;
+}
+
 bool gust_parallel_for(gust_pool_t *pool, int64_t lo, int64_t hi, int64_t grain, gust_range_fn fn,
                        void *arg)
 {
     if (hi <= lo)
         return true;
     uint64_t len = (uint64_t)hi - (uint64_t)lo;
-    uint64_t chosen = grain > 0 ? (uint64_t)grain : len / (PIECES_PER_WORKER * pool->num_workers);
-    loop_t loop = {pool, fn, arg, chosen > 0 ? chosen : 1};
+    loop_t loop = {pool, fn, arg, gust__range_grain(pool, len, grain)};
     range_t whole = {&loop, lo, hi};
-    gust__worker_t *self = gust__current;
-    if (self->front.pool == pool) {
-        run_range(&whole);
-        return true;
-    }
-    gust_group_t group;
-    gust_group_init(&group, pool);
-    if (!gust_group_spawn(&group, run_range, &whole)) {
-        errno = ENOMEM;
-        return false;
-    }
-    gust_group_wait(&group);
-    return true;
+    return gust__run_and_wait(pool, run_range, &whole);
 }

@@ -184,6 +184,40 @@ typedef void (*gust_range_fn)(void *arg, int64_t lo, int64_t hi);
 GUST_EXTERN bool gust_parallel_for(gust_pool_t *pool, int64_t lo, int64_t hi, int64_t grain,
                                    gust_range_fn fn, void *arg);
 
+/* A reduction for gust_parallel_reduce: body(arg, lo, hi, acc) folds indexes
+ * [lo, hi) into the accumulator `acc` (acc_size bytes, at most
+ * GUST_REDUCE_MAX_ACC, aligned for any type), which starts as a copy of
+ * `identity`; combine(arg, into, from) folds the accumulator of the indexes
+ * just after into's into `into`. */
+typedef void (*gust_reduce_fn)(void *arg, int64_t lo, int64_t hi, void *acc);
+typedef void (*gust_combine_fn)(void *arg, void *into, const void *from);
+
+enum { GUST_REDUCE_MAX_ACC = 256 };
+
+typedef struct gust_reduction_s {
+    gust_reduce_fn body;
+    gust_combine_fn combine;
+    const void *identity;
+    size_t acc_size;
+    void *arg;
+} gust_reduction_t;
+
+/* gust_parallel_reduce reduces [lo, hi) into `out_acc` (acc_size bytes): it
+ * splits the range as gust_parallel_for does, folds each piece of at most
+ * `grain` indexes with body into an accumulator of its own, and combines
+ * neighbours left into right, in the order of the indexes, so `combine`
+ * needs to be associative but not commutative. With a grain given (not 0)
+ * the pieces and the order of combining depend only on lo, hi and grain:
+ * the result is the same on every run and any number of threads, even for
+ * floating-point sums (oneTBB's parallel_deterministic_reduce); grain 0
+ * picks one from the range and the pool's size. An empty range gives the
+ * identity. Callable from a worker (it helps) or any other thread (it
+ * sleeps). Returns false with errno EINVAL if acc_size is 0 or over
+ * GUST_REDUCE_MAX_ACC, or ENOMEM as gust_parallel_for does; then body was
+ * not called. */
+GUST_EXTERN bool gust_parallel_reduce(gust_pool_t *pool, int64_t lo, int64_t hi, int64_t grain,
+                                      const gust_reduction_t *reduction, void *out_acc);
+
 /* Counters of one worker, for gust_pool_stats. */
 typedef struct gust_worker_stats_s {
     uint64_t tasks_run;    /* tasks this worker ran */

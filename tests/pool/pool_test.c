@@ -632,6 +632,113 @@ typedef struct {
     atomic_uint workers_seen; /* bit per worker index */
 } spread_t;
 
+/* ---- parallel_reduce ---- */
+
+/* An ordered accumulator: the indexes it covers, which must come in order
+ * (combine is associative, not commutative), their sum, and a float sum that
+ * depends on the order of additions. */
+typedef struct span_s {
+    int64_t first; /* -1: empty */
+    int64_t last;
+    int64_t sum;
+    double harmonic;
+    bool in_order;
+} span_t;
+
+static const span_t empty_span = {.first = -1, .last = -1, .in_order = true};
+
+static void span_body(void *arg, int64_t lo, int64_t hi, void *acc)
+{
+    (void)arg;
+    span_t *span = acc;
+    ASSERT_EQ(span->first, -1); /* each piece starts from the identity */
+    span->first = lo;
+    span->last = hi - 1;
+    for (int64_t i = lo; i < hi; i++) {
+        span->sum += i;
+        span->harmonic += 1.0 / (double)(i + 1);
+    }
+}
+
+static void span_combine(void *arg, void *into_acc, const void *from_acc)
+{
+    (void)arg;
+    span_t *into = into_acc;
+    const span_t *from = from_acc;
+    into->in_order = into->in_order && from->in_order && into->last + 1 == from->first;
+    into->last = from->last;
+    into->sum += from->sum;
+    into->harmonic += from->harmonic;
+}
+
+static const gust_reduction_t span_reduction = {
+    .body = span_body,
+    .combine = span_combine,
+    .identity = &empty_span,
+    .acc_size = sizeof(span_t),
+};
+
+typedef struct reduce_case_s {
+    gust_pool_t *pool;
+    int64_t lo, hi, grain;
+    span_t out;
+} reduce_case_t;
+
+static void reduce_case_task(void *arg)
+{
+    reduce_case_t *c = arg;
+    ASSERT_TRUE(gust_parallel_reduce(c->pool, c->lo, c->hi, c->grain, &span_reduction, &c->out));
+}
+
+static void check_span(const span_t *span, int64_t lo, int64_t hi)
+{
+    ASSERT_TRUE(span->in_order);
+    ASSERT_EQ(span->first, lo);
+    ASSERT_EQ(span->last, hi - 1);
+    ASSERT_EQ(span->sum, (hi - 1 + lo) * (hi - lo) / 2);
+}
+
+/* Sums over [0, 1M) in pieces of 1000 on 1 and 2 workers, from outside and
+ * from a task: the same bits every time, pieces combined in order. */
+static void parallel_reduce_is_ordered_and_deterministic(void)
+{
+    enum { N = 1000000, GRAIN = 1000 };
+    double first_harmonic = 0;
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        gust_pool_t *pool = new_pool(threads, NULL);
+        for (int run = 0; run < 4; run++) {
+            reduce_case_t c = {.pool = pool, .lo = 0, .hi = N, .grain = GRAIN};
+            if (run % 2 == 0)
+                reduce_case_task(&c);
+            else
+                run_in_pool(pool, reduce_case_task, &c);
+            check_span(&c.out, 0, N);
+            if (threads == 1 && run == 0)
+                first_harmonic = c.out.harmonic;
+            ASSERT_TRUE(memcmp(&c.out.harmonic, &first_harmonic, sizeof(double)) == 0);
+        }
+        /* Grain from the pool, odd bounds. */
+        reduce_case_t c = {.pool = pool, .lo = -12345, .hi = 67891, .grain = 0};
+        reduce_case_task(&c);
+        check_span(&c.out, -12345, 67891);
+        /* Empty: the identity. */
+        span_t out;
+        ASSERT_TRUE(gust_parallel_reduce(pool, 5, 5, 0, &span_reduction, &out));
+        ASSERT_EQ(out.first, -1);
+        ASSERT_EQ(out.sum, 0);
+        /* Accumulators of no size or too big are refused. */
+        gust_reduction_t bad = span_reduction;
+        bad.acc_size = 0;
+        errno = 0;
+        ASSERT_FALSE(gust_parallel_reduce(pool, 0, 10, 0, &bad, &out));
+        ASSERT_EQ(errno, EINVAL);
+        bad.acc_size = GUST_REDUCE_MAX_ACC + 1;
+        ASSERT_FALSE(gust_parallel_reduce(pool, 0, 10, 0, &bad, &out));
+        gust_pool_free(pool);
+    }
+    printf("parallel_reduce: harmonic(1M) = %.17g on 1 and 2 workers\n", first_harmonic);
+}
+
 static void spread_body(void *arg, int64_t lo, int64_t hi)
 {
     spread_t *s = arg;
@@ -1280,6 +1387,7 @@ int main(void)
     on_one_worker(group_counts_may_wrap);
     group_tasks_spawn_into_their_group();
     parallel_for_from_outside_and_inside();
+    parallel_reduce_is_ordered_and_deterministic();
     outside_threads_submit();
     free_runs_pending_work();
     free_drains_on_every_worker();
