@@ -11,7 +11,8 @@
  *   4. empty-task throughput from 1 and 2 submitter threads outside the pool;
  *   5. submit-to-start latency on a parked pool (p50, p99);
  *   6. fib(35) submitted to a new pool that is freed at once (cold), at 1 and
- *      2 threads: gust_pool_free must use every worker while it drains.
+ *      2 threads: gust_pool_free must use every worker while it drains;
+ *   7. n-queens(12), a task per queen placed, at 1 and 2 threads.
  *
  * --parts runs only the parts listed (all by default).
  *
@@ -55,6 +56,9 @@
 #define FIB_SPAWNS 14930351L
 #define FIB_WARM_N 27
 #define FIB_WARM_EXPECTED 196418L
+
+#define QUEENS_N 12
+#define QUEENS_EXPECTED 14200L
 
 #define SPAWN_JOIN_ITERS 1000000L
 #define FILL_LEN 10000000L
@@ -894,6 +898,129 @@ static void bench_cold_free(void)
     emit("slowest 2-thread run / 1-thread median", 2, value, -1, -1, 0);
 }
 
+/* ---- 7. n-queens(12) ------------------------------------------------- */
+
+/* A board: queens on rows before this one cover cols, and the diagonals d1
+ * and d2 on this row; `count` is the ways to fill the rest. */
+typedef struct board_s {
+    unsigned all, cols, d1, d2;
+    long count;
+} board_t;
+
+static board_t next_board(const board_t *b, unsigned bit)
+{
+    return (board_t){b->all, b->cols | bit, ((b->d1 | bit) << 1) & b->all, (b->d2 | bit) >> 1, 0};
+}
+
+__attribute__((noinline)) static long queens_seq(board_t b)
+{
+    if (b.cols == b.all) {
+        return 1;
+    }
+    long sum = 0;
+    for (unsigned open = b.all & ~(b.cols | b.d1 | b.d2); open != 0; open &= open - 1) {
+        sum += queens_seq(next_board(&b, open & (0u - open)));
+    }
+    return sum;
+}
+
+/* One task per queen placed but the last, which runs inline. */
+static void queens_task(void *p)
+{
+    board_t *b = p;
+    if (b->cols == b->all) {
+        b->count = 1;
+        return;
+    }
+    board_t kids[32];
+    int k = 0;
+    gust_group_t g;
+    gust_group_init(&g, gust_pool_current());
+    for (unsigned open = b->all & ~(b->cols | b->d1 | b->d2); open != 0; k++) {
+        unsigned bit = open & (0u - open);
+        open ^= bit;
+        kids[k] = next_board(b, bit);
+        if (open != 0) {
+            gust_group_spawn(&g, queens_task, &kids[k]);
+        } else {
+            queens_task(&kids[k]);
+        }
+    }
+    gust_group_wait(&g);
+    b->count = 0;
+    for (int i = 0; i < k; i++) {
+        b->count += kids[i].count;
+    }
+}
+
+typedef struct queens_ctx_s {
+    gust_pool_t *pool;
+    peer_tbb_t *tbb;
+} queens_ctx_t;
+
+static const board_t empty_board = {(1u << QUEENS_N) - 1, 0, 0, 0, 0};
+
+static uint64_t run_queens_seq(void *p)
+{
+    (void)p;
+    uint64_t t0 = now_ns();
+    long r = queens_seq(empty_board);
+    uint64_t t = now_ns() - t0;
+    check_long("sequential queens", r, QUEENS_EXPECTED);
+    return t;
+}
+
+static uint64_t run_queens_gust(void *p)
+{
+    queens_ctx_t *c = p;
+    board_t root = empty_board;
+    gust_group_t g;
+    uint64_t t0 = now_ns();
+    gust_group_init(&g, c->pool);
+    if (!gust_group_spawn(&g, queens_task, &root)) {
+        die("gust_group_spawn failed");
+    }
+    gust_group_wait(&g);
+    uint64_t t = now_ns() - t0;
+    check_long("gust queens", root.count, QUEENS_EXPECTED);
+    return t;
+}
+
+static uint64_t run_queens_tbb(void *p)
+{
+    queens_ctx_t *c = p;
+    uint64_t t0 = now_ns();
+    long r = peer_tbb_queens(c->tbb, QUEENS_N);
+    uint64_t t = now_ns() - t0;
+    check_long("oneTBB queens", r, QUEENS_EXPECTED);
+    return t;
+}
+
+static void bench_queens(void)
+{
+    section("7", "n-queens(12), a task per queen placed",
+            "  14200 solutions; ratio = row's time / gust's time at the same thread count.");
+    queens_ctx_t c = {0};
+    runs_t seq = measure(run_queens_seq, NULL, &c);
+    settle();
+    for (unsigned t = 1; t <= 2; t++) {
+        c.pool = pool_new(t);
+        runs_t rg = measure(run_queens_gust, NULL, &c);
+        gust_pool_free(c.pool);
+        double gust_ns = runs_median(&rg);
+        if (t == 1) {
+            emit_runs("sequential recursive queens", 1, &seq, 1e6, "ms", gust_ns);
+        }
+        emit_runs("gust group_spawn/group_wait", t, &rg, 1e6, "ms", gust_ns);
+        settle();
+        c.tbb = peer_tbb_new(t, 1);
+        runs_t rt = measure(run_queens_tbb, NULL, &c);
+        peer_tbb_free(c.tbb);
+        emit_runs("oneTBB task_group run/wait", t, &rt, 1e6, "ms", gust_ns);
+        settle();
+    }
+}
+
 static void print_machine(void)
 {
     char model[256] = "unknown";
@@ -951,7 +1078,8 @@ static void print_summary(void)
 
 /* The parts, by number. */
 static void (*const parts[])(void) = {
-    NULL, bench_fib, bench_spawn_join, bench_fill, bench_throughput, bench_latency, bench_cold_free,
+    NULL,          bench_fib,       bench_spawn_join, bench_fill, bench_throughput,
+    bench_latency, bench_cold_free, bench_queens,
 };
 enum { NUM_PARTS = sizeof(parts) / sizeof(parts[0]) - 1 };
 

@@ -55,6 +55,43 @@ extern "C" long peer_tbb_fib(peer_tbb_t *tbb, int n) noexcept
     return r;
 }
 
+// Queens placed on rows [0, row) cover cols, and diagonals d1 and d2 on
+// this row; returns the ways to fill the rest.
+static long queens(unsigned all, unsigned cols, unsigned d1, unsigned d2)
+{
+    if (cols == all) {
+        return 1;
+    }
+    unsigned open = all & ~(cols | d1 | d2);
+    long counts[32] = {0};
+    int k = 0;
+    tbb::task_group g;
+    while (open != 0) {
+        unsigned bit = open & (0u - open);
+        open ^= bit;
+        long *out = &counts[k++];
+        unsigned c = cols | bit, a = ((d1 | bit) << 1) & all, b = (d2 | bit) >> 1;
+        if (open != 0) {
+            g.run([=] { *out = queens(all, c, a, b); });
+        } else {
+            *out = queens(all, c, a, b);
+        }
+    }
+    g.wait();
+    long sum = 0;
+    for (int i = 0; i < k; i++) {
+        sum += counts[i];
+    }
+    return sum;
+}
+
+extern "C" long peer_tbb_queens(peer_tbb_t *tbb, int n) noexcept
+{
+    long r = 0;
+    tbb->arena.execute([&] { r = queens((1u << n) - 1, 0, 0, 0); });
+    return r;
+}
+
 static uint64_t now_ns()
 {
     struct timespec ts;

@@ -30,6 +30,10 @@ void peer_tbb_free(peer_tbb_t *tbb) PEER_TBB_NOTHROW;
  * per call. */
 long peer_tbb_fib(peer_tbb_t *tbb, int n) PEER_TBB_NOTHROW;
 
+/* peer_tbb_queens counts the solutions of n-queens in the arena, one
+ * task_group per board and one run() per queen placed but the last. */
+long peer_tbb_queens(peer_tbb_t *tbb, int n) PEER_TBB_NOTHROW;
+
 /* peer_tbb_spawn_join runs `iters` times: task_group g; g.run(empty);
  * g.wait(). Returns the nanoseconds the loop took inside the arena. */
 uint64_t peer_tbb_spawn_join(peer_tbb_t *tbb, long iters) PEER_TBB_NOTHROW;
