@@ -15,8 +15,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "http/internal.h"
 #include "gust/err.h"
+#include "http/internal.h"
 
 #define READ_BUF_LEN 65536
 

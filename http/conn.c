@@ -25,8 +25,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "http/internal.h"
 #include "gust/err.h"
+#include "http/internal.h"
 
 static void on_io(gust_io_t *io, uint32_t events);
 static void on_timer(gust_timer_t *timer);

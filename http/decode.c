@@ -17,8 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/internal.h"
 #include "gust/err.h"
+#include "http/internal.h"
 
 void gust__decoder_init(decoder_t *d)
 {

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "http/internal.h"
 #include "gust/err.h"
+#include "http/internal.h"
 
 typedef struct dns_entry_s {
     interned_t head; /* the key is the host name */

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "http/internal.h"
-#include "gust/map.h"
 #include "gust/err.h"
+#include "gust/map.h"
+#include "http/internal.h"
 
 /* Requests pulled ahead of the ones in flight, at most. */
 #define LOOKAHEAD 1024

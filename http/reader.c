@@ -6,8 +6,8 @@
 #include <limits.h>
 #include <string.h>
 
-#include "http/internal.h"
 #include "gust/err.h"
+#include "http/internal.h"
 
 /* At most this many interim (1xx) responses before the final one. */
 #define MAX_INTERIM 16

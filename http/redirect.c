@@ -12,8 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/internal.h"
 #include "gust/err.h"
+#include "http/internal.h"
 
 static bool is_redirect(int status)
 {

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/internal.h"
 #include "gust/err.h"
+#include "http/internal.h"
 
 /* The first allocation for a response's header text. */
 enum { HEAD_TEXT_START = 512 };

@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/internal.h"
 #include "gust/err.h"
+#include "http/internal.h"
 
 typedef enum reserve_e {
     RESERVED,

@@ -29,8 +29,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "http/internal.h"
 #include "gust/err.h"
+#include "http/internal.h"
 
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 

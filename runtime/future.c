@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "pool/internal.h"
 #include "gust/err.h"
+#include "pool/internal.h"
 
 /* A registered callback; also the task that runs it. */
 typedef struct callback_s {

@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "pool/inject.h"
 #include "gust/reactor.h"
+#include "pool/inject.h"
 
 typedef struct gust__reactor_s {
     gust_runtime_t *runtime;

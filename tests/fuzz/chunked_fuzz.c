@@ -20,8 +20,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/internal.h"
 #include "gust/err.h"
+#include "http/internal.h"
 #include "tests/fuzz/grammar.h"
 #include "tests/fuzz/input.h"
 #include "tests/fuzz/read.h"

@@ -23,8 +23,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "http/internal.h"
 #include "gust/err.h"
+#include "http/internal.h"
 #include "tests/fuzz/input.h"
 #include "tests/support/check.h"
 

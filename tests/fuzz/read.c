@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gust/response.h"
 #include "gust/err.h"
+#include "gust/response.h"
 #include "tests/support/check.h"
 
 reader_opts_t read_options(uint8_t flags)

@@ -18,8 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/internal.h"
 #include "gust/err.h"
+#include "http/internal.h"
 #include "tests/fuzz/input.h"
 #include "tests/fuzz/read.h"
 #include "tests/support/check.h"

@@ -21,8 +21,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "gust/url.h"
 #include "gust/err.h"
+#include "gust/url.h"
 #include "tests/fuzz/input.h"
 #include "tests/support/check.h"
 
