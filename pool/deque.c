@@ -57,12 +57,11 @@ static gust__slot_t *map_twice(size_t bytes)
     char *base = MAP_FAILED;
     if (ftruncate(fd, (off_t)bytes) == 0)
         base = mmap(NULL, 2 * bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    bool mapped =
-        base != MAP_FAILED &&
-        mmap(base, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == base &&
-        mmap(base + bytes, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) ==
-            base + bytes &&
-        madvise(base, 2 * bytes, MADV_DONTFORK) == 0;
+    bool mapped = base != MAP_FAILED &&
+                  mmap(base, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == base &&
+                  mmap(base + bytes, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) ==
+                      base + bytes &&
+                  madvise(base, 2 * bytes, MADV_DONTFORK) == 0;
     close(fd);
     if (!mapped) {
         if (base != MAP_FAILED)
