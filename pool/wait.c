@@ -29,12 +29,16 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
+static bool earlier(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 bool gust__deadline_passed(const struct timespec *deadline)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > deadline->tv_sec ||
-           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+    return !earlier(&now, deadline);
 }
 
 /* Stack a helping wait leaves for the tasks it runs, and for what they call:
@@ -130,8 +134,7 @@ void gust__wait_sleep(gust__worker_t *self, bool may_help, const struct timespec
     if (check_buried_wait(self, &report_at_ns)) {
         report_at.tv_sec = (time_t)(report_at_ns / 1000000000u);
         report_at.tv_nsec = (long)(report_at_ns % 1000000000u);
-        if (deadline == NULL || report_at.tv_sec < deadline->tv_sec ||
-            (report_at.tv_sec == deadline->tv_sec && report_at.tv_nsec < deadline->tv_nsec))
+        if (deadline == NULL || earlier(&report_at, deadline))
             deadline = &report_at;
     }
     /* A wait that may not help leaves its deque to the thieves. */

@@ -196,8 +196,9 @@ static bool search(gust__worker_t *self, gust__task_t *out)
     return false;
 }
 
-/* Pins the calling worker to the (index mod count)-th CPU of the process's
- * affinity mask; best effort. */
+/* Pins the calling worker to the (index mod count)-th CPU of its affinity
+ * mask, which it inherited from the thread that started the pool; best
+ * effort. */
 static void pin_thread(gust__worker_t *self)
 {
     cpu_set_t allowed;

@@ -284,7 +284,7 @@ static bool future_done(const void *future)
     return gust_future_state(future) != GUST_FUTURE_PENDING;
 }
 
-/* Lists worker `self` as parked waiting for `future`, so that publish()
+/* Lists `node`'s worker as parked waiting for `future`, so that publish()
  * unparks it. Returns false if the future is complete already. */
 static bool list_parked(gust_future_t *future, parked_t *node)
 {
