@@ -7,6 +7,7 @@
  * takes it, so the tests that count exactly which connection a request uses
  * run on a runtime of one worker; the others run on the client's own. */
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -395,18 +396,21 @@ static void test_unsolicited_bytes(void)
 
 /* Answers each request with its target as the body; the first connection's
  * first answer is followed, 50 ms later, by a whole response nobody asked
- * for, in a segment of its own. */
+ * for, in a segment of its own; then *arg (an atomic_bool) is set. */
 static bool late_extra_handler(void *arg, raw_conn_t *conn, const raw_request_t *req)
 {
-    (void)arg;
+    atomic_bool *extra_sent = arg;
     char response[1200];
     snprintf(response, sizeof(response), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s",
              strlen(req->target), req->target);
     if (!raw_send(conn, response))
         return false;
-    if (req->conn_index == 0 && req->index_on_conn == 0)
-        return raw_sleep(conn, 50) &&
-               raw_send(conn, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n/stale");
+    if (req->conn_index == 0 && req->index_on_conn == 0) {
+        bool sent = raw_sleep(conn, 50) &&
+                    raw_send(conn, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n/stale");
+        atomic_store(extra_sent, true);
+        return sent;
+    }
     return true;
 }
 
@@ -414,14 +418,21 @@ typedef struct send_later_s {
     gust_client_t *client;
     gust_request_t req;
     gust_future_t *future;
+    atomic_bool *extra_sent;
 } send_later_t;
 
-/* On a worker: keeps it busy for 100 ms, so that its reactor hears of
+/* On a worker: keeps it busy until the server has sent its extra response
+ * (on loopback it is in the socket by then), so that its reactor hears of
  * nothing meanwhile, then sends the request. */
-static void send_after_100ms(void *arg)
+static void send_after_extra(void *arg)
 {
     send_later_t *later = arg;
-    sleep_ms(100);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (!atomic_load(later->extra_sent)) {
+        ASSERT_LT(elapsed_ms(&start), 10000);
+        sleep_ms(1);
+    }
     later->future = gust_http_send(later->client, &later->req);
 }
 
@@ -431,7 +442,8 @@ static void send_after_100ms(void *arg)
  * retry. */
 static void test_bytes_while_idle(void)
 {
-    raw_server_t *server = raw_server_start(late_extra_handler, NULL);
+    atomic_bool extra_sent = false;
+    raw_server_t *server = raw_server_start(late_extra_handler, &extra_sent);
     gust_runtime_t *runtime = new_runtime(1, 1);
     gust_client_t *client = new_client(runtime, NULL);
     char first[256], second[256];
@@ -441,8 +453,8 @@ static void test_bytes_while_idle(void)
     ASSERT_RESPONSE(out, 200);
     assert_body(&out, "/first");
     outcome_clear(&out);
-    send_later_t later = {.client = client, .req = {.url = second}};
-    run_on(runtime, 0, send_after_100ms, &later, "send after 100 ms");
+    send_later_t later = {.client = client, .req = {.url = second}, .extra_sent = &extra_sent};
+    run_on(runtime, 0, send_after_extra, &later, "send after the extra response");
     ASSERT_NOT_NULL(later.future);
     out = outcome_of(later.future, second, REQUEST_WAIT_S);
     ASSERT_RESPONSE(out, 200);
